@@ -1,0 +1,189 @@
+/**
+ * Configuration: one YAML (or JSON) file, `${VAR}` / `${VAR:-default}` replaced from the environment,
+ * validated with zod once at start-up. A bad file fails with every offending path (DESIGN §2).
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+export const DEFAULT_CONFIG_PATH = 'config/tollgate.yaml';
+export const ENDPOINTS = ['chat', 'responses'] as const;
+export type Endpoint = (typeof ENDPOINTS)[number];
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegative = z.coerce.number().nonnegative();
+/** Environment placeholders that resolve to '' mean "not set": treat them as absent. */
+const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+const providerSchema = z.strictObject({
+  baseUrl: z.url({ protocol: /^https?$/ }),
+  apiKey: z.string().default(''),
+  headers: z.record(z.string(), z.string()).default({}),
+  endpoints: z.array(z.enum(ENDPOINTS)).nonempty().default([...ENDPOINTS]),
+  limits: optional(z.strictObject({ rpm: optional(positiveInt), tpm: optional(positiveInt) })),
+});
+
+const routeSchema = z.strictObject({ provider: z.string().min(1), model: z.string().min(1) });
+
+const pricingSchema = z.strictObject({
+  input: nonNegative,
+  cachedInput: optional(nonNegative),
+  output: nonNegative,
+});
+
+const modelSchema = z.strictObject({
+  routes: z.array(routeSchema).nonempty(),
+  pricing: pricingSchema.default({ input: 0, output: 0 }),
+  contextWindow: optional(positiveInt),
+  maxOutputTokens: optional(positiveInt),
+  ownedBy: z.string().default('tollgate'),
+});
+
+const tierSchema = z.strictObject({
+  rpm: optional(positiveInt),
+  rpd: optional(positiveInt),
+  tpm: optional(positiveInt),
+  tpd: optional(positiveInt),
+});
+
+const keyHashPattern = /^sha256:[0-9a-f]{64}$/;
+const staticKeySchema = z.strictObject({
+  name: z.string().min(1),
+  key: optional(z.string().min(16, 'a key needs at least 16 characters')),
+  keyHash: optional(z.string().regex(keyHashPattern, 'expected sha256:<64 lowercase hex>')),
+  tier: z.string().min(1),
+  team: optional(z.string()),
+  models: optional(z.array(z.string().min(1))),
+  budgetUsd: optional(nonNegative),
+  expiresAt: optional(z.iso.datetime({ offset: true }).or(z.iso.date())),
+});
+
+export const configSchema = z
+  .strictObject({
+    server: z
+      .strictObject({
+        host: z.string().default('0.0.0.0'),
+        port: port.default(8080),
+        bodyLimitBytes: positiveInt.default(32 * 1024 * 1024),
+        /** How long SIGTERM waits for in-flight requests and streams before closing them. */
+        shutdownGraceMs: nonNegative.default(25_000),
+        logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+      })
+      .prefault({}),
+    redis: z
+      .strictObject({
+        url: z.string().default(''),
+        failMode: z.enum(['open', 'closed']).default('open'),
+        commandTimeoutMs: positiveInt.default(500),
+        keyPrefix: z.string().default('tg:'),
+      })
+      .prefault({}),
+    admin: z.strictObject({ token: z.string().default('') }).prefault({}),
+    metrics: z.strictObject({ token: z.string().default('') }).prefault({}),
+    upstream: z
+      .strictObject({
+        connectTimeoutMs: positiveInt.default(5_000),
+        /** Time to the response headers; streams only send them once generation starts. */
+        headersTimeoutMs: positiveInt.default(60_000),
+        /** Longest silence between two body chunks. */
+        bodyTimeoutMs: positiveInt.default(300_000),
+        connectionsPerOrigin: positiveInt.default(128),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        /** Output tokens reserved at admission when the request sets no cap. */
+        defaultOutputTokens: positiveInt.default(4_096),
+        /** Per-IP guard in front of authentication and the admin API (bad-key floods). */
+        perIpPerMinute: positiveInt.default(6_000),
+      })
+      .prefault({}),
+    usage: z.strictObject({ retentionDays: positiveInt.default(400) }).prefault({}),
+    providers: z.record(z.string(), providerSchema),
+    models: z.record(z.string(), modelSchema),
+    tiers: z.record(z.string(), tierSchema),
+    keys: z.array(staticKeySchema).default([]),
+  })
+  .superRefine(checkReferences);
+
+export type Config = z.output<typeof configSchema>;
+export type ProviderConfig = Config['providers'][string];
+export type ModelConfig = Config['models'][string];
+export type TierConfig = Config['tiers'][string];
+export type StaticKeyConfig = Config['keys'][number];
+export type Pricing = ModelConfig['pricing'];
+
+function checkReferences(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): void {
+  const cfg = config as unknown as Config;
+  for (const [alias, model] of Object.entries(cfg.models)) {
+    model.routes.forEach((route, i) => {
+      if (!(route.provider in cfg.providers)) {
+        ctx.addIssue({ code: 'custom', path: ['models', alias, 'routes', i, 'provider'], message: `unknown provider "${route.provider}"` });
+      }
+    });
+  }
+  cfg.keys.forEach((key, i) => {
+    if (!(key.tier in cfg.tiers)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'tier'], message: `unknown tier "${key.tier}"` });
+    if (key.key !== undefined && key.keyHash !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['keys', i], message: 'set either key or keyHash, not both' });
+    }
+    for (const alias of key.models ?? []) {
+      if (!(alias in cfg.models)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'models'], message: `unknown model "${alias}"` });
+    }
+  });
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[], source: string) {
+    super(`Invalid configuration in ${source}:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const PLACEHOLDER = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g;
+
+/** Replaces `${VAR}` and `${VAR:-default}` in every string value (not in the raw text, so YAML syntax stays intact). */
+export function interpolate(value: unknown, env: NodeJS.ProcessEnv): unknown {
+  if (typeof value === 'string') {
+    return value.replace(PLACEHOLDER, (_m, name: string, fallback?: string) => {
+      const v = env[name];
+      return v !== undefined && v !== '' ? v : (fallback ?? '');
+    });
+  }
+  if (Array.isArray(value)) return value.map((v) => interpolate(v, env));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolate(v, env)]));
+  }
+  return value;
+}
+
+/** Validates an already parsed config object; `PORT` and `HOST` override the file. */
+export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, source = 'config'): Config {
+  const resolved = interpolate(raw, env) as Record<string, unknown>;
+  const server = { ...((resolved?.server as object | undefined) ?? {}) } as Record<string, unknown>;
+  if (env.PORT) server.port = env.PORT;
+  if (env.HOST) server.host = env.HOST;
+  const result = configSchema.safeParse({ ...resolved, server });
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    throw new ConfigError(problems, source);
+  }
+  return result.data;
+}
+
+export function loadConfig(path = process.env.TOLLGATE_CONFIG || DEFAULT_CONFIG_PATH, env = process.env): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`cannot read file: ${(err as Error).message}`], path);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text); // YAML is a superset of JSON, so .json files load too
+  } catch (err) {
+    throw new ConfigError([`not valid YAML/JSON: ${(err as Error).message}`], path);
+  }
+  return parseConfig(raw, env, path);
+}

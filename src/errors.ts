@@ -1,0 +1,112 @@
+/**
+ * Every error a client can see leaves the gateway in OpenAI's envelope
+ * (`{"error": {message, type, param, code}}`, all four keys present) so the official SDKs raise the
+ * right class (openai-wire.md §2.1, §3.3). Handlers throw `GatewayError`; the app's error handler
+ * renders it with `renderError`.
+ */
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+export interface GatewayErrorOptions {
+  status: number;
+  type: string;
+  code?: string | null;
+  param?: string | null;
+  /** Extra response headers (retry-after, x-ratelimit-*). */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+export class GatewayError extends Error {
+  readonly status: number;
+  readonly type: string;
+  readonly code: string | null;
+  readonly param: string | null;
+  readonly headers: Record<string, string>;
+
+  constructor(message: string, options: GatewayErrorOptions) {
+    super(message, { cause: options.cause });
+    this.name = 'GatewayError';
+    this.status = options.status;
+    this.type = options.type;
+    this.code = options.code ?? null;
+    this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
+  }
+
+  toBody(): OpenAIErrorBody {
+    return { error: { message: this.message, type: this.type, param: this.param, code: this.code } };
+  }
+}
+
+export function invalidRequest(message: string, param: string | null = null, code: string | null = null): GatewayError {
+  return new GatewayError(message, { status: 400, type: 'invalid_request_error', param, code });
+}
+
+export function invalidApiKey(): GatewayError {
+  return new GatewayError(
+    'Incorrect API key provided. Pass a tollgate key (sk-tg-…) as "Authorization: Bearer <key>".',
+    { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' },
+  );
+}
+
+/** Used both for unknown aliases and for aliases the key may not use: existence is not revealed. */
+export function modelNotFound(model: string): GatewayError {
+  return new GatewayError(`The model \`${model}\` does not exist or you do not have access to it.`, {
+    status: 404,
+    type: 'invalid_request_error',
+    param: 'model',
+    code: 'model_not_found',
+  });
+}
+
+export function notFound(method: string, url: string): GatewayError {
+  return new GatewayError(`Unknown request URL: ${method} ${url.split('?')[0]}.`, {
+    status: 404,
+    type: 'invalid_request_error',
+    code: 'unknown_url',
+  });
+}
+
+export function bodyTooLarge(limitBytes: number): GatewayError {
+  return new GatewayError(`Request body exceeds the gateway's limit of ${limitBytes} bytes.`, {
+    status: 413,
+    type: 'invalid_request_error',
+    code: 'request_too_large',
+  });
+}
+
+export function upstreamUnavailable(message: string, cause?: unknown): GatewayError {
+  return new GatewayError(message, { status: 502, type: 'server_error', code: 'upstream_unavailable', cause });
+}
+
+export function upstreamTimeout(message: string, cause?: unknown): GatewayError {
+  return new GatewayError(message, { status: 504, type: 'server_error', code: 'upstream_timeout', cause });
+}
+
+export function serviceUnavailable(message: string, code = 'service_unavailable'): GatewayError {
+  return new GatewayError(message, { status: 503, type: 'server_error', code });
+}
+
+/** Maps any thrown value (ours, Fastify's, or a bug) to a status and an OpenAI body. */
+export function renderError(err: unknown, bodyLimitBytes: number): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
+  if (err instanceof GatewayError) return { status: err.status, body: err.toBody(), headers: err.headers };
+  const fastifyCode = (err as { code?: string }).code;
+  const statusCode = (err as { statusCode?: number }).statusCode;
+  if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return render(bodyTooLarge(bodyLimitBytes));
+  if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+    return render(invalidRequest('Unsupported Content-Type: send the body as application/json.', null, 'unsupported_media_type'));
+  }
+  if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
+    // Fastify's own 4xx (malformed JSON, empty body…): keep its status, speak OpenAI.
+    const message = err instanceof Error ? err.message : 'Invalid request.';
+    return render(new GatewayError(message, { status: statusCode, type: 'invalid_request_error' }));
+  }
+  return render(new GatewayError('The gateway had an error processing your request.', { status: 500, type: 'server_error' }));
+}
+
+function render(err: GatewayError) {
+  return { status: err.status, body: err.toBody(), headers: err.headers };
+}

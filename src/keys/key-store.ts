@@ -1,0 +1,30 @@
+/**
+ * Where the gateway looks keys up. Static keys from the config always resolve; keys created over the
+ * admin API live in a store (Redis, or memory without Redis).
+ */
+import type { ApiKeyRecord } from './api-key.js';
+
+export interface KeyStore {
+  /** Hot path: every proxied request calls this once. */
+  findByHash(keyHash: string): Promise<ApiKeyRecord | undefined>;
+  close(): Promise<void>;
+}
+
+/** Looks in a fixed set of records (the config's static keys). */
+export class StaticKeyStore implements KeyStore {
+  private readonly byHash: Map<string, ApiKeyRecord>;
+
+  constructor(records: ApiKeyRecord[]) {
+    this.byHash = new Map(records.map((r) => [r.keyHash, r]));
+  }
+
+  async findByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    return this.byHash.get(keyHash);
+  }
+
+  list(): ApiKeyRecord[] {
+    return [...this.byHash.values()];
+  }
+
+  async close(): Promise<void> {}
+}

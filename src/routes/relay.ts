@@ -1,0 +1,59 @@
+/**
+ * Relays the chosen upstream response to the client. JSON bodies are small and relayed whole, byte
+ * for byte; SSE streams go through an SseTap chunk by chunk with backpressure (pipe), and a client
+ * that disconnects destroys the upstream body, which makes undici abort the upstream request.
+ */
+import type { FastifyReply } from 'fastify';
+import type { Dispatcher } from 'undici';
+import type { Endpoint } from '../config.js';
+import { SseTap } from '../streaming/sse-tap.js';
+import { usageFromBody, type Usage } from '../usage/usage.js';
+
+export interface RelayOutcome {
+  usage: Usage | undefined;
+  /** For streams: the upstream reached its natural end. Non-streamed bodies are always complete. */
+  completed: boolean;
+  stream: boolean;
+  /** Completion text the client received, when usage must be estimated (cut streams). */
+  streamedText?: () => string;
+}
+
+export interface RelayOptions {
+  endpoint: Endpoint;
+  stripUsageChunk: boolean;
+  onDone(outcome: RelayOutcome): void;
+}
+
+export function isEventStream(response: Dispatcher.ResponseData): boolean {
+  const type = response.headers['content-type'];
+  return typeof type === 'string' && type.startsWith('text/event-stream');
+}
+
+export async function relayBody(reply: FastifyReply, response: Dispatcher.ResponseData): Promise<Buffer> {
+  const body = Buffer.from(await response.body.arrayBuffer());
+  reply.send(body);
+  return body;
+}
+
+export async function relayJson(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): Promise<void> {
+  const body = await relayBody(reply, response);
+  const ok = response.statusCode < 300;
+  options.onDone({ usage: ok ? usageFromBody(body) : undefined, completed: true, stream: false });
+}
+
+export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): void {
+  const upstream = response.body;
+  const tap = new SseTap({ endpoint: options.endpoint, stripUsageChunk: options.stripUsageChunk });
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    if (!upstream.destroyed) upstream.destroy(); // client gone: abort the upstream request
+    options.onDone({ usage: tap.usage, completed: tap.completed, stream: true, streamedText: () => tap.streamedText() });
+  };
+  upstream.on('error', () => tap.endWithError());
+  tap.on('end', finish);
+  tap.on('close', finish);
+  upstream.pipe(tap);
+  reply.send(tap);
+}

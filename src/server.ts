@@ -1,0 +1,55 @@
+/**
+ * Entry point: load the config, build the app, listen, and close gracefully on SIGTERM/SIGINT.
+ * Everything else lives in buildApp so tests run the same gateway without a process.
+ */
+import { buildApp } from './app.js';
+import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadStaticKeys } from './keys/static-keys.js';
+
+async function main(): Promise<void> {
+  const config = loadOrExit();
+  const app = await buildApp(config);
+  explainSetup(app.log, config);
+  await app.listen({ host: config.server.host, port: config.server.port });
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      app.log.info({ signal }, 'shutting down');
+      app.close().then(
+        () => process.exit(0),
+        (err) => {
+          app.log.error({ err }, 'shutdown failed');
+          process.exit(1);
+        },
+      );
+    });
+  }
+}
+
+function loadOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(1);
+  }
+}
+
+/** The first log lines tell a newcomer what is missing before the first request fails. */
+function explainSetup(log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void }, config: Config): void {
+  const withoutKey = Object.entries(config.providers).filter(([, p]) => !p.apiKey).map(([name]) => name);
+  if (withoutKey.length > 0) {
+    log.warn({ providers: withoutKey }, 'providers without an apiKey: requests routed to them will be refused upstream (set their env vars, e.g. OPENAI_API_KEY)');
+  }
+  const { records, skipped } = loadStaticKeys(config.keys);
+  if (skipped.length > 0) log.warn({ keys: skipped }, 'static keys without a value were skipped (e.g. set TOLLGATE_DEMO_KEY)');
+  log.info(
+    { staticKeys: records.length, models: Object.keys(config.models), redis: config.redis.url ? 'configured' : 'none (in-memory stores, single instance)' },
+    'tollgate configured',
+  );
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

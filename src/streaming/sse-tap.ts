@@ -1,0 +1,144 @@
+/**
+ * A Transform that relays an upstream SSE stream and taps usage from it as it passes.
+ *
+ * Pass-through mode (Responses streams, chat clients that asked for include_usage): every chunk is
+ * forwarded the moment it arrives, byte for byte; a decoded copy is scanned on the side.
+ * Strip mode (chat clients that did not ask for usage): tollgate asked the upstream for the usage
+ * chunk, so it is removed again. Events are forwarded whole as soon as their blank line arrives;
+ * only the usage-only chunk (`"choices":[]` with a usage object) is dropped (DESIGN §6).
+ *
+ * Only events that can carry usage are JSON-parsed; the rest are kept as raw text so a stream that
+ * is cut short can still be counted afterwards (`streamedText`).
+ */
+import { StringDecoder } from 'node:string_decoder';
+import { Transform, type TransformCallback } from 'node:stream';
+import type { Endpoint } from '../config.js';
+import { normaliseUsage, type Usage } from '../usage/usage.js';
+
+/** SSE events end at a blank line; OpenAI sends LF, some proxies CRLF. */
+const EVENT_END = /\r?\n\r?\n/;
+/** Whitespace-tolerant: not every OpenAI-compatible upstream writes compact JSON. */
+const HAS_USAGE_OBJECT = /"usage":\s*\{/;
+const TERMINAL_RESPONSE_EVENT = /"type":\s*"response\.(?:completed|incomplete|failed)"/;
+
+export interface SseTapOptions {
+  endpoint: Endpoint;
+  stripUsageChunk: boolean;
+}
+
+export class SseTap extends Transform {
+  usage: Usage | undefined;
+  /** Set once the stream reached its natural end ([DONE] or a terminal Responses event). */
+  completed = false;
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+  private readonly events: string[] = [];
+
+  constructor(private readonly options: SseTapOptions) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (!this.options.stripUsageChunk) this.push(chunk);
+    this.pending += this.decoder.write(chunk);
+    let match: RegExpExecArray | null;
+    while ((match = EVENT_END.exec(this.pending)) !== null) {
+      const end = match.index + match[0].length;
+      const event = this.pending.slice(0, end);
+      this.pending = this.pending.slice(end);
+      const keep = this.inspect(event);
+      if (this.options.stripUsageChunk && keep) this.push(event);
+    }
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.pending += this.decoder.end();
+    if (this.options.stripUsageChunk && this.pending) this.push(this.pending);
+    callback();
+  }
+
+  /**
+   * The upstream broke off mid-stream. The client is told with an error event (the SDKs raise on a
+   * data object with an `error` key, openai-wire.md §4.4) instead of a silently truncated answer.
+   * A half-sent event cannot be completed, so then the stream just ends.
+   */
+  endWithError(): void {
+    if (this.writableEnded || this.destroyed) return;
+    if (this.options.stripUsageChunk) this.pending = '';
+    if (this.pending === '') this.push(interruptionEvent(this.options.endpoint));
+    this.end();
+  }
+
+  /** Text the client received (content deltas), for estimating completion tokens of a cut stream. */
+  streamedText(): string {
+    const parts: string[] = [];
+    for (const event of this.events) {
+      const data = parseData(event);
+      if (this.options.endpoint === 'responses') {
+        if (data?.type === 'response.output_text.delta' && typeof data.delta === 'string') parts.push(data.delta);
+        continue;
+      }
+      for (const choice of (data?.choices as Array<{ delta?: Record<string, unknown> }> | undefined) ?? []) {
+        const delta = choice.delta ?? {};
+        if (typeof delta.content === 'string') parts.push(delta.content);
+        for (const call of (delta.tool_calls as Array<{ function?: { arguments?: string } }> | undefined) ?? []) {
+          if (call.function?.arguments) parts.push(call.function.arguments);
+        }
+      }
+    }
+    return parts.join('');
+  }
+
+  /** Records what the event tells; returns false when the event must not reach the client. */
+  private inspect(event: string): boolean {
+    if (this.options.endpoint === 'responses') return this.inspectResponsesEvent(event);
+    if (event.includes('data: [DONE]')) {
+      this.completed = true;
+      return true;
+    }
+    if (!HAS_USAGE_OBJECT.test(event)) {
+      this.events.push(event);
+      return true;
+    }
+    const data = parseData(event);
+    this.usage = normaliseUsage(data?.usage) ?? this.usage;
+    const usageOnly = Array.isArray(data?.choices) && data.choices.length === 0;
+    if (!usageOnly) this.events.push(event);
+    return !usageOnly;
+  }
+
+  private inspectResponsesEvent(event: string): boolean {
+    if (!TERMINAL_RESPONSE_EVENT.test(event)) {
+      this.events.push(event);
+      return true;
+    }
+    const data = parseData(event);
+    this.usage = normaliseUsage((data?.response as Record<string, unknown> | undefined)?.usage) ?? this.usage;
+    this.completed = true;
+    return true;
+  }
+}
+
+function interruptionEvent(endpoint: Endpoint): string {
+  const error = {
+    message: 'The upstream provider interrupted the stream. The answer is incomplete; please retry.',
+    type: 'server_error',
+    param: null,
+    code: 'upstream_stream_interrupted',
+  };
+  if (endpoint === 'responses') return `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`;
+  return `data: ${JSON.stringify({ error })}\n\n`;
+}
+
+/** The JSON of an event's data lines (joined per the SSE spec); undefined if it is not JSON. */
+function parseData(event: string): Record<string, unknown> | undefined {
+  const lines = event.split(/\r?\n/).filter((line) => line.startsWith('data:'));
+  if (lines.length === 0) return undefined;
+  const payload = lines.map((line) => line.slice(line.startsWith('data: ') ? 6 : 5)).join('\n');
+  try {
+    return JSON.parse(payload);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,67 @@
+/**
+ * Header rewriting in both directions. Upstream: the client's credentials and identity never leave,
+ * the provider's do. Downstream: the upstream's own rate-limit view and account identity stay inside.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProviderConfig } from '../config.js';
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones undici computes itself. */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+
+const NEVER_UPSTREAM = new Set([
+  ...HOP_BY_HOP,
+  'host',
+  'content-length',
+  // Client credentials and the client's OpenAI account routing (DESIGN §4).
+  'authorization',
+  'api-key',
+  'x-api-key',
+  'openai-organization',
+  'openai-project',
+  // tollgate reads bodies for usage, so it asks for identity encoding.
+  'accept-encoding',
+  'cookie',
+]);
+
+const NEVER_DOWNSTREAM = new Set([
+  ...HOP_BY_HOP,
+  'content-length',
+  'set-cookie',
+  // The provider account's identity is not the client's business.
+  'openai-organization',
+  'openai-project',
+]);
+
+export function upstreamHeaders(client: IncomingHttpHeaders, provider: ProviderConfig, bodyLength: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  const connectionListed = listedInConnection(client.connection);
+  for (const [name, value] of Object.entries(client)) {
+    if (value === undefined || NEVER_UPSTREAM.has(name) || connectionListed.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  Object.assign(out, lowerCaseKeys(provider.headers));
+  if (provider.apiKey) out.authorization = `Bearer ${provider.apiKey}`;
+  out['content-type'] = 'application/json';
+  out['content-length'] = String(bodyLength);
+  return out;
+}
+
+/** Upstream response headers worth passing on; upstream x-ratelimit-* are replaced by tollgate's own. */
+export function downstreamHeaders(upstream: IncomingHttpHeaders): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || NEVER_DOWNSTREAM.has(name) || name.startsWith('x-ratelimit-')) continue;
+    out[name] = value;
+  }
+  return out;
+}
+
+function listedInConnection(connection: string | string[] | undefined): Set<string> {
+  if (!connection) return new Set();
+  const text = Array.isArray(connection) ? connection.join(',') : connection;
+  return new Set(text.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}

@@ -1,0 +1,46 @@
+/**
+ * One usage shape for both APIs. Chat reports prompt/completion tokens, Responses input/output
+ * tokens; both nest cached and reasoning counts (openai-wire.md §5.3, §6).
+ */
+export interface Usage {
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  totalTokens: number;
+  /** True when counted by tollgate (a cut stream) rather than reported by the upstream. */
+  estimated: boolean;
+}
+
+type Json = Record<string, unknown> | undefined;
+
+const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+/** Accepts a Chat `usage` or a Responses `usage` object; undefined when it is neither. */
+export function normaliseUsage(raw: unknown): Usage | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const u = raw as Record<string, unknown>;
+  const isChat = 'prompt_tokens' in u;
+  if (!isChat && !('input_tokens' in u)) return undefined;
+  const inputDetails = (isChat ? u.prompt_tokens_details : u.input_tokens_details) as Json;
+  const outputDetails = (isChat ? u.completion_tokens_details : u.output_tokens_details) as Json;
+  const promptTokens = int(isChat ? u.prompt_tokens : u.input_tokens);
+  const completionTokens = int(isChat ? u.completion_tokens : u.output_tokens);
+  return {
+    promptTokens,
+    cachedTokens: int(inputDetails?.cached_tokens),
+    completionTokens,
+    reasoningTokens: int(outputDetails?.reasoning_tokens),
+    totalTokens: int(u.total_tokens) || promptTokens + completionTokens,
+    estimated: false,
+  };
+}
+
+/** Usage of a whole non-streamed body (either API); undefined if the body carries none. */
+export function usageFromBody(body: Buffer): Usage | undefined {
+  try {
+    return normaliseUsage(JSON.parse(body.toString('utf8'))?.usage);
+  } catch {
+    return undefined;
+  }
+}
