@@ -28,3 +28,24 @@ export class StaticKeyStore implements KeyStore {
 
   async close(): Promise<void> {}
 }
+
+export interface NewKey {
+  name: string;
+  tier: string;
+  team?: string;
+  models?: string[];
+  budgetUsd?: number;
+  expiresAt?: string;
+}
+
+export type KeyPatch = Partial<NewKey>;
+
+/** Keys created over the admin API. The plaintext is returned once by `create` and never stored. */
+export interface ManagedKeyStore extends KeyStore {
+  create(input: NewKey): Promise<{ record: ApiKeyRecord; plaintext: string }>;
+  list(): Promise<ApiKeyRecord[]>;
+  get(id: string): Promise<ApiKeyRecord | undefined>;
+  update(id: string, patch: KeyPatch): Promise<ApiKeyRecord | undefined>;
+  /** Marks the key revoked; every instance refuses it within one second. */
+  revoke(id: string): Promise<ApiKeyRecord | undefined>;
+}
