@@ -1,13 +1,14 @@
 /**
  * Authentication: the client's tollgate key (Authorization: Bearer, api-key or x-api-key) becomes
- * `request.principal`. Runs in onRequest, so an unauthenticated request is refused before its body
- * is read.
+ * `request.principal`. The key is resolved in onRequest and refused in preParsing, so an
+ * unauthenticated request never has its body read, and the per-IP guard (plugins/limits.ts, a
+ * route-level onRequest hook, so it runs in between) sees which requests carry no valid key.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hashKey, isKeyActive, type ApiKeyRecord } from '../src/keys/api-key.js';
 import type { KeyStore } from '../src/keys/key-store.js';
-import { invalidApiKey } from '../src/errors.js';
+import { invalidApiKey, serviceUnavailable } from '../src/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -32,10 +33,18 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (request) => {
     const key = presentedKey(request);
-    if (!key) throw invalidApiKey();
-    const record = await keyStore.findByHash(hashKey(key));
-    if (!record || !isKeyActive(record)) throw invalidApiKey();
-    request.principal = record;
+    if (!key) return;
+    let record: ApiKeyRecord | undefined;
+    try {
+      record = await keyStore.findByHash(hashKey(key));
+    } catch (err) {
+      request.log.warn({ err }, 'key store unavailable');
+      throw serviceUnavailable('API keys cannot be checked right now. Please retry shortly.', 'key_store_unavailable');
+    }
+    if (record && isKeyActive(record)) request.principal = record;
+  });
+  app.addHook('preParsing', async (request) => {
+    if (request.principal === null) throw invalidApiKey();
   });
 };
 

@@ -1,16 +1,22 @@
 /**
  * buildApp(config): the whole gateway as a Fastify instance that does not listen yet. Registers, in
- * order: error rendering, logging, health, then the /v1 API behind authentication.
+ * order: error rendering and logging, the shared services (metrics, Redis, keys, limits, usage),
+ * health, the /v1 API behind authentication, and the admin API when a token is configured.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import authPlugin from '../plugins/auth.js';
+import keysPlugin from '../plugins/keys.js';
+import limitsPlugin from '../plugins/limits.js';
+import metricsPlugin from '../plugins/metrics.js';
+import redisPlugin from '../plugins/redis.js';
+import usagePlugin from '../plugins/usage.js';
 import type { Config } from './config.js';
-import { notFound, renderError } from './errors.js';
-import { StaticKeyStore } from './keys/key-store.js';
-import { loadStaticKeys } from './keys/static-keys.js';
+import { installErrorRendering } from './error-rendering.js';
 import { loggerOptions } from './logging.js';
+import adminRoutes from './routes/admin.js';
 import healthRoutes from './routes/health.js';
+import meRoutes from './routes/me.js';
 import modelRoutes from './routes/models.js';
 import proxyRoutes from './routes/proxy.js';
 import { UpstreamPools } from './upstream/pools.js';
@@ -24,6 +30,8 @@ export interface BuildOptions {
 declare module 'fastify' {
   interface FastifyInstance {
     config: Config;
+    /** Set on SIGTERM: /readyz turns 503 so load balancers stop sending new requests. */
+    draining: boolean;
   }
   interface FastifyRequest {
     /** Set by routes that log their own completion line (with usage), so onResponse does not. */
@@ -41,40 +49,47 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     return503OnClosing: true,
   });
   app.decorate('config', config);
+  app.decorate('draining', false);
   app.decorateRequest('selfLogged', false);
-  registerErrorRendering(app, config);
+  installErrorRendering(app, config.server.bodyLimitBytes);
   registerRequestLog(app);
   acceptJsonWithoutContentType(app);
 
+  await app.register(metricsPlugin, { token: config.metrics.token });
+  await app.register(redisPlugin, { config: config.redis });
+  await app.register(keysPlugin, { config });
+  await app.register(limitsPlugin, { config });
+  await app.register(usagePlugin, { config });
+
   const pools = new UpstreamPools(config.upstream);
   const router = new ModelRouter(config);
-  const keyStore = new StaticKeyStore(loadStaticKeys(config.keys).records);
-  app.addHook('onClose', async () => {
-    await Promise.all([pools.close(), keyStore.close()]);
-  });
+  app.addHook('onClose', () => pools.close());
 
-  await app.register(healthRoutes, { checkDependencies: async () => {}, isDraining: () => false });
+  await app.register(healthRoutes, { checkDependencies: () => pingRedis(app), isDraining: () => app.draining });
   await app.register(
     async (v1) => {
-      await v1.register(authPlugin, { keyStore });
+      await v1.register(authPlugin, { keyStore: app.keys });
       await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
       await v1.register(proxyRoutes, { router, pools });
+      await v1.register(meRoutes, { config });
     },
     { prefix: '/v1' },
   );
+  if (config.admin.token) {
+    await app.register(adminRoutes, {
+      prefix: '/admin',
+      token: config.admin.token,
+      keys: app.keys,
+      usage: app.usage.store,
+      tiers: Object.keys(config.tiers),
+      models: Object.keys(config.models),
+    });
+  }
   return app;
 }
 
-function registerErrorRendering(app: FastifyInstance, config: Config): void {
-  app.setErrorHandler((err, request, reply) => {
-    const { status, body, headers } = renderError(err, config.server.bodyLimitBytes);
-    if (status >= 500) request.log.error({ err }, 'request failed');
-    return reply.code(status).headers(headers).send(body);
-  });
-  app.setNotFoundHandler((request, reply) => {
-    const err = notFound(request.method, request.url);
-    return reply.code(err.status).send(err.toBody());
-  });
+async function pingRedis(app: FastifyInstance): Promise<void> {
+  if (app.redis) await app.redis.commands.ping();
 }
 
 /** One line per request; proxied requests write a richer line themselves (with usage). */

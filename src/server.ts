@@ -2,6 +2,7 @@
  * Entry point: load the config, build the app, listen, and close gracefully on SIGTERM/SIGINT.
  * Everything else lives in buildApp so tests run the same gateway without a process.
  */
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadStaticKeys } from './keys/static-keys.js';
@@ -12,16 +13,30 @@ async function main(): Promise<void> {
   explainSetup(app.log, config);
   await app.listen({ host: config.server.host, port: config.server.port });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => {
-      app.log.info({ signal }, 'shutting down');
-      app.close().then(
-        () => process.exit(0),
-        (err) => {
-          app.log.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    });
+    process.once(signal, () => void shutDown(app, signal, config.server.shutdownGraceMs));
+  }
+}
+
+/**
+ * Graceful shutdown: /readyz turns 503 and new requests are refused, in-flight requests and streams
+ * may finish until the grace period ends (then their connections are cut, which still records their
+ * usage as estimated), pending usage is flushed, Redis and the upstream pools are closed.
+ */
+async function shutDown(app: FastifyInstance, signal: string, graceMs: number): Promise<void> {
+  app.log.info({ signal, graceMs }, 'draining: finishing in-flight requests');
+  app.draining = true;
+  const deadline = setTimeout(() => {
+    app.log.warn('grace period over: closing the remaining connections');
+    app.server.closeAllConnections();
+  }, graceMs);
+  deadline.unref();
+  try {
+    await app.close();
+    app.log.info('shut down cleanly');
+    process.exit(0);
+  } catch (err) {
+    app.log.error({ err }, 'shutdown failed');
+    process.exit(1);
   }
 }
 

@@ -1,15 +1,17 @@
 /**
- * POST /v1/chat/completions and POST /v1/responses: check the body, route the alias, forward with
- * fallback, relay the answer, then report the outcome (usage, timings) once.
+ * POST /v1/chat/completions and POST /v1/responses: check the body, route the alias, admit it
+ * against the key's tier, forward with fallback, relay the answer, then settle once (proxy-outcome).
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Endpoint } from '../config.js';
 import { invalidRequest, modelNotFound } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
+import type { Reservation } from '../limits/admission.js';
 import { forwardWithFallback, type Attempt, type ForwardSuccess } from '../upstream/forward.js';
 import { downstreamHeaders } from '../upstream/headers.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import type { ModelRouter, UpstreamRoute } from '../upstream/routing.js';
+import { finishProxiedRequest, type ProxyContext } from './proxy-outcome.js';
 import { checkBody, type ProxyBody } from './request-body.js';
 import { isEventStream, relayJson, relayStream, type RelayOutcome } from './relay.js';
 
@@ -27,30 +29,56 @@ export default proxyRoutes;
 
 async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, options: ProxyRouteOptions): Promise<FastifyReply> {
   const started = performance.now();
+  const { admission, usage } = request.server;
   const body = checkBody(endpoint, request.body);
   const principal = request.principal!;
+  request.modelAlias = body.model;
   const routes = routesFor(options.router, principal, body.model, endpoint);
   const stream = body.stream === true;
+  const estimate = admission.estimate(body, endpoint);
+  await usage.checkBudget(principal);
+  const keyReservation = await admission.admitKey(principal, body.model, estimate.promptTokens + estimate.outputCap);
+  reply.headers(keyReservation.headers);
+
+  const providerReservations = new Map<string, Reservation>();
+  const context: ProxyContext = { request, endpoint, model: body.model, started, estimate, keyReservation, providerReservations };
   const abort = abortOnClientClose(reply);
+  let success;
+  try {
+    success = await forwardWithFallback({
+      routes,
+      pools: options.pools,
+      clientHeaders: request.headers,
+      bodyFor: (route) => JSON.stringify(upstreamBody(body, route, endpoint, stream)),
+      signal: abort.signal,
+      admitRoute: async (route) => {
+        const reservation = await admission.admitProvider(route.providerName, route.provider, estimate.promptTokens + estimate.outputCap);
+        if (reservation) providerReservations.set(route.providerName, reservation);
+        return reservation !== undefined;
+      },
+      onAttemptFailed: (attempt) => noteFailedAttempt(request, attempt),
+    });
+  } catch (err) {
+    finishProxiedRequest(context, undefined, undefined); // refund what was reserved: nothing was served
+    throw err;
+  }
 
-  const success = await forwardWithFallback({
-    routes,
-    pools: options.pools,
-    clientHeaders: request.headers,
-    bodyFor: (route) => JSON.stringify(upstreamBody(body, route, endpoint, stream)),
-    signal: abort.signal,
-    onAttemptFailed: (attempt) => logFailedAttempt(request, attempt),
-  });
-
+  observeUpstream(context, success);
   reply.code(success.response.statusCode).headers(downstreamHeaders(success.response.headers));
   reply.header('x-request-id', success.response.headers['x-request-id'] ?? request.id);
+  request.selfLogged = true;
   const relay = {
     endpoint,
     stripUsageChunk: endpoint === 'chat' && stream && body.stream_options?.include_usage !== true,
-    onDone: (outcome: RelayOutcome) => logOutcome(request, body.model, success, outcome, started),
+    onFirstByte: () => request.server.metrics.streamFirstByteSeconds.observe({ provider: success.route.providerName, model: body.model }, (performance.now() - started) / 1000),
+    onDone: (outcome: RelayOutcome) => finishProxiedRequest(context, success, outcome),
   };
-  if (isEventStream(success.response) && success.response.statusCode < 300) relayStream(reply, success.response, relay);
-  else await relayJson(reply, success.response, relay);
+  if (isEventStream(success.response) && success.response.statusCode < 300) {
+    request.server.metrics.activeStreams.inc();
+    relayStream(reply, success.response, relay);
+  } else {
+    await relayJson(reply, success.response, relay);
+  }
   return reply;
 }
 
@@ -80,26 +108,17 @@ function abortOnClientClose(reply: FastifyReply): AbortController {
   return controller;
 }
 
-function logFailedAttempt(request: FastifyRequest, attempt: Attempt): void {
+/** Upstream latency, and the gateway's own share of the time to the upstream's answer. */
+function observeUpstream(context: ProxyContext, success: ForwardSuccess): void {
+  const { metrics } = context.request.server;
+  const upstreamTotalMs = success.attempts.reduce((sum, attempt) => sum + attempt.ms, 0);
+  metrics.upstreamSeconds.observe({ provider: success.route.providerName, model: context.model }, success.upstreamMs / 1000);
+  metrics.overheadSeconds.observe({ route: context.endpoint }, Math.max(0, performance.now() - context.started - upstreamTotalMs) / 1000);
+}
+
+function noteFailedAttempt(request: FastifyRequest, attempt: Attempt): void {
+  request.server.metrics.upstreamErrors.inc({ provider: attempt.provider, cause: attempt.cause ?? String(attempt.status) });
   const refused = attempt.status === 401 || attempt.status === 403;
   const message = refused ? 'upstream refused the provider credential; check its apiKey' : 'upstream attempt failed; trying the next route';
   request.log[refused ? 'error' : 'warn']({ provider: attempt.provider, status: attempt.status, cause: attempt.cause }, message);
-}
-
-function logOutcome(request: FastifyRequest, model: string, success: ForwardSuccess, outcome: RelayOutcome, started: number): void {
-  request.log.info(
-    {
-      key: request.principal?.name,
-      model,
-      provider: success.route.providerName,
-      status: success.response.statusCode,
-      stream: outcome.stream,
-      completed: outcome.completed,
-      upstreamMs: Math.round(success.upstreamMs),
-      totalMs: Math.round(performance.now() - started),
-      attempts: success.attempts.length,
-      usage: outcome.usage,
-    },
-    'request completed',
-  );
 }

@@ -21,6 +21,8 @@ export interface RelayOutcome {
 export interface RelayOptions {
   endpoint: Endpoint;
   stripUsageChunk: boolean;
+  /** Streams: the first bytes are on their way to the client. */
+  onFirstByte(): void;
   onDone(outcome: RelayOutcome): void;
 }
 
@@ -55,5 +57,7 @@ export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseDa
   tap.on('end', finish);
   tap.on('close', finish);
   upstream.pipe(tap);
+  // A second 'data' listener on an already piped stream is safe: pipe keeps control of the flow.
+  upstream.once('data', () => options.onFirstByte());
   reply.send(tap);
 }

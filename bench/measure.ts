@@ -1,0 +1,89 @@
+/** The measurements: autocannon load runs, 1-connection latencies, sequential stream timings. */
+import autocannon from 'autocannon';
+import { Client } from 'undici';
+
+export interface Target {
+  /** http://127.0.0.1:port */
+  origin: string;
+  headers: Record<string, string>;
+}
+
+const PATH = '/v1/chat/completions';
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+export interface LoadResult {
+  reqPerSec: number;
+  /** Every response time in ms (fractional: autocannon's own histogram keeps whole ms only). */
+  latencies: number[];
+  failures: number;
+}
+
+export async function load(target: Target, body: string, connections: number, duration: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  const run = autocannon({ url: target.origin + PATH, method: 'POST', headers: target.headers, body, connections, duration });
+  run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
+    if (status < 300) latencies.push(ms);
+  });
+  const result = await run;
+  return { reqPerSec: result.requests.average, latencies, failures: result.errors + result.timeouts + result.non2xx };
+}
+
+export interface StreamTimings {
+  ttfb: number[];
+  total: number[];
+}
+
+/**
+ * `count` streams one after the other on one keep-alive connection. TTFB is the time to the first
+ * body byte (the first SSE event), total the time to the end of the body. Every stream is checked:
+ * it must end with [DONE] and carry the usage chunk exactly when include_usage was asked for.
+ */
+export async function streams(target: Target, body: string, includeUsage: boolean, count: number): Promise<StreamTimings> {
+  const client = new Client(target.origin, { keepAliveTimeout: 30_000 });
+  const timings: StreamTimings = { ttfb: [], total: [] };
+  try {
+    for (let i = 0; i < count; i++) {
+      const started = performance.now();
+      const response = await client.request({ method: 'POST', path: PATH, headers: target.headers, body });
+      let first = 0;
+      const parts: Buffer[] = [];
+      for await (const part of response.body) {
+        if (first === 0) first = performance.now();
+        parts.push(part as Buffer);
+      }
+      const ended = performance.now();
+      checkStream(response.statusCode, Buffer.concat(parts).toString('utf8'), includeUsage);
+      timings.ttfb.push(first - started);
+      timings.total.push(ended - started);
+    }
+  } finally {
+    await client.close();
+  }
+  return timings;
+}
+
+function checkStream(status: number, text: string, includeUsage: boolean): void {
+  const hasUsageChunk = text.includes('"choices":[],');
+  if (status !== 200 || !text.endsWith('data: [DONE]\n\n') || hasUsageChunk !== includeUsage) {
+    throw new Error(`unexpected stream (status ${status}, include_usage ${includeUsage}): ${text.slice(0, 300)}…`);
+  }
+}
+
+/** One request before any load: a target that does not answer 200 with a completion stops the bench. */
+export async function sanityCheck(target: Target, body: string): Promise<void> {
+  const client = new Client(target.origin);
+  try {
+    const response = await client.request({ method: 'POST', path: PATH, headers: target.headers, body });
+    const text = await response.body.text();
+    if (response.statusCode !== 200 || !text.includes('"chat.completion"')) {
+      throw new Error(`${target.origin} answered ${response.statusCode}: ${text.slice(0, 300)}`);
+    }
+  } finally {
+    await client.close();
+  }
+}

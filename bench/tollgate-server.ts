@@ -1,0 +1,35 @@
+/**
+ * tollgate as a bench target: buildApp() with one provider pointing at the mock (origin in argv[2]),
+ * one static key on a tier with limits far above anything the bench can reach.
+ *  - BENCH_LOG_LEVEL (default `silent`): any other level logs through pino to /dev/null, which
+ *    measures the cost of the request log line without the cost of a terminal.
+ *  - BENCH_REDIS_URL: passed as `redis: { url }`, for Redis-backed limits and usage once they exist.
+ */
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { buildApp } from '../src/app.js';
+import { parseConfig } from '../src/config.js';
+import { loggerOptions } from '../src/logging.js';
+import { announce, BENCH_KEY, BENCH_MODEL } from './common.js';
+
+const logLevel = (process.env.BENCH_LOG_LEVEL || 'silent') as 'silent' | 'info';
+const redisUrl = process.env.BENCH_REDIS_URL;
+const huge = 1_000_000_000_000;
+
+const config = parseConfig(
+  {
+    server: { host: '127.0.0.1', port: 0, logLevel },
+    ...(redisUrl ? { redis: { url: redisUrl } } : {}),
+    providers: { mock: { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream' } },
+    models: { [BENCH_MODEL]: { routes: [{ provider: 'mock', model: 'mock-model' }], pricing: { input: 0.1, output: 0.4 } } },
+    tiers: { bench: { rpm: huge, rpd: huge, tpm: huge, tpd: huge } },
+    keys: [{ name: 'bench', key: BENCH_KEY, tier: 'bench' }],
+  },
+  {}, // no PORT/HOST overrides from the environment
+  'bench config',
+);
+
+const logger = logLevel === 'silent' ? undefined : { ...loggerOptions(logLevel), stream: pino.destination({ dest: '/dev/null', sync: false }) };
+const app = await buildApp(config, { logger });
+await app.listen({ host: config.server.host, port: config.server.port });
+announce((app.server.address() as AddressInfo).port, () => app.close());

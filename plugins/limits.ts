@@ -1,0 +1,57 @@
+/**
+ * Rate limiting, two layers:
+ * - `app.admission`: the tiered RPM/RPD/TPM/TPD limits per key and model (and per provider
+ *   account), on Redis when configured, shared by every instance; in memory otherwise.
+ * - a per-IP guard (@fastify/rate-limit) for requests that carry no valid key and for the admin
+ *   API: bad-key floods and token guessing hit it, authenticated traffic never does.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import type { Config } from '../src/config.js';
+import { GatewayError } from '../src/errors.js';
+import { AdmissionControl } from '../src/limits/admission.js';
+import { FailoverLimiter } from '../src/limits/failover-limiter.js';
+import type { Limiter } from '../src/limits/limiter.js';
+import { MemoryLimiter } from '../src/limits/memory-limiter.js';
+import { RedisLimiter } from '../src/limits/redis-limiter.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    admission: AdmissionControl;
+  }
+}
+
+const UNGUARDED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
+  const limiter = createLimiter(app, config);
+  app.decorate('admission', new AdmissionControl(limiter, config, (err) => app.log.warn({ err }, 'rate-limit settlement failed')));
+  app.addHook('onClose', () => limiter.close());
+
+  await app.register(rateLimit, {
+    max: config.limits.perIpPerMinute,
+    timeWindow: 60_000,
+    allowList: (request) => Boolean(request.principal) || UNGUARDED_PATHS.has(request.url.split('?')[0]!),
+    errorResponseBuilder: (_request, context) =>
+      new GatewayError(`Too many unauthenticated requests from this address. Please try again in ${context.after}.`, {
+        status: 429,
+        type: 'requests',
+        code: 'rate_limit_exceeded',
+      }),
+  });
+};
+
+function createLimiter(app: Parameters<FastifyPluginAsync>[0], config: Config): Limiter {
+  if (!app.redis) return new MemoryLimiter();
+  return new FailoverLimiter(new RedisLimiter(app.redis.commands, config.redis.keyPrefix), {
+    failMode: config.redis.failMode,
+    timeoutMs: 0, // the commands connection has its own commandTimeout
+    onFallback: (err, failures) => {
+      app.metrics.redisErrors.inc({ component: 'limits' }, failures);
+      app.log.warn({ err: (err as Error).message, failures }, 'redis unavailable: rate limits are per instance until it answers (failMode=open)');
+    },
+  });
+}
+
+export default fp(limits, { name: 'tollgate-limits', dependencies: ['tollgate-redis', 'tollgate-metrics'] });

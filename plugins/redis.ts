@@ -1,0 +1,58 @@
+/**
+ * The Redis connections, when `redis.url` is set (`app.redis` is null otherwise: memory stores).
+ * - `commands`: request-path calls (limits, key lookups, admin reads). Fails fast while Redis is away
+ *   so a request never hangs on it (see src/limits/redis-client.ts for the options).
+ * - `writes`: usage writes. Queues while disconnected and sends on reconnect, so a Redis blip loses
+ *   no usage; nothing on the request path waits for it.
+ */
+import type { FastifyPluginAsync } from 'fastify';
+import fp from 'fastify-plugin';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import type { Config } from '../src/config.js';
+import { createLimiterRedis } from '../src/limits/redis-client.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    redis: { commands: Redis; writes: Redis } | null;
+  }
+}
+
+/** How long start-up waits for Redis before serving anyway (fail-open) or failing (fail-closed). */
+const READY_TIMEOUT_MS = 3_000;
+/** One warning per this interval per connection while Redis is away, not one per reconnect attempt. */
+const ERROR_LOG_INTERVAL_MS = 10_000;
+
+const redis: FastifyPluginAsync<{ config: Config['redis'] }> = async (app, { config }) => {
+  if (!config.url) {
+    app.decorate('redis', null);
+    return;
+  }
+  const commands = createLimiterRedis(config.url, config.commandTimeoutMs);
+  const writes = new Redis(config.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+  for (const [name, client] of [['commands', commands], ['writes', writes]] as const) {
+    let lastLogged = -Infinity;
+    client.on('error', (err) => {
+      if (performance.now() - lastLogged < ERROR_LOG_INTERVAL_MS) return;
+      lastLogged = performance.now();
+      app.log.warn({ connection: name, err: err.message }, 'redis connection error; reconnecting');
+    });
+  }
+  app.decorate('redis', { commands, writes });
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([commands.quit(), writes.quit()]);
+  });
+  await waitUntilReady(app, commands, config.failMode);
+};
+
+async function waitUntilReady(app: Parameters<FastifyPluginAsync>[0], client: Redis, failMode: 'open' | 'closed'): Promise<void> {
+  if (client.status === 'ready') return;
+  try {
+    await once(client, 'ready', { signal: AbortSignal.timeout(READY_TIMEOUT_MS) });
+  } catch {
+    const message = `redis not reachable after ${READY_TIMEOUT_MS} ms; serving with failMode=${failMode} until it answers`;
+    app.log.warn(message);
+  }
+}
+
+export default fp(redis, { name: 'tollgate-redis' });

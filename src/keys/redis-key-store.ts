@@ -1,0 +1,191 @@
+/**
+ * Managed keys in Redis, shared by every instance.
+ *
+ * Layout (`<prefix>` is config.redis.keyPrefix):
+ *   <prefix>key:<id>              hash of the record's fields (models and budgetUsd as JSON text)
+ *   <prefix>keyhash:sha256:<hex>  string → id: the lookup for a presented key's hash
+ *   <prefix>keys                  set of every id, for listing
+ * The plaintext is never written. Records are never deleted: revocation sets `revokedAt`, so usage
+ * history keeps its names. A hash rather than one JSON string because a patch (HSET/HDEL of the
+ * touched fields) and a revocation (HSETNX revokedAt) are then single writes: a patch racing a
+ * revocation cannot write the record back un-revoked, as a read-modify-write of JSON could.
+ *
+ * `findByHash` runs on every proxied request, so answers (found or not) are cached in-process for at
+ * most one second: a revocation or patch made on any instance is seen by all within that second.
+ * Cross-instance invalidation by pub/sub would be faster, but the TTL alone meets the contract
+ * without a second connection to manage.
+ */
+import type { ChainableCommander, Redis } from 'ioredis';
+import type { ApiKeyRecord } from './api-key.js';
+import type { KeyPatch, ManagedKeyStore, NewKey } from './key-store.js';
+import { applyPatch, newKeyRecord, PATCHABLE_FIELDS } from './memory-key-store.js';
+
+const DEFAULT_CACHE_TTL_MS = 1_000;
+/** DESIGN §3: revoked keys fail within one second on every instance. */
+const MAX_CACHE_TTL_MS = 1_000;
+/** Bounds memory under a flood of random keys (each one a negative entry). */
+const DEFAULT_CACHE_MAX_ENTRIES = 10_000;
+/** Fields that are not strings, stored as JSON text inside the hash. */
+const JSON_FIELDS = new Set(['models', 'budgetUsd']);
+
+export interface RedisKeyStoreOptions {
+  keyPrefix: string;
+  /** 0 disables the cache. */
+  cacheTtlMs?: number;
+  cacheMaxEntries?: number;
+}
+
+interface CacheEntry {
+  record: ApiKeyRecord | undefined;
+  expiresAt: number;
+}
+
+export class RedisKeyStore implements ManagedKeyStore {
+  /** The Redis key names of the layout above. */
+  private readonly names: { record: (id: string) => string; hash: (keyHash: string) => string; ids: string };
+  private readonly ttlMs: number;
+  private readonly maxEntries: number;
+  /** Insertion order is expiry order (one TTL for all), so eviction walks from the front. */
+  private readonly cache = new Map<string, CacheEntry>();
+  /** Concurrent misses for one hash share one Redis lookup. */
+  private readonly inflight = new Map<string, Promise<ApiKeyRecord | undefined>>();
+
+  constructor(private readonly redis: Redis, options: RedisKeyStoreOptions) {
+    const prefix = options.keyPrefix;
+    this.names = { record: (id) => `${prefix}key:${id}`, hash: (keyHash) => `${prefix}keyhash:${keyHash}`, ids: `${prefix}keys` };
+    this.ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
+    this.maxEntries = options.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
+    if (!(this.ttlMs >= 0 && this.ttlMs <= MAX_CACHE_TTL_MS)) {
+      throw new RangeError(`cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS} (revocations must propagate within 1 s)`);
+    }
+  }
+
+  async create(input: NewKey): Promise<{ record: ApiKeyRecord; plaintext: string }> {
+    const created = newKeyRecord(input);
+    const { id, keyHash } = created.record;
+    await exec(this.redis.multi().hset(this.names.record(id), encode(created.record)).set(this.names.hash(keyHash), id).sadd(this.names.ids, id));
+    this.forget(keyHash);
+    return created;
+  }
+
+  async findByHash(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const cached = this.cache.get(keyHash);
+    if (cached && cached.expiresAt > Date.now()) return cached.record;
+    return this.inflight.get(keyHash) ?? this.lookup(keyHash);
+  }
+
+  async list(): Promise<ApiKeyRecord[]> {
+    const ids = await this.redis.smembers(this.names.ids);
+    const pipeline = this.redis.pipeline();
+    for (const id of ids) pipeline.hgetall(this.names.record(id));
+    const records = (await exec(pipeline)).map((fields) => decode(fields as Record<string, string>));
+    return records.filter((r) => r !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async get(id: string): Promise<ApiKeyRecord | undefined> {
+    return decode(await this.redis.hgetall(this.names.record(id)));
+  }
+
+  /** Writes only the touched fields, so concurrent patches of different fields both land. */
+  async update(id: string, patch: KeyPatch): Promise<ApiKeyRecord | undefined> {
+    const current = await this.get(id); // ids are never deleted: existence cannot change after this
+    if (!current) return undefined;
+    const next = applyPatch(current, patch);
+    const touched = PATCHABLE_FIELDS.filter((field) => Object.hasOwn(patch, field));
+    const set = encode(Object.fromEntries(touched.map((field) => [field, next[field]])));
+    const cleared = touched.filter((field) => next[field] === undefined);
+    const key = this.names.record(id);
+    const tx = this.redis.multi();
+    if (Object.keys(set).length > 0) tx.hset(key, set);
+    if (cleared.length > 0) tx.hdel(key, ...cleared);
+    return this.writeAndRead(tx, key);
+  }
+
+  async revoke(id: string): Promise<ApiKeyRecord | undefined> {
+    if (!(await this.get(id))) return undefined;
+    const key = this.names.record(id);
+    // HSETNX: revoking twice keeps the first revocation time.
+    return this.writeAndRead(this.redis.multi().hsetnx(key, 'revokedAt', new Date().toISOString()), key);
+  }
+
+  async close(): Promise<void> {
+    // The connection belongs to whoever passed it in; only the cache is ours.
+    this.cache.clear();
+    this.inflight.clear();
+  }
+
+  private async writeAndRead(tx: ChainableCommander, key: string): Promise<ApiKeyRecord | undefined> {
+    const record = decode((await exec(tx.hgetall(key))).at(-1) as Record<string, string>);
+    // This instance sees its own change at once; the others within the cache TTL.
+    if (record) this.forget(record.keyHash);
+    return record;
+  }
+
+  private lookup(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const startedAt = Date.now();
+    // Cached only while still the current lookup: a local write forgets it, as its answer may predate the write.
+    const isCurrent = () => this.inflight.get(keyHash) === pending;
+    const pending = this.load(keyHash).then(
+      (record) => {
+        if (isCurrent()) {
+          this.inflight.delete(keyHash);
+          this.remember(keyHash, record, startedAt);
+        }
+        return record;
+      },
+      (err: unknown) => {
+        if (isCurrent()) this.inflight.delete(keyHash); // failures are not cached: the next request retries
+        throw err;
+      },
+    );
+    this.inflight.set(keyHash, pending);
+    return pending;
+  }
+
+  private async load(keyHash: string): Promise<ApiKeyRecord | undefined> {
+    const id = await this.redis.get(this.names.hash(keyHash));
+    return id === null ? undefined : this.get(id);
+  }
+
+  /** Expiry counts from when the lookup started, so a slow answer is never trusted past the TTL. */
+  private remember(keyHash: string, record: ApiKeyRecord | undefined, startedAt: number): void {
+    if (this.ttlMs === 0) return;
+    this.cache.delete(keyHash);
+    const now = Date.now();
+    for (const [hash, entry] of this.cache) {
+      if (entry.expiresAt > now && this.cache.size < this.maxEntries) break;
+      this.cache.delete(hash);
+    }
+    this.cache.set(keyHash, { record, expiresAt: startedAt + this.ttlMs });
+  }
+
+  private forget(keyHash: string): void {
+    this.cache.delete(keyHash);
+    this.inflight.delete(keyHash);
+  }
+}
+
+function encode(fields: Partial<ApiKeyRecord>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [field, value] of Object.entries(fields)) {
+    if (value !== undefined) out[field] = JSON_FIELDS.has(field) ? JSON.stringify(value) : String(value);
+  }
+  return out;
+}
+
+/** HGETALL answers `{}` for a missing key. */
+function decode(fields: Record<string, string>): ApiKeyRecord | undefined {
+  if (!fields.id) return undefined;
+  const entries = Object.entries(fields).map(([field, value]) => [field, JSON_FIELDS.has(field) ? JSON.parse(value) : value]);
+  return Object.fromEntries(entries) as ApiKeyRecord;
+}
+
+/** A MULTI/pipeline's results, throwing the first command error instead of returning it. */
+async function exec(commands: ChainableCommander): Promise<unknown[]> {
+  const results = await commands.exec();
+  if (!results) throw new Error('Redis transaction was aborted');
+  return results.map(([err, result]) => {
+    if (err) throw err;
+    return result;
+  });
+}

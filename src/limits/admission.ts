@@ -1,0 +1,97 @@
+/**
+ * Admission control: turns a key's tier into limiter rules, reserves prompt + output-cap tokens
+ * before the upstream call, and settles the difference to the real usage exactly once afterwards
+ * (DESIGN §5). Provider accounts get the same treatment, shared by every key.
+ */
+import type { Config, Endpoint, ProviderConfig } from '../config.js';
+import { GatewayError, serviceUnavailable } from '../errors.js';
+import type { ApiKeyRecord } from '../keys/api-key.js';
+import type { ProxyBody } from '../routes/request-body.js';
+import { LimiterUnavailableError } from './failover-limiter.js';
+import { rateLimitError, rateLimitHeaders } from './headers.js';
+import type { Admission, Dimension, LimitRule, Limiter } from './limiter.js';
+import { estimatePromptTokens, outputCap } from './prompt-tokens.js';
+
+const TOKEN_DIMENSIONS = new Set<Dimension>(['tpm', 'tpd']);
+
+/** A reservation taken at admission; settle it once with the request's real token total. */
+export interface Reservation {
+  headers: Record<string, string>;
+  /** Real total tokens (0 when the upstream charged nothing, e.g. it failed). */
+  settle(actualTokens: number): void;
+}
+
+export interface RequestEstimate {
+  promptTokens: number;
+  outputCap: number;
+}
+
+type Limits = Partial<Record<Dimension, number>>;
+
+export class AdmissionControl {
+  constructor(
+    private readonly limiter: Limiter,
+    private readonly config: Config,
+    private readonly onSettleError: (err: unknown) => void,
+  ) {}
+
+  /** What a request reserves: its prompt (o200k_base) plus the most it may generate. */
+  estimate(body: ProxyBody, endpoint: Endpoint): RequestEstimate {
+    return { promptTokens: estimatePromptTokens(body, endpoint), outputCap: outputCap(body, this.config.limits.defaultOutputTokens) };
+  }
+
+  /** Per key and model alias; throws the OpenAI-shaped 429 when any dimension lacks room. */
+  async admitKey(principal: ApiKeyRecord, alias: string, tokens: number): Promise<Reservation> {
+    const limits = this.config.tiers[principal.tier] ?? {};
+    const subject = `key:${principal.id}:${alias}`;
+    const rules = toRules(limits, tokens);
+    if (rules.length === 0) return { headers: {}, settle: () => {} };
+    const admission = await this.admit(subject, rules);
+    const headers = rateLimitHeaders(admission.buckets);
+    if (!admission.allowed) {
+      const { status, headers: errorHeaders, body } = rateLimitError(admission.denial!, alias);
+      throw new GatewayError(body.error.message, { status, type: body.error.type, code: body.error.code, headers: { ...headers, ...errorHeaders } });
+    }
+    return { headers, settle: this.settler(subject, limits, tokens) };
+  }
+
+  /** Per provider account (its own tier upstream); undefined means: skip this route for now. */
+  async admitProvider(name: string, provider: ProviderConfig, tokens: number): Promise<Reservation | undefined> {
+    const limits = provider.limits ?? {};
+    const subject = `provider:${name}`;
+    const rules = toRules(limits, tokens);
+    if (rules.length === 0) return { headers: {}, settle: () => {} };
+    const admission = await this.admit(subject, rules);
+    return admission.allowed ? { headers: {}, settle: this.settler(subject, limits, tokens) } : undefined;
+  }
+
+  /** A dead store in fail-closed mode (redis.failMode: closed) answers 503, not 500. */
+  private async admit(subject: string, rules: LimitRule[]): Promise<Admission> {
+    try {
+      return await this.limiter.admit(subject, rules);
+    } catch (err) {
+      if (err instanceof LimiterUnavailableError) throw serviceUnavailable('Rate limiting is unavailable right now (redis.failMode=closed). Please retry shortly.', 'limiter_unavailable');
+      throw err;
+    }
+  }
+
+  private settler(subject: string, limits: Limits, reserved: number): (actual: number) => void {
+    let settled = false;
+    return (actual) => {
+      if (settled) return;
+      settled = true;
+      const delta = actual - reserved;
+      if (delta === 0) return;
+      const adjustments = [...TOKEN_DIMENSIONS]
+        .filter((dimension) => limits[dimension] !== undefined)
+        .map((dimension) => ({ dimension, limit: limits[dimension]!, delta }));
+      if (adjustments.length > 0) this.limiter.adjust(subject, adjustments).catch(this.onSettleError);
+    };
+  }
+}
+
+function toRules(limits: Limits, tokens: number): LimitRule[] {
+  return (Object.entries(limits) as [Dimension, number | undefined][])
+    .filter((entry): entry is [Dimension, number] => entry[1] !== undefined)
+    .map(([dimension, limit]) => ({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? tokens : 1 }));
+}

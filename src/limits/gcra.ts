@@ -1,0 +1,98 @@
+/**
+ * GCRA, a continuously refilling token bucket stored as one number per bucket: its theoretical arrival
+ * time (TAT), the instant at which the bucket is full again (https://brandur.org/rate-limiting).
+ * Spending c units pushes the TAT c emission intervals (period / limit) ahead; a cost fits while the
+ * TAT stays at most one period ahead of now. An absent TAT, or one in the past, is a full bucket.
+ *
+ * Pure functions: MemoryLimiter calls them, the Lua in redis-limiter.ts mirrors them step by step.
+ */
+import type { Admission, Dimension, LimitRule } from './limiter.js';
+
+export const PERIOD_MS: Readonly<Record<Dimension, number>> = { rpm: 60_000, tpm: 60_000, rpd: 86_400_000, tpd: 86_400_000 };
+
+/**
+ * TATs are absolute milliseconds in doubles (one ulp is ~0.25 µs today), so adding an interval L times
+ * can overshoot the period by a few ulps and deny the L-th unit. 10 µs of slack absorbs that; it is worth
+ * less than one unit for any limit below 6M per minute.
+ */
+export const EPSILON_MS = 0.01;
+
+/** Stored buckets expire this long after they would be full again (an absent bucket is a full one). */
+export const EXPIRY_MARGIN_MS = 1_000;
+
+export interface Verdict {
+  /** Index of the rule that denies, -1 when admitted. */
+  denied: number;
+  tooLarge: boolean;
+  retryAfterMs: number;
+  /** Per rule, after consumption when admitted. */
+  states: { remaining: number; resetMs: number }[];
+}
+
+export function intervalMs(dimension: Dimension, limit: number): number {
+  return PERIOD_MS[dimension] / limit;
+}
+
+export function bucketState(tat: number, now: number, dimension: Dimension, limit: number): { remaining: number; resetMs: number } {
+  const remaining = Math.floor((PERIOD_MS[dimension] + EPSILON_MS - (tat - now)) / intervalMs(dimension, limit));
+  return { remaining: Math.min(limit, Math.max(0, remaining)), resetMs: Math.max(0, Math.ceil(tat - now)) };
+}
+
+/**
+ * All or nothing over the rules: the denial reported is a too-large one first (waiting cannot help),
+ * else the bucket that needs the longest wait. Returns the TATs to store when admitted.
+ */
+export function evaluate(stored: (number | undefined)[], rules: LimitRule[], now: number): Verdict & { tats: number[] } {
+  const tats = rules.map((_, i) => Math.max(stored[i] ?? now, now));
+  let denied = -1;
+  let tooLarge = false;
+  let wait = 0;
+  rules.forEach((rule, i) => {
+    if (rule.cost > rule.limit) {
+      if (!tooLarge) [denied, tooLarge, wait] = [i, true, 0];
+    } else if (!tooLarge) {
+      const period = PERIOD_MS[rule.dimension];
+      const over = tats[i]! + rule.cost * intervalMs(rule.dimension, rule.limit) - now - period;
+      if (over > EPSILON_MS && over > wait) [denied, wait] = [i, over];
+    }
+  });
+  if (denied < 0) rules.forEach((rule, i) => (tats[i] = tats[i]! + rule.cost * intervalMs(rule.dimension, rule.limit)));
+  const states = rules.map((rule, i) => bucketState(tats[i]!, now, rule.dimension, rule.limit));
+  return { denied, tooLarge, retryAfterMs: Math.ceil(wait), states, tats };
+}
+
+/** A charge pushes the TAT ahead (it may overdraw); a refund never moves it below now (never fuller than full). */
+export function adjustTat(stored: number | undefined, now: number, dimension: Dimension, limit: number, delta: number): number {
+  return Math.max(now, Math.max(stored ?? now, now) + delta * intervalMs(dimension, limit));
+}
+
+export function toAdmission(rules: LimitRule[], verdict: Verdict): Admission {
+  const buckets = rules.map((rule, i) => ({ dimension: rule.dimension, limit: rule.limit, ...verdict.states[i]! }));
+  const rule = rules[verdict.denied];
+  if (rule === undefined) return { allowed: true, buckets };
+  const remaining = verdict.states[verdict.denied]!.remaining;
+  return {
+    allowed: false,
+    buckets,
+    denial: {
+      dimension: rule.dimension,
+      limit: rule.limit,
+      used: rule.limit - remaining,
+      requested: rule.cost,
+      retryAfterMs: verdict.retryAfterMs,
+      tooLarge: verdict.tooLarge,
+    },
+  };
+}
+
+/** Rules come from configuration and the request: reject what would corrupt a bucket rather than store it. */
+export function assertRules(rules: readonly { dimension: Dimension; limit: number; cost?: number; delta?: number }[]): void {
+  const seen = new Set<Dimension>();
+  for (const { dimension, limit, cost, delta } of rules) {
+    if (!(limit > 0) || !Number.isFinite(limit)) throw new RangeError(`limit for ${dimension} must be a positive number, got ${limit}`);
+    const amount = cost ?? delta ?? 0;
+    if (!Number.isFinite(amount) || (cost !== undefined && amount < 0)) throw new RangeError(`bad amount for ${dimension}: ${amount}`);
+    if (seen.has(dimension)) throw new RangeError(`more than one rule for ${dimension}`);
+    seen.add(dimension);
+  }
+}

@@ -1,0 +1,50 @@
+/**
+ * The limiter contract shared by the Redis, in-memory and failover implementations (DESIGN.md §5).
+ * A subject (`key:<keyId>:<modelAlias>`, `provider:<name>`) owns one bucket per dimension; requests
+ * and tokens are separate dimensions of the same subject so one call can check and charge all of them.
+ */
+
+export type Dimension = 'rpm' | 'rpd' | 'tpm' | 'tpd';
+
+/** At most one rule per dimension in a call. The period follows the dimension: rpm/tpm 60 s, rpd/tpd 24 h. */
+export interface LimitRule {
+  dimension: Dimension;
+  /** Units per period, > 0. */
+  limit: number;
+  /** Units this request takes, >= 0 (1 for requests, the estimated tokens for tokens). */
+  cost: number;
+}
+
+export interface BucketState {
+  dimension: Dimension;
+  limit: number;
+  remaining: number;
+  /** ms until the bucket is full again. */
+  resetMs: number;
+}
+
+export interface Denial {
+  dimension: Dimension;
+  limit: number;
+  used: number;
+  requested: number;
+  /** ms until the blocking bucket has room for the cost; 0 when `tooLarge`. */
+  retryAfterMs: number;
+  /** cost > limit: the request can never succeed, however long the client waits. */
+  tooLarge: boolean;
+}
+
+export interface Admission {
+  allowed: boolean;
+  /** One per rule, in rule order: after consumption when allowed, untouched when denied. */
+  buckets: BucketState[];
+  denial?: Denial;
+}
+
+export interface Limiter {
+  /** Atomically: admit only if every rule's bucket has room for its cost, then consume all of them. One Redis round trip. */
+  admit(subject: string, rules: LimitRule[]): Promise<Admission>;
+  /** Charge (delta > 0) or refund (delta < 0) token buckets after the real usage is known; never denies. */
+  adjust(subject: string, adjustments: { dimension: Dimension; limit: number; delta: number }[]): Promise<void>;
+  close(): Promise<void>;
+}

@@ -1,0 +1,81 @@
+/**
+ * Prometheus metrics. One registry per app (tests build several apps in one process). Labels carry
+ * names (route, model alias, provider, tier), never keys or secrets; key names are deliberately not
+ * a label either (unbounded cardinality).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Upstream answers take from milliseconds (cached, errors) to minutes (long generations). */
+const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** The gateway's own share should stay well under a millisecond. */
+const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
+
+export class GatewayMetrics {
+  readonly registry = new Registry();
+  readonly requests = new Counter({
+    name: 'tollgate_requests_total',
+    help: 'Requests answered, by route, model alias, status and tier.',
+    labelNames: ['route', 'model', 'status', 'tier'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamSeconds = new Histogram({
+    name: 'tollgate_upstream_duration_seconds',
+    help: 'Time from sending a request upstream to its response headers.',
+    labelNames: ['provider', 'model'] as const,
+    buckets: UPSTREAM_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly overheadSeconds = new Histogram({
+    name: 'tollgate_gateway_overhead_seconds',
+    help: 'Time the gateway adds before the upstream answer starts flowing (total to first byte minus upstream).',
+    labelNames: ['route'] as const,
+    buckets: OVERHEAD_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly streamFirstByteSeconds = new Histogram({
+    name: 'tollgate_stream_first_byte_seconds',
+    help: 'Time from the request arriving to the first streamed byte reaching the client.',
+    labelNames: ['provider', 'model'] as const,
+    buckets: UPSTREAM_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly tokens = new Counter({
+    name: 'tollgate_tokens_total',
+    help: 'Tokens by kind (prompt, cached, completion, reasoning).',
+    labelNames: ['model', 'kind'] as const,
+    registers: [this.registry],
+  });
+  readonly costUsd = new Counter({
+    name: 'tollgate_cost_usd_total',
+    help: 'Cost in USD from the model pricing.',
+    labelNames: ['model'] as const,
+    registers: [this.registry],
+  });
+  readonly rateLimited = new Counter({
+    name: 'tollgate_rate_limit_rejections_total',
+    help: 'Requests refused with 429, by dimension (rpm, rpd, tpm, tpd, budget).',
+    labelNames: ['dimension'] as const,
+    registers: [this.registry],
+  });
+  readonly upstreamErrors = new Counter({
+    name: 'tollgate_upstream_errors_total',
+    help: 'Failed upstream attempts, by provider and cause (HTTP status or network error code).',
+    labelNames: ['provider', 'cause'] as const,
+    registers: [this.registry],
+  });
+  readonly redisErrors = new Counter({
+    name: 'tollgate_redis_errors_total',
+    help: 'Redis failures, by component (limits, usage, keys).',
+    labelNames: ['component'] as const,
+    registers: [this.registry],
+  });
+  readonly activeStreams = new Gauge({
+    name: 'tollgate_active_streams',
+    help: 'Streams currently being relayed.',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' });
+  }
+}

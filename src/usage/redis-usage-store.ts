@@ -1,0 +1,169 @@
+/**
+ * Usage on Redis, shared by every gateway instance. Layout (P = keyPrefix; every value an integer):
+ *
+ *   P usage:{<keyId>}:<day>:<model>  hash, HINCRBY: requests, prompt, cached, completion, reasoning,
+ *                                    estimated (requests with estimated usage), cost (nano-USD, cost.ts)
+ *   P usage:index:<day>              set of "<keyId>|<model>" seen that day, so query() needs no SCAN
+ *   P spend:{<keyId>}:<YYYY-MM>      INCRBY nano-USD spent by the key in the UTC month, for budgets
+ *
+ * Hashes and indexes expire retentionDays after their day ends, spend counters 40 days after their
+ * month ends (budgets only read the current month). The {keyId} hash tag keeps a key's data in one
+ * cluster slot. Key ids never contain "|", so an index member splits at its first "|".
+ *
+ * Writes: record() only queues. Events recorded in the same event-loop turn are summed per key and
+ * sent as one MULTI/EXEC (one round trip, applied all or nothing). Nothing is retried here, so nothing
+ * is counted twice. The client must be created with `enableOfflineQueue: true` and
+ * `maxRetriesPerRequest: null`, so a batch written while Redis is away waits in ioredis' offline queue
+ * until it reconnects instead of being dropped. Residual window: a batch in flight when the connection
+ * drops is resent by ioredis (autoResendUnfulfilledCommands) and counts twice if Redis had already
+ * run its EXEC, or is lost, and reported, if ioredis aborts it; either way only that one batch.
+ */
+import type { ChainableCommander, Redis } from 'ioredis';
+import { nanosToUsd } from './cost.js';
+import {
+  COUNTERS, DAY_MS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth, zeroCounters,
+  type Cell, type Counters,
+} from './usage-cells.js';
+import type { UsageEvent, UsageQuery, UsageRow, UsageStore } from './usage-store.js';
+
+const SPEND_GRACE_DAYS = 40;
+/** Hash field per counter: short names, since every (day, key, model) hash repeats them. */
+const FIELDS: Record<keyof Counters, string> = {
+  requests: 'requests',
+  promptTokens: 'prompt',
+  cachedTokens: 'cached',
+  completionTokens: 'completion',
+  reasoningTokens: 'reasoning',
+  estimatedRequests: 'estimated',
+  costNanos: 'cost',
+};
+
+export interface RedisUsageStoreOptions {
+  keyPrefix: string;
+  retentionDays: number;
+  /** Failed writes and malformed events end here; record() never throws. */
+  onError: (err: unknown) => void;
+}
+
+/** One event-loop turn of events, summed: hash key → cell, day → index members, spend key → nanos. */
+interface Batch {
+  hashes: Map<string, Cell>;
+  indexes: Map<string, Set<string>>;
+  spend: Map<string, { nanos: number; expireAt: number }>;
+}
+
+export class RedisUsageStore implements UsageStore {
+  readonly #inflight = new Set<Promise<void>>();
+  #batch: Batch | undefined;
+  #timer: NodeJS.Immediate | undefined;
+  // The layout in the header comment.
+  readonly #hashKey = (keyId: string, day: string, model: string) => `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
+  readonly #indexKey = (day: string) => `${this.options.keyPrefix}usage:index:${day}`;
+  readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: RedisUsageStoreOptions,
+  ) {}
+
+  record(event: UsageEvent): void {
+    try {
+      const day = utcDay(event.at);
+      const counters = eventCounters(event);
+      const batch = (this.#batch ??= { hashes: new Map(), indexes: new Map(), spend: new Map() });
+      const hashKey = this.#hashKey(event.keyId, day, event.model);
+      let cell = batch.hashes.get(hashKey);
+      if (!cell) batch.hashes.set(hashKey, (cell = { day, keyId: event.keyId, model: event.model, counters: zeroCounters() }));
+      addCounters(cell.counters, counters);
+      batch.indexes.set(day, (batch.indexes.get(day) ?? new Set()).add(`${event.keyId}|${event.model}`));
+      const spendKey = this.#spendKey(event.keyId, utcMonth(event.at));
+      let spend = batch.spend.get(spendKey);
+      if (!spend) batch.spend.set(spendKey, (spend = { nanos: 0, expireAt: spendExpiry(event.at) }));
+      spend.nanos += counters.costNanos;
+      // setImmediate, not a microtask: it also gathers the events of every I/O callback in this loop turn.
+      this.#timer ??= setImmediate(() => this.#write());
+    } catch (err) {
+      this.options.onError(err);
+    }
+  }
+
+  /** Sends the pending batch as one transaction; the write is tracked until Redis answers. */
+  #write(): void {
+    clearImmediate(this.#timer);
+    const batch = this.#batch;
+    this.#timer = this.#batch = undefined;
+    if (!batch) return;
+    const tx = this.redis.multi();
+    for (const [key, { day, counters }] of batch.hashes) {
+      for (const name of COUNTERS) if (counters[name] !== 0) tx.hincrby(key, FIELDS[name], counters[name]);
+      tx.expireat(key, this.#dayExpiry(day));
+    }
+    for (const [day, members] of batch.indexes) {
+      tx.sadd(this.#indexKey(day), ...members).expireat(this.#indexKey(day), this.#dayExpiry(day));
+    }
+    for (const [key, { nanos, expireAt }] of batch.spend) tx.incrby(key, nanos).expireat(key, expireAt);
+    const write: Promise<void> = run(tx)
+      .then(() => undefined, this.options.onError)
+      .finally(() => this.#inflight.delete(write));
+    this.#inflight.add(write);
+  }
+
+  /** Unix seconds: the end of the day plus the retention. */
+  #dayExpiry(day: string): number {
+    return (Date.parse(`${day}T00:00:00Z`) + (this.options.retentionDays + 1) * DAY_MS) / 1000;
+  }
+
+  /** Two round trips whatever the range: every day's index, then every matching hash. */
+  async query(q: UsageQuery): Promise<UsageRow[]> {
+    const days = queryDays(q, this.options.retentionDays);
+    const indexes = await run(days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.redis.pipeline()));
+    const cells = days.flatMap((day, i) =>
+      (indexes[i] as string[]).flatMap((member) => {
+        const cut = member.indexOf('|');
+        const [keyId, model] = [member.slice(0, cut), member.slice(cut + 1)];
+        return matches(q, keyId, model) ? [{ day, keyId, model }] : [];
+      }),
+    );
+    const pipeline = this.redis.pipeline();
+    for (const c of cells) pipeline.hgetall(this.#hashKey(c.keyId, c.day, c.model));
+    const hashes = cells.length > 0 ? await run(pipeline) : [];
+    return toRows(cells.map((c, i) => ({ ...c, counters: fromHash(hashes[i] as Record<string, string>) })), q.groupBy);
+  }
+
+  async monthlySpendUsd(keyId: string, month: string): Promise<number> {
+    assertMonth(month);
+    return nanosToUsd(Number((await this.redis.get(this.#spendKey(keyId, month))) ?? 0));
+  }
+
+  /** Sends what is pending now rather than next turn, then waits for every write, including later ones. */
+  async flush(): Promise<void> {
+    while (this.#batch || this.#inflight.size > 0) {
+      this.#write();
+      await Promise.all(this.#inflight);
+    }
+  }
+
+  /** Flushes only: the client belongs to whoever created it. */
+  async close(): Promise<void> {
+    await this.flush();
+  }
+}
+
+/** Unix seconds: 40 days after the end of the event's UTC month. */
+function spendExpiry(at: Date): number {
+  return (Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1) + SPEND_GRACE_DAYS * DAY_MS) / 1000;
+}
+
+/** Execs a pipeline or transaction; rejects with the first command error (Redis reports them per command). */
+async function run(commands: ChainableCommander): Promise<unknown[]> {
+  const replies = (await commands.exec()) ?? [];
+  const failed = replies.find(([err]) => err);
+  if (failed) throw failed[0];
+  return replies.map(([, reply]) => reply);
+}
+
+function fromHash(hash: Record<string, string>): Counters {
+  const counters = zeroCounters();
+  for (const name of COUNTERS) counters[name] = Number(hash[FIELDS[name]] ?? 0);
+  return counters;
+}

@@ -1,0 +1,117 @@
+/**
+ * What both usage stores share: counters per (UTC day, key, model) cell, day validation, filters,
+ * grouping and sorting, so the memory and Redis stores cannot drift apart.
+ */
+import { nanosToUsd, usdToNanos } from './cost.js';
+import type { UsageEvent, UsageGrouping, UsageQuery, UsageRow } from './usage-store.js';
+
+export const DEFAULT_RETENTION_DAYS = 400;
+export const DAY_MS = 86_400_000;
+const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
+const MONTH_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
+
+/** What one (day, key, model) cell adds up; cost in nano-dollars (see cost.ts). */
+export interface Counters {
+  requests: number;
+  promptTokens: number;
+  cachedTokens: number;
+  completionTokens: number;
+  reasoningTokens: number;
+  estimatedRequests: number;
+  costNanos: number;
+}
+export const COUNTERS = ['requests', 'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'estimatedRequests', 'costNanos'] as const;
+
+export interface Cell {
+  day: string;
+  keyId: string;
+  model: string;
+  counters: Counters;
+}
+
+export const utcDay = (at: Date): string => at.toISOString().slice(0, 10);
+export const utcMonth = (at: Date): string => at.toISOString().slice(0, 7);
+export const zeroCounters = (): Counters => ({ requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, estimatedRequests: 0, costNanos: 0 });
+/** Token counts become non-negative integers: Redis HINCRBY rejects anything else. */
+const count = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
+
+export function eventCounters({ usage, costUsd }: UsageEvent): Counters {
+  return {
+    requests: 1,
+    promptTokens: count(usage.promptTokens),
+    cachedTokens: count(usage.cachedTokens),
+    completionTokens: count(usage.completionTokens),
+    reasoningTokens: count(usage.reasoningTokens),
+    estimatedRequests: usage.estimated ? 1 : 0,
+    costNanos: usdToNanos(costUsd),
+  };
+}
+
+export function addCounters(into: Counters, from: Counters): void {
+  for (const name of COUNTERS) into[name] += from[name];
+}
+
+function parseDay(day: string, name: string): number {
+  const ms = DAY_PATTERN.test(day) ? Date.parse(`${day}T00:00:00Z`) : NaN;
+  // The round trip rejects days that do not exist (2025-02-30), which Date.parse may roll over.
+  if (Number.isNaN(ms) || utcDay(new Date(ms)) !== day) throw new RangeError(`${name} must be a UTC day YYYY-MM-DD, got "${day}"`);
+  return ms;
+}
+
+/** The query's days, oldest first. RangeError (the admin route's 400) if malformed, reversed or longer than retention. */
+export function queryDays({ from, to }: UsageQuery, retentionDays: number): string[] {
+  const start = parseDay(from, 'from');
+  const end = parseDay(to, 'to');
+  if (start > end) throw new RangeError(`from (${from}) is after to (${to})`);
+  const days = (end - start) / DAY_MS + 1;
+  if (days > retentionDays) throw new RangeError(`a range of ${days} days exceeds the ${retentionDays}-day retention`);
+  return Array.from({ length: days }, (_, i) => utcDay(new Date(start + i * DAY_MS)));
+}
+
+export function assertMonth(month: string): void {
+  if (!MONTH_PATTERN.test(month)) throw new RangeError(`month must be YYYY-MM, got "${month}"`);
+}
+
+/** An empty keyIds list matches no key (a team without keys has no usage), unlike an absent one. */
+export const matches = (q: UsageQuery, keyId: string, model: string): boolean =>
+  (q.keyIds === undefined || q.keyIds.includes(keyId)) && (q.model === undefined || q.model === model);
+
+type Dims = Pick<UsageRow, 'day' | 'keyId' | 'model'>;
+
+/** Sums cells into one row per group, sorted by day, key, model; no grouping gives one totals row, zeros if empty. */
+export function toRows(cells: Iterable<Cell>, groupBy: UsageGrouping[] = []): UsageRow[] {
+  const by = new Set(groupBy);
+  const groups = new Map<string, { dims: Dims; counters: Counters }>();
+  for (const cell of cells) {
+    const dims: Dims = {
+      ...(by.has('day') && { day: cell.day }),
+      ...(by.has('key') && { keyId: cell.keyId }),
+      ...(by.has('model') && { model: cell.model }),
+    };
+    const id = JSON.stringify([dims.day, dims.keyId, dims.model]);
+    const group = groups.get(id) ?? { dims, counters: zeroCounters() };
+    groups.set(id, group);
+    addCounters(group.counters, cell.counters);
+  }
+  if (by.size === 0 && groups.size === 0) groups.set('', { dims: {}, counters: zeroCounters() });
+  return [...groups.values()].sort((a, b) => compareDims(a.dims, b.dims)).map(({ dims, counters: c }) => ({
+    ...dims,
+    requests: c.requests,
+    promptTokens: c.promptTokens,
+    cachedTokens: c.cachedTokens,
+    completionTokens: c.completionTokens,
+    reasoningTokens: c.reasoningTokens,
+    costUsd: nanosToUsd(c.costNanos),
+    estimatedRequests: c.estimatedRequests,
+  }));
+}
+
+/** Code-point order (not locale): the same on every instance. */
+function compareDims(a: Dims, b: Dims): number {
+  for (const name of ['day', 'keyId', 'model'] as const) {
+    const x = a[name] ?? '';
+    const y = b[name] ?? '';
+    if (x !== y) return x < y ? -1 : 1;
+  }
+  return 0;
+}

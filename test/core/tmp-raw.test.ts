@@ -1,0 +1,18 @@
+import net from 'node:net';
+import { ALIAS, startGateway } from '../helpers/gateway.js';
+import { startMockUpstream } from '../helpers/mock-upstream.js';
+const mock = await startMockUpstream();
+const gw = await startGateway({ primary: mock });
+mock.behave({ kind: 'cut', afterChunks: 1 });
+const body = JSON.stringify({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }] });
+const port = Number(new URL(gw.url).port);
+const sock = net.connect(port, '127.0.0.1');
+let got = '';
+sock.on('data', (d) => (got += d.toString()));
+sock.write(`POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.key}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+await new Promise((r) => setTimeout(r, 500));
+console.log(JSON.stringify(got));
+const t0 = Date.now();
+await Promise.race([gw.close(), new Promise((r) => setTimeout(r, 2000))]);
+console.log('close took', Date.now() - t0, 'sock destroyed', sock.destroyed);
+sock.destroy(); await mock.close(); process.exit(0);

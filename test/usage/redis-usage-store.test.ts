@@ -1,0 +1,123 @@
+import t from 'tap';
+import { once } from 'node:events';
+import { Redis } from 'ioredis';
+import { RedisUsageStore } from '../../src/usage/redis-usage-store.js';
+import type { UsageEvent } from '../../src/usage/usage-store.js';
+import { startRedis } from '../helpers/redis.js';
+import { usageStoreSuite } from './usage-store-suite.js';
+
+const DAY_S = 86_400;
+/** What the usage store requires of its client (see redis-usage-store.ts). */
+const CLIENT_OPTIONS = { enableOfflineQueue: true, maxRetriesPerRequest: null };
+
+const server = await startRedis();
+const redis = new Redis(server.url, CLIENT_OPTIONS);
+t.teardown(async () => {
+  await redis.quit();
+  await server.stop();
+});
+
+let prefixes = 0;
+const freshPrefix = () => `test:${process.pid}:${++prefixes}:`;
+const usage = { promptTokens: 1000, cachedTokens: 200, completionTokens: 500, reasoningTokens: 0, totalTokens: 1500, estimated: false };
+const event = (keyId: string, model: string, at = new Date()): UsageEvent => ({ keyId, model, provider: 'openai', at, usage, costUsd: 0.000285 });
+
+usageStoreSuite(t, ({ retentionDays }) =>
+  new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays, onError: (err) => t.fail(`unexpected write error: ${err}`) }),
+);
+
+/** Every command the server runs until `run` is done, seen through MONITOR. */
+async function monitored(run: () => Promise<void>): Promise<string[][]> {
+  const monitor = await redis.monitor();
+  const seen: string[][] = [];
+  monitor.on('monitor', (_time: string, args: string[]) => seen.push(args));
+  await run();
+  // MONITOR shows commands in execution order: once the marker shows, everything before it has.
+  const marker = `done:${Math.random()}`;
+  const shown = new Promise<void>((resolve) => monitor.on('monitor', (_t: string, args: string[]) => args[1] === marker && resolve()));
+  await redis.echo(marker);
+  await shown;
+  monitor.disconnect();
+  return seen.filter((args) => args[1] !== marker);
+}
+
+t.test('500 events in one event-loop turn are written in one MULTI/EXEC round trip', async (t) => {
+  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  const commands = await monitored(async () => {
+    for (let i = 0; i < 500; i++) store.record(event(`key_${i % 10}`, `model-${Math.floor(i / 10) % 5}`));
+    await store.flush();
+  });
+  const names = commands.map(([name]) => name?.toLowerCase());
+  t.equal(names.filter((n) => n === 'exec').length, 1, 'one transaction');
+  t.equal(names[0], 'multi', 'which is all that was sent');
+  t.comment(`500 events over 10 keys × 5 models: 1 round trip, ${commands.length} commands (MULTI/EXEC included)`);
+  t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
+});
+
+t.test('events in separate turns are separate transactions, none lost', async (t) => {
+  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  const commands = await monitored(async () => {
+    for (let turn = 0; turn < 5; turn++) {
+      for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await store.flush();
+  });
+  t.equal(commands.filter(([name]) => name?.toLowerCase() === 'exec').length, 5, 'one transaction per turn');
+  t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
+});
+
+t.test('the key layout and its expiry', async (t) => {
+  const keyPrefix = freshPrefix();
+  const store = new RedisUsageStore(redis, { keyPrefix, retentionDays: 30, onError: (err) => t.fail(String(err)) });
+  const at = new Date();
+  store.record(event('key_a', 'gpt-nano', at));
+  await store.flush();
+  const [day, month] = [today(), today().slice(0, 7)];
+  const hash = `${keyPrefix}usage:{key_a}:${day}:gpt-nano`;
+  t.same((await redis.keys(`${keyPrefix}*`)).sort(), [hash, `${keyPrefix}spend:{key_a}:${month}`, `${keyPrefix}usage:index:${day}`].sort(), 'three keys');
+  t.same(await redis.hgetall(hash), { requests: '1', prompt: '1000', cached: '200', completion: '500', cost: '285000' }, 'integer fields, cost in nano-dollars, zeros omitted');
+  t.same(await redis.smembers(`${keyPrefix}usage:index:${day}`), ['key_a|gpt-nano'], 'the index member');
+  const dayEnd = Date.parse(`${day}T00:00:00Z`) / 1000 + DAY_S;
+  const nowS = Date.now() / 1000;
+  t.ok(Math.abs((await redis.ttl(hash)) - (dayEnd + 30 * DAY_S - nowS)) <= 2, 'the hash expires 30 days after its day ends');
+  t.equal(await redis.ttl(`${keyPrefix}usage:index:${day}`), await redis.ttl(hash), 'the index with it');
+  const monthEnd = Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1) / 1000;
+  t.ok(Math.abs((await redis.ttl(`${keyPrefix}spend:{key_a}:${month}`)) - (monthEnd + 40 * DAY_S - nowS)) <= 2, 'spend: 40 days after the month ends');
+});
+
+t.test('events recorded while Redis is down are written once it is back', async (t) => {
+  const own = await startRedis({ spawn: true });
+  const client = new Redis(own.url, CLIENT_OPTIONS);
+  client.on('error', () => {}); // reconnect noise
+  t.teardown(async () => {
+    client.disconnect();
+    await own.stop();
+  });
+  const store = new RedisUsageStore(client, { keyPrefix: 'tg:', retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  if (client.status !== 'ready') await once(client, 'ready');
+  const closed = new Promise((resolve) => client.once('close', resolve)); // not once(): it rejects on 'error'
+  await own.kill();
+  await closed;
+  for (let i = 0; i < 50; i++) store.record(event('key_a', 'gpt-nano'));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // the batch is now in the offline queue
+  await own.restart();
+  await store.flush();
+  t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 50, 'all 50, once');
+});
+
+t.test('failures go to onError, never to the caller', async (t) => {
+  const errors: unknown[] = [];
+  const offline = new Redis(server.port, { lazyConnect: true, enableOfflineQueue: false });
+  const store = new RedisUsageStore(offline, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => errors.push(err) });
+  t.doesNotThrow(() => store.record(event('key_a', 'gpt-nano')), 'a write that cannot be sent');
+  t.doesNotThrow(() => store.record(event('key_a', 'gpt-nano', new Date(Number.NaN))), 'an event with an invalid date');
+  await store.flush();
+  t.equal(errors.length, 2, 'both reported');
+  t.ok(errors.some((err) => err instanceof RangeError), 'the invalid date as a RangeError');
+  offline.disconnect();
+});
+
+function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
