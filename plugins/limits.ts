@@ -26,7 +26,13 @@ const UNGUARDED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   const limiter = createLimiter(app, config);
-  app.decorate('admission', new AdmissionControl(limiter, config, (err) => app.log.warn({ err }, 'rate-limit settlement failed')));
+  app.decorate(
+    'admission',
+    new AdmissionControl(limiter, config, {
+      onDenied: (dimension) => app.metrics.rateLimited.inc({ dimension }),
+      onSettleError: (err) => app.log.warn({ err }, 'rate-limit settlement failed'),
+    }),
+  );
   app.addHook('onClose', () => limiter.close());
 
   await app.register(rateLimit, {

@@ -66,7 +66,9 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: port.default(8080),
         bodyLimitBytes: positiveInt.default(32 * 1024 * 1024),
-        /** How long SIGTERM waits for in-flight requests and streams before closing them. */
+        /** On SIGTERM, how long /readyz answers 503 while new requests are still served, so load balancers can stop routing here first. */
+        drainDelayMs: nonNegative.default(0),
+        /** Then how long in-flight requests and streams may finish before their connections are closed. */
         shutdownGraceMs: nonNegative.default(25_000),
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })

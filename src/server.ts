@@ -13,18 +13,19 @@ async function main(): Promise<void> {
   explainSetup(app.log, config);
   await app.listen({ host: config.server.host, port: config.server.port });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    process.once(signal, () => void shutDown(app, signal, config.server.shutdownGraceMs));
+    process.once(signal, () => void shutDown(app, signal, config.server));
   }
 }
 
 /**
- * Graceful shutdown: /readyz turns 503 and new requests are refused, in-flight requests and streams
- * may finish until the grace period ends (then their connections are cut, which still records their
+ * Graceful shutdown: /readyz turns 503 (still serving for drainDelayMs), then new connections are
+ * refused, in-flight requests and streams may finish until the grace period ends (then their connections are cut, which still records their
  * usage as estimated), pending usage is flushed, Redis and the upstream pools are closed.
  */
-async function shutDown(app: FastifyInstance, signal: string, graceMs: number): Promise<void> {
-  app.log.info({ signal, graceMs }, 'draining: finishing in-flight requests');
+async function shutDown(app: FastifyInstance, signal: string, { drainDelayMs, shutdownGraceMs: graceMs }: Config['server']): Promise<void> {
+  app.log.info({ signal, drainDelayMs, graceMs }, 'draining: /readyz answers 503; finishing in-flight requests');
   app.draining = true;
+  await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
   const deadline = setTimeout(() => {
     app.log.warn('grace period over: closing the remaining connections');
     app.server.closeAllConnections();

@@ -32,7 +32,7 @@ export class AdmissionControl {
   constructor(
     private readonly limiter: Limiter,
     private readonly config: Config,
-    private readonly onSettleError: (err: unknown) => void,
+    private readonly events: { onDenied(dimension: Dimension): void; onSettleError(err: unknown): void },
   ) {}
 
   /** What a request reserves: its prompt (o200k_base) plus the most it may generate. */
@@ -49,6 +49,7 @@ export class AdmissionControl {
     const admission = await this.admit(subject, rules);
     const headers = rateLimitHeaders(admission.buckets);
     if (!admission.allowed) {
+      this.events.onDenied(admission.denial!.dimension);
       const { status, headers: errorHeaders, body } = rateLimitError(admission.denial!, alias);
       throw new GatewayError(body.error.message, { status, type: body.error.type, code: body.error.code, headers: { ...headers, ...errorHeaders } });
     }
@@ -85,7 +86,7 @@ export class AdmissionControl {
       const adjustments = [...TOKEN_DIMENSIONS]
         .filter((dimension) => limits[dimension] !== undefined)
         .map((dimension) => ({ dimension, limit: limits[dimension]!, delta }));
-      if (adjustments.length > 0) this.limiter.adjust(subject, adjustments).catch(this.onSettleError);
+      if (adjustments.length > 0) this.limiter.adjust(subject, adjustments).catch(this.events.onSettleError);
     };
   }
 }

@@ -6,6 +6,7 @@
 import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../config.js';
+import { upstreamUnavailable } from '../errors.js';
 import { SseTap } from '../streaming/sse-tap.js';
 import { usageFromBody, type Usage } from '../usage/usage.js';
 
@@ -31,14 +32,17 @@ export function isEventStream(response: Dispatcher.ResponseData): boolean {
   return typeof type === 'string' && type.startsWith('text/event-stream');
 }
 
-export async function relayBody(reply: FastifyReply, response: Dispatcher.ResponseData): Promise<Buffer> {
-  const body = Buffer.from(await response.body.arrayBuffer());
-  reply.send(body);
-  return body;
-}
-
 export async function relayJson(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): Promise<void> {
-  const body = await relayBody(reply, response);
+  let body: Buffer;
+  try {
+    body = Buffer.from(await response.body.arrayBuffer());
+  } catch (err) {
+    // The upstream broke off mid-body. Nothing has reached the client yet, so it gets a 502 (an
+    // upstream failure), not the 500 of a gateway bug; the request is still settled once.
+    options.onDone({ usage: undefined, completed: false, stream: false });
+    throw upstreamUnavailable('The upstream provider broke off its answer before it was complete. Please retry.', err);
+  }
+  reply.send(body);
   const ok = response.statusCode < 300;
   options.onDone({ usage: ok ? usageFromBody(body) : undefined, completed: true, stream: false });
 }
