@@ -46,7 +46,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logController: new LogController({ disableRequestLogging: true }), // our own one line per request
     requestIdHeader: false, // never trust a client-chosen id in our logs
     genReqId: () => `req_${randomBytes(12).toString('hex')}`,
-    return503OnClosing: true,
+    // While closing, requests on open connections are still served (they are in-flight work);
+    // /readyz reports draining so load balancers move away.
+    return503OnClosing: false,
   });
   app.decorate('config', config);
   app.decorate('draining', false);
@@ -92,8 +94,14 @@ async function pingRedis(app: FastifyInstance): Promise<void> {
   if (app.redis) await app.redis.commands.ping();
 }
 
-/** One line per request; proxied requests write a richer line themselves (with usage). */
+/**
+ * One line per request; proxied requests write a richer line themselves (with usage). Every answer
+ * carries an x-request-id (the upstream's on proxied answers, the gateway's own otherwise).
+ */
 function registerRequestLog(app: FastifyInstance): void {
+  app.addHook('onSend', async (request, reply) => {
+    if (!reply.hasHeader('x-request-id')) reply.header('x-request-id', request.id);
+  });
   app.addHook('onResponse', async (request, reply) => {
     if (request.selfLogged) return;
     request.log.info(

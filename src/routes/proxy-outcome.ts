@@ -23,7 +23,7 @@ export interface ProxyContext {
 
 /** `success`/`outcome` are undefined when no upstream answered (all routes failed, client left). */
 export function finishProxiedRequest(ctx: ProxyContext, success: ForwardSuccess | undefined, outcome: RelayOutcome | undefined): void {
-  const served = success !== undefined && outcome !== undefined && success.response.statusCode < 300;
+  const served = outcome !== undefined && outcome.status < 300;
   const usage = served ? (outcome.usage ?? estimateUsage(ctx.estimate.promptTokens, outcome.streamedText?.() ?? '')) : undefined;
   const actualTokens = usage?.totalTokens ?? 0;
   ctx.keyReservation.settle(actualTokens);
@@ -45,7 +45,7 @@ function logLine(ctx: ProxyContext, success: ForwardSuccess, outcome: RelayOutco
       model: ctx.model,
       provider: success.route.providerName,
       endpoint: ctx.endpoint,
-      status: success.response.statusCode,
+      status: outcome.status,
       stream: outcome.stream,
       completed: outcome.completed,
       attempts: success.attempts.length,

@@ -60,7 +60,11 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
     });
   } catch (err) {
     finishProxiedRequest(context, undefined, undefined); // refund what was reserved: nothing was served
-    throw err;
+    if (!abort.signal.aborted) throw err;
+    // The client left before any upstream answered: nobody to answer, nothing to relay.
+    request.selfLogged = true;
+    request.log.info({ keyName: principal.name, model: body.model, status: 499, totalMs: Math.round(performance.now() - started) }, 'client closed the request before the upstream answered');
+    return reply;
   }
 
   observeUpstream(context, success);

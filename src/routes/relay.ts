@@ -11,6 +11,8 @@ import { SseTap } from '../streaming/sse-tap.js';
 import { usageFromBody, type Usage } from '../usage/usage.js';
 
 export interface RelayOutcome {
+  /** The status the client received. */
+  status: number;
   usage: Usage | undefined;
   /** For streams: the upstream reached its natural end. Non-streamed bodies are always complete. */
   completed: boolean;
@@ -39,12 +41,12 @@ export async function relayJson(reply: FastifyReply, response: Dispatcher.Respon
   } catch (err) {
     // The upstream broke off mid-body. Nothing has reached the client yet, so it gets a 502 (an
     // upstream failure), not the 500 of a gateway bug; the request is still settled once.
-    options.onDone({ usage: undefined, completed: false, stream: false });
+    options.onDone({ status: 502, usage: undefined, completed: false, stream: false });
     throw upstreamUnavailable('The upstream provider broke off its answer before it was complete. Please retry.', err);
   }
   reply.send(body);
   const ok = response.statusCode < 300;
-  options.onDone({ usage: ok ? usageFromBody(body) : undefined, completed: true, stream: false });
+  options.onDone({ status: response.statusCode, usage: ok ? usageFromBody(body) : undefined, completed: true, stream: false });
 }
 
 export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): void {
@@ -55,7 +57,7 @@ export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseDa
     if (done) return;
     done = true;
     if (!upstream.destroyed) upstream.destroy(); // client gone: abort the upstream request
-    options.onDone({ usage: tap.usage, completed: tap.completed, stream: true, streamedText: () => tap.streamedText() });
+    options.onDone({ status: response.statusCode, usage: tap.usage, completed: tap.completed, stream: true, streamedText: () => tap.streamedText() });
   };
   upstream.on('error', () => tap.endWithError());
   tap.on('end', finish);

@@ -115,15 +115,21 @@ function finalError(last: Failure | undefined, attempts: Attempt[]): GatewayErro
     // Never relay this body: a provider's 401 can echo part of its key.
     return upstreamUnavailable(`The upstream provider refused the gateway's credential (tried: ${providers}). The operator has been notified in the logs.`);
   }
-  return relayedUpstreamError(last.status, last.body, providers);
+  return relayedUpstreamError(last.status, last.body, last.headers, providers);
 }
 
+/** Retry hints worth passing on, so the SDKs back off as the upstream asked. */
+const RETRY_HEADERS = ['retry-after', 'retry-after-ms', 'x-should-retry'];
+/** OpenAI names the provider's organization in 429 messages; that is not the client's business. */
+const ORGANIZATION_MENTION = / in organization [\w-]+/g;
+
 /** The upstream's own OpenAI-shaped error when it sent one, otherwise a generic one with its status. */
-function relayedUpstreamError(status: number, body: Buffer | undefined, providers: string): GatewayError {
+function relayedUpstreamError(status: number, body: Buffer | undefined, headers: IncomingHttpHeaders | undefined, providers: string): GatewayError {
   const parsed = parseErrorEnvelope(body);
   const type = parsed?.type ?? (status === 429 ? 'rate_limit_exceeded' : 'server_error');
-  const message = parsed?.message ?? `Upstream error ${status} from every route (tried: ${providers}).`;
-  return new GatewayError(message, { status, type, code: parsed?.code ?? null, param: parsed?.param ?? null });
+  const message = parsed?.message.replace(ORGANIZATION_MENTION, '') ?? `Upstream error ${status} from every route (tried: ${providers}).`;
+  const retryHeaders = Object.fromEntries(RETRY_HEADERS.filter((name) => typeof headers?.[name] === 'string').map((name) => [name, headers![name] as string]));
+  return new GatewayError(message, { status, type, code: parsed?.code ?? null, param: parsed?.param ?? null, headers: retryHeaders });
 }
 
 function parseErrorEnvelope(body: Buffer | undefined): { message: string; type?: string; code?: string; param?: string } | undefined {

@@ -39,8 +39,8 @@ function assertEnvelope(t: Tap, body: { error?: Record<string, unknown> }): void
   t.ok([e.param, e.code].every((v) => v === null || typeof v === 'string'), 'param and code are string or null');
 }
 
-async function post(path: string, body: string, headers: Record<string, string> = { authorization: `Bearer ${gw.key}` }) {
-  const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body });
+async function post(path: string, body: string) {
+  const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.key}` }, body });
   return { status: res.status, body: (await res.json()) as { error: Record<string, unknown> } };
 }
 

@@ -152,3 +152,15 @@ t.test('upstream 400 is relayed as-is without fallback', async (t) => {
   t.type(err, BadRequestError, 'the SDK raises BadRequestError');
   t.equal((err as APIError).param, 'temperature', 'with the upstream param');
 });
+
+t.test('an upstream answer cut mid-body is a 502, not a gateway error', async (t) => {
+  primary.behave({ kind: 'cut', afterChunks: 1 });
+  const err = await fail(client.chat.completions.create({ model: ALIAS, messages }));
+  t.type(err, InternalServerError, 'an InternalServerError');
+  t.equal((err as APIError).status, 502, 'status 502');
+  t.equal((err as APIError).code, 'upstream_unavailable', 'code upstream_unavailable');
+  t.equal(secondary.requests.length, 0, 'no fallback once the upstream started answering');
+  primary.behave({ kind: 'ok' });
+  const completion = await client.chat.completions.create({ model: ALIAS, messages });
+  t.equal(completion.choices[0]?.message.content, DEFAULT_TEXT, 'the next request is served');
+});

@@ -35,7 +35,7 @@ t.test('x-request-id is the upstream one when the upstream sent it', async (t) =
   t.equal(res.headers.get('x-request-id'), 'req_upstream_400', 'a relayed upstream error keeps its request id');
 });
 
-t.test("x-request-id is the gateway's own when the gateway answers", { todo: 'app.ts sets no x-request-id on answers the gateway gives itself (reported to the lead)' }, async (t) => {
+t.test("x-request-id is the gateway's own when the gateway answers", async (t) => {
   const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', body: '{}' });
   await res.arrayBuffer();
   t.equal(res.status, 401, 'refused without a key');
@@ -68,6 +68,23 @@ t.test('the line names the provider that answered after a fallback', async (t) =
   const from = gw.logs.lines.length;
   await client.chat.completions.create({ model: ALIAS, messages });
   t.match(await completedSince(from), { provider: 'secondary', status: 200 }, 'provider secondary');
+});
+
+t.test('a stream abandoned by the client or cut by the upstream still writes its line', async (t) => {
+  primary.behave({ kind: 'slow', chunkDelayMs: 100 });
+  let from = gw.logs.lines.length;
+  const stream = await client.chat.completions.create({ model: ALIAS, messages, stream: true });
+  for await (const _chunk of stream) break; // the client leaves after the first chunk
+  await primary.waitForAbort();
+  t.match(await completedSince(from), { keyName: 'test', provider: 'primary', stream: true, completed: false }, 'abandoned: one line, not completed');
+
+  primary.behave({ kind: 'cut', afterChunks: 2 });
+  from = gw.logs.lines.length;
+  const cut = await client.chat.completions.create({ model: ALIAS, messages, stream: true });
+  await (async () => {
+    for await (const _chunk of cut);
+  })().catch(() => undefined);
+  t.match(await completedSince(from), { provider: 'primary', stream: true, completed: false }, 'cut: one line, not completed');
 });
 
 t.test('no client key and no provider key in any log line', async (t) => {

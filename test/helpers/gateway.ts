@@ -112,7 +112,13 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
     key,
     logs,
     client: (apiKey = key) => new OpenAI({ apiKey, baseURL: `${url}/v1`, maxRetries: 0 }),
-    close: () => app.close(),
+    close: async () => {
+      const closed = app.close();
+      // A client socket that connected but never sent a request counts as active for Node's
+      // server.close() until headersTimeout; a test's teardown should not wait for it.
+      app.server.closeAllConnections();
+      await closed;
+    },
   };
 }
 
