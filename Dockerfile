@@ -49,5 +49,5 @@ EXPOSE 8080
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # Exec form: node itself receives SIGTERM and drains in-flight requests (server.shutdownGraceMs, 25 s by
-# default) before exiting. `docker run --init` / compose `init: true` add a minimal init as PID 1.
+# default) before exiting; give `docker stop -t` / stop_grace_period a little more than that. `docker run --init` / compose `init: true` add a minimal init as PID 1.
 CMD ["node", "dist/src/server.js"]
