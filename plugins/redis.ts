@@ -8,6 +8,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Config } from '../src/config.js';
 import { createLimiterRedis } from '../src/limits/redis-client.js';
@@ -20,6 +21,7 @@ declare module 'fastify' {
 
 /** How long start-up waits for Redis before serving anyway (fail-open) or failing (fail-closed). */
 const READY_TIMEOUT_MS = 3_000;
+const QUIT_TIMEOUT_MS = 1_000;
 /** One warning per this interval per connection while Redis is away, not one per reconnect attempt. */
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
@@ -40,10 +42,16 @@ const redis: FastifyPluginAsync<{ config: Config['redis'] }> = async (app, { con
   }
   app.decorate('redis', { commands, writes });
   app.addHook('onClose', async () => {
-    await Promise.allSettled([commands.quit(), writes.quit()]);
+    await Promise.all([commands, writes].map(close));
   });
   await waitUntilReady(app, commands, config.failMode);
 };
+
+/** quit() waits for pending replies; a Redis that is away never sends them, so cut it instead. */
+async function close(client: Redis): Promise<void> {
+  if (client.status === 'ready') await Promise.race([client.quit().catch(() => undefined), delay(QUIT_TIMEOUT_MS)]);
+  client.disconnect();
+}
 
 async function waitUntilReady(app: Parameters<FastifyPluginAsync>[0], client: Redis, failMode: 'open' | 'closed'): Promise<void> {
   if (client.status === 'ready') return;

@@ -4,6 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../src/config.js';
 import { MemoryUsageStore } from '../src/usage/memory-usage-store.js';
 import { RedisUsageStore } from '../src/usage/redis-usage-store.js';
@@ -16,12 +17,17 @@ declare module 'fastify' {
   }
 }
 
+/** How long shutdown waits for pending usage writes. */
+const FLUSH_TIMEOUT_MS = 2_000;
+
 const usage: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   const store = createStore(app, config);
   app.decorate('usage', new UsageService(store, config.models, app.metrics));
   app.addHook('onClose', async () => {
-    await store.flush();
-    await store.close();
+    // With Redis away the writes wait for a reconnect that may never come; shutdown must not.
+    const flushed = await Promise.race([store.flush().then(() => true), delay(FLUSH_TIMEOUT_MS, false)]);
+    if (!flushed) app.log.error(`usage writes still pending after ${FLUSH_TIMEOUT_MS} ms at shutdown (Redis unreachable); they are lost`);
+    else await store.close();
   });
 };
 

@@ -33,9 +33,10 @@ export function intervalMs(dimension: Dimension, limit: number): number {
   return PERIOD_MS[dimension] / limit;
 }
 
+/** Both numbers allow EPSILON_MS, as admission does: float noise must not show as `6.001s` for a 6 s interval. */
 export function bucketState(tat: number, now: number, dimension: Dimension, limit: number): { remaining: number; resetMs: number } {
   const remaining = Math.floor((PERIOD_MS[dimension] + EPSILON_MS - (tat - now)) / intervalMs(dimension, limit));
-  return { remaining: Math.min(limit, Math.max(0, remaining)), resetMs: Math.max(0, Math.ceil(tat - now)) };
+  return { remaining: Math.min(limit, Math.max(0, remaining)), resetMs: Math.max(0, Math.ceil(tat - now - EPSILON_MS)) };
 }
 
 /**

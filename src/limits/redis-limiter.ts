@@ -66,7 +66,7 @@ for i = 1, #KEYS do
   end
   local remaining = math.floor((period[i] + eps - (tat[i] - now)) / interval)
   reply[2 + 2 * i] = math.min(limit[i], math.max(0, remaining))
-  reply[3 + 2 * i] = math.max(0, math.ceil(tat[i] - now))
+  reply[3 + 2 * i] = math.max(0, math.ceil(tat[i] - now - eps))
 end
 return reply
 `;
