@@ -56,8 +56,9 @@ export function estimatePromptTokens(body: unknown, endpoint: 'chat' | 'response
 }
 
 /** One text's o200k_base count under the same budget, e.g. completion text received before a stream broke. */
-export function countTextTokens(text: string): number {
-  const counter = new Counter();
+/** `timeBudgetMs`: how long exact counting may run before the rest is extrapolated. */
+export function countTextTokens(text: string, timeBudgetMs = EXACT_TIME_BUDGET_MS): number {
+  const counter = new Counter(timeBudgetMs);
   counter.add(text);
   return counter.total();
 }
@@ -97,7 +98,11 @@ class Counter {
   #exactTokens = 0;
   #countedChars = 0;
   #pendingChars = 0;
-  readonly #deadline = performance.now() + EXACT_TIME_BUDGET_MS;
+  readonly #deadline: number;
+
+  constructor(timeBudgetMs = EXACT_TIME_BUDGET_MS) {
+    this.#deadline = performance.now() + timeBudgetMs;
+  }
 
   add(text: string): void {
     let start = 0;
