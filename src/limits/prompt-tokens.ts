@@ -14,6 +14,11 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 
 const EXACT_CHAR_BUDGET = 24_000;
 const EXACT_TIME_BUDGET_MS = 5;
+/**
+ * Always counted exactly, whatever the clock says, so short prompts (most requests) get the same count
+ * on a busy machine as on an idle one; two slices cost at most a few ms even for pathological text.
+ */
+const ALWAYS_EXACT_CHARS = 512;
 /** BPE cost grows faster than linearly with piece length (50k chars without a space: seconds); slices stay short. */
 const SLICE_CHARS = 256;
 /**
@@ -106,7 +111,7 @@ class Counter {
 
   add(text: string): void {
     let start = 0;
-    while (start < text.length && this.#countedChars < EXACT_CHAR_BUDGET && performance.now() < this.#deadline) {
+    while (start < text.length && this.#countedChars < EXACT_CHAR_BUDGET && (this.#countedChars < ALWAYS_EXACT_CHARS || performance.now() < this.#deadline)) {
       const end = sliceEnd(text, start);
       this.#exactTokens += countTokens(text.slice(start, end), ENCODE_OPTIONS);
       this.#countedChars += end - start;

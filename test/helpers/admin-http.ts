@@ -7,6 +7,7 @@
  *   await flushUsage(gw);
  *   const rows = await admin.usage({ groupBy: 'model' });
  */
+import { randomBytes } from 'node:crypto';
 import type { Gateway } from './gateway.js';
 
 export const ADMIN_TOKEN = 'tg-admin-e2e-token-0123456789abcdef';
@@ -75,6 +76,12 @@ export function adminApi(baseUrl: string, token = ADMIN_TOKEN): AdminApi {
     },
   };
 }
+
+/**
+ * A Redis key prefix of its own (config `redis.keyPrefix`), so a file's gateways see only their own
+ * keys and usage even on a Redis shared with other test files (REDIS_URL in CI).
+ */
+export const uniquePrefix = (label: string): string => `tg-e2e:${label}:${randomBytes(4).toString('hex')}:`;
 
 /** YYYY-MM-DD, UTC, `offsetDays` from today. */
 export function utcDay(offsetDays = 0): string {
