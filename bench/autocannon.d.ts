@@ -12,7 +12,7 @@ declare module 'autocannon' {
   }
   interface Stats { average: number; mean: number; p50: number; p99: number }
   interface Result {
-    requests: Stats;
+    requests: Stats & { total: number };
     latency: Stats;
     errors: number;
     timeouts: number;

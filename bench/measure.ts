@@ -1,11 +1,14 @@
 /** The measurements: autocannon load runs, 1-connection latencies, sequential stream timings. */
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { Client } from 'undici';
 
 export interface Target {
   /** http://127.0.0.1:port */
   origin: string;
   headers: Record<string, string>;
+  /** The process serving it, for its CPU time. */
+  pid?: number;
 }
 
 const PATH = '/v1/chat/completions';
@@ -16,11 +19,29 @@ export function percentile(values: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 }
 
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length / 2;
+  return Number.isInteger(mid) ? (sorted[mid - 1]! + sorted[mid]!) / 2 : sorted[Math.floor(mid)]!;
+}
+
 export interface LoadResult {
   reqPerSec: number;
   /** Every response time in ms (fractional: autocannon's own histogram keeps whole ms only). */
   latencies: number[];
   failures: number;
+  /** CPU time (user + system) the target process spent per completed request, in µs. */
+  cpuPerRequest: number;
+}
+
+/** CPU seconds a process has used so far, from /proc (Linux; NaN elsewhere). 100 ticks/s assumed. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime: fields 14 and 15
+  } catch {
+    return NaN;
+  }
 }
 
 export async function load(target: Target, body: string, connections: number, duration: number): Promise<LoadResult> {
@@ -29,8 +50,10 @@ export async function load(target: Target, body: string, connections: number, du
   run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 300) latencies.push(ms);
   });
+  const cpuBefore = cpuSeconds(target.pid);
   const result = await run;
-  return { reqPerSec: result.requests.average, latencies, failures: result.errors + result.timeouts + result.non2xx };
+  const cpuPerRequest = ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / result.requests.total;
+  return { reqPerSec: result.requests.average, latencies, failures: result.errors + result.timeouts + result.non2xx, cpuPerRequest };
 }
 
 export interface StreamTimings {

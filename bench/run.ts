@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: direct (the mock itself), bare (undici proxy floor) and tollgate against one mock
  * upstream, each target in its own process, autocannon in this one. Knobs (see bench/README.md):
- * BENCH_DURATION, BENCH_TARGETS, BENCH_STREAMS, BENCH_REDIS_URL, BENCH_CPU_PROF.
+ * BENCH_DURATION, BENCH_TARGETS, BENCH_ROUNDS, BENCH_STREAMS, BENCH_REDIS_URL, BENCH_CPU_PROF.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -9,12 +9,13 @@ import os from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BENCH_KEY, BENCH_MODEL } from './common.js';
-import { load, percentile, sanityCheck, streams, type Target } from './measure.js';
+import { load, median, percentile, sanityCheck, streams, type Target } from './measure.js';
 
 const DURATION = Number(process.env.BENCH_DURATION || 10);
 const LATENCY_DURATION = Math.max(1, Math.round(DURATION / 2));
 const WARMUP = 2;
 const STREAMS = Number(process.env.BENCH_STREAMS || 200);
+const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS || 1));
 const REDIS_URL = process.env.BENCH_REDIS_URL || '';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -37,6 +38,7 @@ const headers = { 'content-type': 'application/json', authorization: `Bearer ${B
 interface Row {
   target: string;
   rps: number;
+  cpu: number;
   p50: number;
   p99: number;
   ttfb: number;
@@ -49,7 +51,8 @@ interface Row {
 const children = new Set<ChildProcess>();
 
 function start(script: string, args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
-  const prof = CPU_PROF && script.startsWith('tollgate') ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`] : [];
+  const profile = `${script.replace('.ts', '')}-${Date.now()}.cpuprofile`;
+  const prof = CPU_PROF && script !== 'mock-upstream.ts' ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`, `--cpu-prof-name=${profile}`] : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', here(script), ...args], {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
@@ -57,8 +60,11 @@ function start(script: string, args: string[], env: Record<string, string> = {})
   children.add(child);
   child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not report its port within 30 s`)), 30_000);
-    child.once('exit', (code) => reject(new Error(`${script} exited (${code}) before reporting its port`)));
+    const timer = setTimeout(() => reject(new Error(`${script} did not report its port within 30 s`)), 30_000).unref();
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${script} exited (${code}) before reporting its port`));
+    });
     createInterface({ input: child.stdout! }).on('line', (line) => {
       const port = /^PORT (\d+)$/.exec(line)?.[1];
       if (!port) return;
@@ -82,57 +88,91 @@ process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
 process.once('SIGINT', () => void Promise.all([...children].map(stop)).finally(() => process.exit(130)));
 
 // ---- measurement -----------------------------------------------------------------------------
-async function measure(name: string, target: Target): Promise<Row> {
-  await sanityCheck(target, chatBody);
-  log(`${name}: warm-up ${WARMUP} s, 50 connections ${DURATION} s`);
-  await load(target, chatBody, 50, WARMUP);
+interface Samples {
+  rps: number[];
+  cpu: number[];
+  latencies: number[];
+  ttfb: number[];
+  total: number[];
+  plainTtfb: number[];
+  plainTotal: number[];
+}
+
+/** One round on one target: 50 connections, 1 connection, streams with and without include_usage. */
+async function measure(name: string, target: Target, into: Samples): Promise<void> {
+  log(`${name}: 50 connections ${DURATION} s, 1 connection ${LATENCY_DURATION} s, ${STREAMS}+${STREAMS} streams`);
   const heavy = await load(target, chatBody, 50, DURATION);
-  log(`${name}: 1 connection ${LATENCY_DURATION} s`);
   const single = await load(target, chatBody, 1, LATENCY_DURATION);
-  log(`${name}: ${STREAMS} streams with include_usage, ${STREAMS} without`);
-  await streams(target, streamBody(true), true, 20); // warm-up
   const usage = await streams(target, streamBody(true), true, STREAMS);
   const plain = await streams(target, streamBody(false), false, STREAMS);
   if (heavy.failures + single.failures > 0) notes.push(`${name}: ${heavy.failures + single.failures} failed requests (errors, timeouts or non-2xx) under load`);
-  return {
-    target: name,
-    rps: heavy.reqPerSec,
-    p50: percentile(single.latencies, 50),
-    p99: percentile(single.latencies, 99),
-    ttfb: percentile(usage.ttfb, 50),
-    total: percentile(usage.total, 50),
-    plainTtfb: percentile(plain.ttfb, 50),
-    plainTotal: percentile(plain.total, 50),
-  };
+  into.rps.push(heavy.reqPerSec);
+  into.cpu.push(heavy.cpuPerRequest);
+  append(into.latencies, single.latencies);
+  append(into.ttfb, usage.ttfb);
+  append(into.total, usage.total);
+  append(into.plainTtfb, plain.ttfb);
+  append(into.plainTotal, plain.total);
+}
+
+/** push(...values) overflows the stack for the ~50k latencies of one run. */
+function append(into: number[], values: number[]): void {
+  for (const value of values) into.push(value);
 }
 
 const notes: string[] = [];
 const log = (message: string) => console.error(`[bench] ${message}`);
 
+/**
+ * Every target is started up front (idle processes cost nothing) and warmed up, then measured in
+ * turn; with BENCH_ROUNDS > 1 the turns repeat, so drift on a shared box hits every target alike.
+ */
 async function main(): Promise<Row[]> {
+  const busy = os.loadavg()[0]!;
+  if (busy > os.cpus().length / 2) notes.push(`load average was ${busy.toFixed(2)} at start: other processes compete for the CPUs, numbers are noisy`);
   const mock = await start('mock-upstream.ts', []);
   const mockOrigin = `http://127.0.0.1:${mock.port}`;
-  const rows: Row[] = [];
+  const targets = new Map<string, Target>();
   for (const name of selected) {
     const spec = TARGETS[name];
-    const child = spec?.script ? await start(spec.script, [mockOrigin], spec.env) : undefined;
-    try {
-      rows.push(await measure(name, { origin: child ? `http://127.0.0.1:${child.port}` : mockOrigin, headers }));
-    } finally {
-      if (child) await stop(child.child);
-    }
+    const { port, child } = spec?.script ? await start(spec.script, [mockOrigin], spec.env) : mock;
+    const target = { origin: `http://127.0.0.1:${port}`, headers, pid: child.pid };
+    await sanityCheck(target, chatBody);
+    targets.set(name, target);
   }
-  return rows;
+  for (const [name, target] of targets) {
+    log(`${name}: warm-up ${WARMUP} s`);
+    await load(target, chatBody, 50, WARMUP);
+    await streams(target, streamBody(true), true, 20);
+    await streams(target, streamBody(false), false, 20);
+  }
+  const samples = new Map([...targets.keys()].map((name): [string, Samples] => [name, { rps: [], cpu: [], latencies: [], ttfb: [], total: [], plainTtfb: [], plainTotal: [] }]));
+  for (let round = 1; round <= ROUNDS; round++) {
+    if (ROUNDS > 1) log(`round ${round}/${ROUNDS}`);
+    for (const [name, target] of targets) await measure(name, target, samples.get(name)!);
+  }
+  return [...samples].map(([target, s]) => ({
+    target,
+    rps: median(s.rps),
+    cpu: median(s.cpu),
+    p50: percentile(s.latencies, 50),
+    p99: percentile(s.latencies, 99),
+    ttfb: percentile(s.ttfb, 50),
+    total: percentile(s.total, 50),
+    plainTtfb: percentile(s.plainTtfb, 50),
+    plainTotal: percentile(s.plainTotal, 50),
+  }));
 }
 
 // ---- report ----------------------------------------------------------------------------------
 const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} ms` : '–');
 const delta = (v: number, base: number | undefined) => (base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${(v - base).toFixed(3)} ms`);
+const cpu = (v: number, base: number | undefined) => (Number.isFinite(v) ? `${Math.round(v)} µs${base ? ` (${(v / base).toFixed(2)}×)` : ''}` : '–');
 
 function report(rows: Row[]): string {
   const bare = rows.find((r) => r.target === 'bare');
   const main = rows.map((r) =>
-    [r.target, Math.round(r.rps), bare ? `${Math.round((100 * r.rps) / bare.rps)}%` : '–', `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
+    [r.target, Math.round(r.rps), bare ? `${Math.round((100 * r.rps) / bare.rps)}%` : '–', cpu(r.cpu, bare?.cpu), `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
       delta(r.p50, bare?.p50), ms(r.ttfb), delta(r.ttfb, bare?.ttfb), ms(r.total)],
   );
   const plain = rows.map((r) => [r.target, ms(r.plainTtfb), delta(r.plainTtfb, bare?.plainTtfb), ms(r.plainTotal), delta(r.plainTotal, bare?.plainTotal)]);
@@ -141,13 +181,14 @@ function report(rows: Row[]): string {
     `# tollgate bench — ${new Date().toISOString()}`,
     '',
     `Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}. ` +
-      `Loopback; mock, target and autocannon share the CPUs, so compare ratios, not absolutes.`,
-    `Load: ${WARMUP} s warm-up, then 50 connections for ${DURATION} s; latency: 1 connection for ${LATENCY_DURATION} s; ` +
-      `streams: ${STREAMS} sequential per mode (mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
+      `Loopback; mock, target and autocannon share the CPUs, so compare ratios, not absolutes. ` +
+      `CPU/req: user+system CPU of the target's own process per request at 50 connections (direct: the mock's).`,
+    `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s (req/s: median of rounds), ` +
+      `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode (mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
       `tollgate: logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
-      `${REDIS_URL ? `redis ${REDIS_URL}` : 'no Redis (in-memory)'}.`,
+      `${REDIS_URL ? `limits and usage on Redis at ${new URL(REDIS_URL).host}` : 'no Redis (in-memory limits and usage)'}.`,
     '',
-    table(['target', 'req/s (50 conns)', 'vs bare', 'p50 / p99 (1 conn)', 'p50 Δ vs bare', 'stream TTFB p50', 'TTFB Δ vs bare', 'stream total p50'], main),
+    table(['target', 'req/s (50 conns)', 'vs bare', 'CPU/req (×bare)', 'p50 / p99 (1 conn)', 'p50 Δ vs bare', 'stream TTFB p50', 'TTFB Δ vs bare', 'stream total p50'], main),
     '',
     'Streams without `include_usage` (tollgate asks the upstream for usage and strips the usage chunk):',
     '',
