@@ -43,8 +43,9 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
     }
     if (record && isKeyActive(record)) request.principal = record;
   });
-  app.addHook('preParsing', async (request) => {
-    if (request.principal === null) throw invalidApiKey();
+  app.addHook('preParsing', (request, _reply, payload, done) => {
+    if (request.principal === null) done(invalidApiKey());
+    else done(null, payload);
   });
 };
 

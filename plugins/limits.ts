@@ -25,15 +25,12 @@ declare module 'fastify' {
 const UNGUARDED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
-  const limiter = createLimiter(app, config);
-  app.decorate(
-    'admission',
-    new AdmissionControl(limiter, config, {
-      onDenied: (dimension) => app.metrics.rateLimited.inc({ dimension }),
-      onSettleError: (err) => app.log.warn({ err }, 'rate-limit settlement failed'),
-    }),
-  );
-  app.addHook('onClose', () => limiter.close());
+  const admission = new AdmissionControl(createLimiter(app, config), config, {
+    onDenied: (dimension) => app.metrics.rateLimited.inc({ dimension }),
+    onSettleError: (err) => app.log.warn({ err }, 'rate-limit settlement failed'),
+  });
+  app.decorate('admission', admission);
+  app.addHook('onClose', () => admission.close());
 
   await app.register(rateLimit, {
     max: config.limits.perIpPerMinute,

@@ -27,13 +27,14 @@ const metrics: FastifyPluginAsync<MetricsOptions> = async (app, { token }) => {
   app.decorate('metrics', new GatewayMetrics());
   app.decorateRequest('modelAlias', null);
 
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     app.metrics.requests.inc({
       route: request.routeOptions.url ?? 'unmatched',
       model: request.modelAlias ?? '',
       status: String(reply.statusCode),
       tier: request.principal?.tier ?? '',
     });
+    done();
   });
 
   app.get('/metrics', async (request, reply) => {

@@ -4,7 +4,6 @@
  * health, the /v1 API behind authentication, and the admin API when a token is configured.
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
-import { randomBytes } from 'node:crypto';
 import authPlugin from '../plugins/auth.js';
 import keysPlugin from '../plugins/keys.js';
 import limitsPlugin from '../plugins/limits.js';
@@ -14,6 +13,7 @@ import usagePlugin from '../plugins/usage.js';
 import type { Config } from './config.js';
 import { installErrorRendering } from './error-rendering.js';
 import { loggerOptions } from './logging.js';
+import { requestIdGenerator } from './request-id.js';
 import adminRoutes from './routes/admin.js';
 import healthRoutes from './routes/health.js';
 import meRoutes from './routes/me.js';
@@ -45,7 +45,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     bodyLimit: config.server.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }), // our own one line per request
     requestIdHeader: false, // never trust a client-chosen id in our logs
-    genReqId: () => `req_${randomBytes(12).toString('hex')}`,
+    genReqId: requestIdGenerator(),
     // While closing, requests on open connections are still served (they are in-flight work);
     // /readyz reports draining so load balancers move away.
     return503OnClosing: false,
@@ -99,15 +99,18 @@ async function pingRedis(app: FastifyInstance): Promise<void> {
  * carries an x-request-id (the upstream's on proxied answers, the gateway's own otherwise).
  */
 function registerRequestLog(app: FastifyInstance): void {
-  app.addHook('onSend', async (request, reply) => {
-    if (!reply.hasHeader('x-request-id')) reply.header('x-request-id', request.id);
+  // Set first; a proxied answer replaces it with the upstream's id. Callback-style hooks: no promise per request.
+  app.addHook('onRequest', (request, reply, done) => {
+    reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.selfLogged) return;
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.selfLogged) return done();
     request.log.info(
       { method: request.method, url: request.url.split('?')[0], status: reply.statusCode, totalMs: Math.round(reply.elapsedTime), keyName: request.principal?.name },
       'request completed',
     );
+    done();
   });
 }
 

@@ -9,6 +9,7 @@ import type { ApiKeyRecord } from '../keys/api-key.js';
 import type { ProxyBody } from '../routes/request-body.js';
 import { LimiterUnavailableError } from './failover-limiter.js';
 import { rateLimitError, rateLimitHeaders } from './headers.js';
+import { SettlementQueue } from './settlement-queue.js';
 import type { Admission, Dimension, LimitRule, Limiter } from './limiter.js';
 import { estimatePromptTokens, outputCap } from './prompt-tokens.js';
 
@@ -29,11 +30,21 @@ export interface RequestEstimate {
 type Limits = Partial<Record<Dimension, number>>;
 
 export class AdmissionControl {
+  private readonly settlements: SettlementQueue;
+
   constructor(
     private readonly limiter: Limiter,
     private readonly config: Config,
     private readonly events: { onDenied(dimension: Dimension): void; onSettleError(err: unknown): void },
-  ) {}
+  ) {
+    this.settlements = new SettlementQueue(limiter, events.onSettleError);
+  }
+
+  /** Applies queued settlements, then closes the limiter. */
+  async close(): Promise<void> {
+    await this.settlements.flush();
+    await this.limiter.close();
+  }
 
   /** What a request reserves: its prompt (o200k_base) plus the most it may generate. */
   estimate(body: ProxyBody, endpoint: Endpoint): RequestEstimate {
@@ -68,12 +79,28 @@ export class AdmissionControl {
 
   /** A dead store in fail-closed mode (redis.failMode: closed) answers 503, not 500. */
   private async admit(subject: string, rules: LimitRule[]): Promise<Admission> {
+    const carrying = this.withCarry(subject, rules);
     try {
-      return await this.limiter.admit(subject, rules);
+      return await this.limiter.admit(subject, carrying);
     } catch (err) {
+      // The store refused (fail-closed): keep the settlements for a later call rather than lose them.
+      for (const rule of carrying) if (rule.carry) this.settlements.add(subject, [{ dimension: rule.dimension, limit: rule.limit, delta: rule.carry }]);
       if (err instanceof LimiterUnavailableError) throw serviceUnavailable('Rate limiting is unavailable right now (redis.failMode=closed). Please retry shortly.', 'limiter_unavailable');
       throw err;
     }
+  }
+
+  /** Queued settlements of the subject ride along as `carry`; any for a dimension no rule has go on their own. */
+  private withCarry(subject: string, rules: LimitRule[]): LimitRule[] {
+    const pending = this.settlements.take(subject);
+    if (!pending) return rules;
+    const carried = rules.map((rule) => {
+      const settlement = pending.get(rule.dimension);
+      pending.delete(rule.dimension);
+      return settlement ? { ...rule, carry: settlement.delta } : rule;
+    });
+    if (pending.size > 0) void this.settlements.send(subject, pending);
+    return carried;
   }
 
   private settler(subject: string, limits: Limits, reserved: number): (actual: number) => void {
@@ -86,7 +113,7 @@ export class AdmissionControl {
       const adjustments = [...TOKEN_DIMENSIONS]
         .filter((dimension) => limits[dimension] !== undefined)
         .map((dimension) => ({ dimension, limit: limits[dimension]!, delta }));
-      if (adjustments.length > 0) this.limiter.adjust(subject, adjustments).catch(this.events.onSettleError);
+      if (adjustments.length > 0) this.settlements.add(subject, adjustments);
     };
   }
 }

@@ -41,10 +41,11 @@ export function bucketState(tat: number, now: number, dimension: Dimension, limi
 
 /**
  * All or nothing over the rules: the denial reported is a too-large one first (waiting cannot help),
- * else the bucket that needs the longest wait. Returns the TATs to store when admitted.
+ * else the bucket that needs the longest wait. Carries are applied first, admitted or not. Returns the
+ * TATs to store: every bucket when admitted, the carried ones when denied.
  */
 export function evaluate(stored: (number | undefined)[], rules: LimitRule[], now: number): Verdict & { tats: number[] } {
-  const tats = rules.map((_, i) => Math.max(stored[i] ?? now, now));
+  const tats = rules.map((rule, i) => (rule.carry ? adjustTat(stored[i], now, rule.dimension, rule.limit, rule.carry) : Math.max(stored[i] ?? now, now)));
   let denied = -1;
   let tooLarge = false;
   let wait = 0;
@@ -87,10 +88,11 @@ export function toAdmission(rules: LimitRule[], verdict: Verdict): Admission {
 }
 
 /** Rules come from configuration and the request: reject what would corrupt a bucket rather than store it. */
-export function assertRules(rules: readonly { dimension: Dimension; limit: number; cost?: number; delta?: number }[]): void {
+export function assertRules(rules: readonly { dimension: Dimension; limit: number; cost?: number; delta?: number; carry?: number }[]): void {
   const seen = new Set<Dimension>();
-  for (const { dimension, limit, cost, delta } of rules) {
+  for (const { dimension, limit, cost, delta, carry } of rules) {
     if (!(limit > 0) || !Number.isFinite(limit)) throw new RangeError(`limit for ${dimension} must be a positive number, got ${limit}`);
+    if (carry !== undefined && !Number.isFinite(carry)) throw new RangeError(`bad carry for ${dimension}: ${carry}`);
     const amount = cost ?? delta ?? 0;
     if (!Number.isFinite(amount) || (cost !== undefined && amount < 0)) throw new RangeError(`bad amount for ${dimension}: ${amount}`);
     if (seen.has(dimension)) throw new RangeError(`more than one rule for ${dimension}`);

@@ -13,6 +13,12 @@ export interface LimitRule {
   limit: number;
   /** Units this request takes, >= 0 (1 for requests, the estimated tokens for tokens). */
   cost: number;
+  /**
+   * Units charged (> 0) or refunded (< 0) for earlier requests of the subject, applied before this
+   * request is checked and kept whether or not it is admitted: settlements riding along with the next
+   * admission instead of costing a round trip of their own.
+   */
+  carry?: number;
 }
 
 export interface BucketState {

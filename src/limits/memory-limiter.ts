@@ -32,7 +32,10 @@ export class MemoryLimiter implements Limiter {
     const now = this.#now();
     const keys = rules.map((rule) => bucketKey(subject, rule.dimension));
     const verdict = evaluate(keys.map((key) => this.#tats.get(key)), rules, now);
-    if (verdict.denied < 0) keys.forEach((key, i) => this.#store(key, verdict.tats[i]!, now));
+    keys.forEach((key, i) => {
+      // Admitted: every bucket moved. Denied: only the carried settlements stick.
+      if (verdict.denied < 0 || rules[i]!.carry) this.#store(key, verdict.tats[i]!, now);
+    });
     return toAdmission(rules, verdict);
   }
 

@@ -8,6 +8,7 @@
  *   charge a request twice;
  * - commandTimeout: a connected but unresponsive Redis (stuck server, network black hole) fails the
  *   command after this many ms;
+ * - enableAutoPipelining: concurrent requests' commands go out in one write, not one syscall each;
  * - retryStrategy: reconnect forever, with capped backoff, so limiting returns to Redis on its own.
  *
  * The caller owns the client: attach an 'error' listener (ioredis prints unhandled ones to the console
@@ -26,6 +27,8 @@ export function createLimiterRedis(url: string, commandTimeoutMs: number): Redis
     maxRetriesPerRequest: 0,
     autoResendUnfulfilledCommands: false,
     commandTimeout: commandTimeoutMs,
+    // Commands issued in the same event-loop turn (concurrent admissions) share one socket write.
+    enableAutoPipelining: true,
     retryStrategy: (attempt) => Math.min(RECONNECT_BASE_MS * 2 ** attempt, RECONNECT_MAX_MS),
   });
 }

@@ -37,18 +37,20 @@ end
 `;
 
 /**
- * KEYS[i]: bucket i of one subject. ARGV: epsilon ms, expiry margin ms, then per bucket: period ms, limit, cost.
+ * KEYS[i]: bucket i of one subject. ARGV: epsilon ms, expiry margin ms, then per bucket: period ms, limit,
+ * cost, carry (earlier settlements, applied first and stored even when denied; see LimitRule.carry).
  * Returns {denied (1-based, 0 = admitted), tooLarge 0/1, retryAfterMs, remaining_1, resetMs_1, ...}.
  * Mirrors evaluate() and bucketState() in gcra.ts; integers only, since Redis truncates Lua numbers.
  */
 const ADMIT_LUA = `${PRELUDE}
 local eps, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
-local period, limit, cost, tat = {}, {}, {}, {}
+local period, limit, cost, carry, tat = {}, {}, {}, {}, {}
 local denied, tooLarge, wait = 0, 0, 0
 for i = 1, #KEYS do
-  local base = 3 * i
-  period[i], limit[i], cost[i] = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
+  local base = 4 * i - 1
+  period[i], limit[i], cost[i], carry[i] = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
   tat[i] = load(KEYS[i])
+  if carry[i] ~= 0 then tat[i] = math.max(now, tat[i] + carry[i] * (period[i] / limit[i])) end
   if cost[i] > limit[i] then
     -- can never fit: reported before any bucket that only needs time
     if tooLarge == 0 then denied, tooLarge, wait = i, 1, 0 end
@@ -62,6 +64,8 @@ for i = 1, #KEYS do
   local interval = period[i] / limit[i]
   if denied == 0 then
     tat[i] = tat[i] + cost[i] * interval
+    store(KEYS[i], tat[i], margin)
+  elseif carry[i] ~= 0 then
     store(KEYS[i], tat[i], margin)
   end
   local remaining = math.floor((period[i] + eps - (tat[i] - now)) / interval)
@@ -111,7 +115,7 @@ export class RedisLimiter implements Limiter {
     assertRules(rules);
     if (rules.length === 0) return { allowed: true, buckets: [] };
     const keys = rules.map((rule) => this.key(subject, rule.dimension));
-    const args = rules.flatMap((rule) => [PERIOD_MS[rule.dimension], rule.limit, rule.cost]);
+    const args = rules.flatMap((rule) => [PERIOD_MS[rule.dimension], rule.limit, rule.cost, rule.carry ?? 0]);
     const reply = await this.#redis.tollgateAdmit(keys.length, ...keys, EPSILON_MS, EXPIRY_MARGIN_MS, ...args);
     const states = rules.map((_, i) => ({ remaining: reply[3 + 2 * i]!, resetMs: reply[4 + 2 * i]! }));
     return toAdmission(rules, { denied: reply[0]! - 1, tooLarge: reply[1] === 1, retryAfterMs: reply[2]!, states });

@@ -7,6 +7,7 @@ import type { Endpoint } from '../config.js';
 import { invalidRequest, modelNotFound } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import type { Reservation } from '../limits/admission.js';
+import { ClientGone } from '../upstream/client-gone.js';
 import { forwardWithFallback, type Attempt, type ForwardSuccess } from '../upstream/forward.js';
 import { downstreamHeaders } from '../upstream/headers.js';
 import type { UpstreamPools } from '../upstream/pools.js';
@@ -42,7 +43,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
 
   const providerReservations = new Map<string, Reservation>();
   const context: ProxyContext = { request, endpoint, model: body.model, started, estimate, keyReservation, providerReservations };
-  const abort = abortOnClientClose(reply);
+  const clientGone = new ClientGone(reply.raw);
   let success;
   try {
     success = await forwardWithFallback({
@@ -50,7 +51,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       pools: options.pools,
       clientHeaders: request.headers,
       bodyFor: (route) => JSON.stringify(upstreamBody(body, route, endpoint, stream)),
-      signal: abort.signal,
+      signal: clientGone,
       admitRoute: async (route) => {
         const reservation = await admission.admitProvider(route.providerName, route.provider, estimate.promptTokens + estimate.outputCap);
         if (reservation) providerReservations.set(route.providerName, reservation);
@@ -60,7 +61,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
     });
   } catch (err) {
     finishProxiedRequest(context, undefined, undefined); // refund what was reserved: nothing was served
-    if (!abort.signal.aborted) throw err;
+    if (!clientGone.gone) throw err;
     // The client left before any upstream answered: nobody to answer, nothing to relay.
     request.selfLogged = true;
     request.log.info({ keyName: principal.name, model: body.model, status: 499, totalMs: Math.round(performance.now() - started) }, 'client closed the request before the upstream answered');
@@ -102,14 +103,6 @@ function upstreamBody(body: ProxyBody, route: UpstreamRoute, endpoint: Endpoint,
   const rewritten: ProxyBody = { ...body, model: route.model };
   if (endpoint === 'chat' && stream) rewritten.stream_options = { ...body.stream_options, include_usage: true };
   return rewritten;
-}
-
-function abortOnClientClose(reply: FastifyReply): AbortController {
-  const controller = new AbortController();
-  reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort();
-  });
-  return controller;
 }
 
 /** Upstream latency, and the gateway's own share of the time to the upstream's answer. */

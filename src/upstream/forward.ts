@@ -7,6 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { GatewayError, upstreamTimeout, upstreamUnavailable } from '../errors.js';
+import type { ClientGone } from './client-gone.js';
 import { upstreamHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
 import type { UpstreamRoute } from './routing.js';
@@ -29,7 +30,7 @@ export interface ForwardRequest {
   /** The body for one route (the model alias replaced by the route's model id). */
   bodyFor(route: UpstreamRoute): string;
   /** Aborted when the client goes away: stops the attempt under way and any further ones. */
-  signal: AbortSignal;
+  signal: ClientGone;
   /** Asked before each attempt; false skips the route (e.g. its provider account is out of room). */
   admitRoute?(route: UpstreamRoute): Promise<boolean>;
   onAttemptFailed?(attempt: Attempt): void;
@@ -77,7 +78,7 @@ async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<{ res
       signal: req.signal,
     });
   } catch (err) {
-    if (req.signal.aborted) throw err; // the client left: no fallback, nobody to answer
+    if (req.signal.gone) throw err; // the client left: no fallback, nobody to answer
     return { status: 0, cause: errorCode(err), error: networkError(route, err) };
   }
   if (!shouldFallThrough(response.statusCode)) return { response };

@@ -10,8 +10,9 @@
  * month ends (budgets only read the current month). The {keyId} hash tag keeps a key's data in one
  * cluster slot. Key ids never contain "|", so an index member splits at its first "|".
  *
- * Writes: record() only queues. Events recorded in the same event-loop turn are summed per key and
- * sent as one MULTI/EXEC (one round trip, applied all or nothing). Nothing is retried here, so nothing
+ * Writes: record() only queues. Events recorded within one batch window (`batchWindowMs`, default
+ * 50 ms; 0 = the same event-loop turn) are summed per key and sent as one MULTI/EXEC (one round trip,
+ * applied all or nothing): under load, hundreds of requests cost one transaction of a dozen commands. Nothing is retried here, so nothing
  * is counted twice. The client must be created with `enableOfflineQueue: true` and
  * `maxRetriesPerRequest: null`, so a batch written while Redis is away waits in ioredis' offline queue
  * until it reconnects instead of being dropped. Residual window: a batch in flight when the connection
@@ -43,7 +44,11 @@ export interface RedisUsageStoreOptions {
   retentionDays: number;
   /** Failed writes and malformed events end here; record() never throws. */
   onError: (err: unknown) => void;
+  /** How long events gather before they are written; usage and spend show this much later. */
+  batchWindowMs?: number;
 }
+
+const DEFAULT_BATCH_WINDOW_MS = 50;
 
 /** One event-loop turn of events, summed: hash key → cell, day → index members, spend key → nanos. */
 interface Batch {
@@ -55,7 +60,7 @@ interface Batch {
 export class RedisUsageStore implements UsageStore {
   readonly #inflight = new Set<Promise<void>>();
   #batch: Batch | undefined;
-  #timer: NodeJS.Immediate | undefined;
+  #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   // The layout in the header comment.
   readonly #hashKey = (keyId: string, day: string, model: string) => `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
   readonly #indexKey = (day: string) => `${this.options.keyPrefix}usage:index:${day}`;
@@ -80,16 +85,23 @@ export class RedisUsageStore implements UsageStore {
       let spend = batch.spend.get(spendKey);
       if (!spend) batch.spend.set(spendKey, (spend = { nanos: 0, expireAt: spendExpiry(event.at) }));
       spend.nanos += counters.costNanos;
-      // setImmediate, not a microtask: it also gathers the events of every I/O callback in this loop turn.
-      this.#timer ??= setImmediate(() => this.#write());
+      this.#timer ??= this.#schedule();
     } catch (err) {
       this.options.onError(err);
     }
   }
 
+  /** setImmediate, not a microtask, for a zero window: it gathers the events of every I/O callback in the turn. */
+  #schedule(): NodeJS.Timeout | NodeJS.Immediate {
+    const windowMs = this.options.batchWindowMs ?? DEFAULT_BATCH_WINDOW_MS;
+    // unref: a pending batch must not keep the process alive; close() flushes it.
+    return windowMs > 0 ? setTimeout(() => this.#write(), windowMs).unref() : setImmediate(() => this.#write());
+  }
+
   /** Sends the pending batch as one transaction; the write is tracked until Redis answers. */
   #write(): void {
-    clearImmediate(this.#timer);
+    clearTimeout(this.#timer as NodeJS.Timeout);
+    clearImmediate(this.#timer as NodeJS.Immediate);
     const batch = this.#batch;
     this.#timer = this.#batch = undefined;
     if (!batch) return;

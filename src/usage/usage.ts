@@ -36,11 +36,44 @@ export function normaliseUsage(raw: unknown): Usage | undefined {
   };
 }
 
-/** Usage of a whole non-streamed body (either API); undefined if the body carries none. */
+const USAGE_KEY = Buffer.from('"usage":');
+const OPEN_BRACE = 0x7b;
+const CLOSE_BRACE = 0x7d;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const SPACE = 0x20;
+
+/**
+ * Usage of a whole non-streamed body (either API); undefined if the body carries none. Only the usage
+ * object is parsed, not the whole answer: it sits near the end, and a `"usage":` inside a string
+ * value would be escaped (`\"usage\":`), so the last literal match is the real key.
+ */
 export function usageFromBody(body: Buffer): Usage | undefined {
+  const key = body.lastIndexOf(USAGE_KEY);
+  if (key < 0) return undefined;
+  let start = key + USAGE_KEY.length;
+  while (body[start] === SPACE) start++;
+  const end = body[start] === OPEN_BRACE ? matchingBrace(body, start) : -1; // `"usage": null` has none
+  if (end < 0) return undefined;
   try {
-    return normaliseUsage(JSON.parse(body.toString('utf8'))?.usage);
+    return normaliseUsage(JSON.parse(body.toString('utf8', start, end + 1)));
   } catch {
     return undefined;
   }
+}
+
+/** Index of the brace closing the object that opens at `start`, skipping string contents. */
+function matchingBrace(body: Buffer, start: number): number {
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < body.length; i++) {
+    const byte = body[i];
+    if (inString) {
+      if (byte === BACKSLASH) i++;
+      else if (byte === QUOTE) inString = false;
+    } else if (byte === QUOTE) inString = true;
+    else if (byte === OPEN_BRACE) depth++;
+    else if (byte === CLOSE_BRACE && --depth === 0) return i;
+  }
+  return -1;
 }

@@ -94,6 +94,20 @@ export function limiterSuite(t: Test, make: () => Promise<Harness>): void {
     t.ok(owed.denial!.retryAfterMs > 30_000, `owed tokens delay the next request (${owed.denial!.retryAfterMs} ms)`);
   });
 
+  scenario('a carried settlement is applied before the check, and kept when denied', async ({ limiter }, subject, t) => {
+    const tpm = (cost: number, carry?: number) => limiter.admit(subject, [{ dimension: 'rpm', limit: 100, cost: 1 }, { dimension: 'tpm', limit: 100, cost, carry }]);
+    t.ok((await tpm(100)).allowed, 'reservation of the whole token bucket');
+    const refunded = await tpm(70, -70);
+    t.ok(refunded.allowed, 'the carried refund makes room for this very request');
+    t.equal(refunded.buckets[1]?.remaining, 0, 'refund and cost both applied');
+    const denied = await tpm(50, -30);
+    t.notOk(denied.allowed, '30 refunded tokens do not fit a 50-token request');
+    t.equal(denied.buckets[0]?.remaining, 98, 'the denied request took no request unit');
+    t.ok((await tpm(30)).allowed, 'but the refund carried by the denied request stuck');
+    const charged = await tpm(0, 20);
+    t.match(charged.buckets[1], { remaining: 0 }, 'a carried charge overdraws like adjust');
+  });
+
   scenario('remaining and reset follow the bucket', async ({ limiter }, subject, t) => {
     const first = await limiter.admit(subject, [{ dimension: 'rpm', limit: 10, cost: 1 }, { dimension: 'tpd', limit: 1_000, cost: 250 }]);
     t.match(first.buckets, [{ dimension: 'rpm', limit: 10, remaining: 9 }, { dimension: 'tpd', limit: 1_000, remaining: 750 }], 'remaining after one request');

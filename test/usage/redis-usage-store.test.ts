@@ -54,8 +54,8 @@ t.test('500 events in one event-loop turn are written in one MULTI/EXEC round tr
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
 
-t.test('events in separate turns are separate transactions, none lost', async (t) => {
-  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+t.test('with a zero batch window, events in separate turns are separate transactions, none lost', async (t) => {
+  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, batchWindowMs: 0, onError: (err) => t.fail(String(err)) });
   const commands = await monitored(async () => {
     for (let turn = 0; turn < 5; turn++) {
       for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
@@ -64,6 +64,19 @@ t.test('events in separate turns are separate transactions, none lost', async (t
     await store.flush();
   });
   t.equal(commands.filter(([name]) => name?.toLowerCase() === 'exec').length, 5, 'one transaction per turn');
+  t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
+});
+
+t.test('events within the batch window share one transaction', async (t) => {
+  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, batchWindowMs: 200, onError: (err) => t.fail(String(err)) });
+  const commands = await monitored(async () => {
+    for (let turn = 0; turn < 5; turn++) {
+      for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await store.flush();
+  });
+  t.equal(commands.filter(([name]) => name?.toLowerCase() === 'exec').length, 1, 'one transaction for five turns');
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
 

@@ -1,0 +1,21 @@
+/**
+ * An abort signal for the upstream request that fires when the client disconnects. undici accepts an
+ * EventEmitter as `signal`; it is several times cheaper per request than an AbortController, whose
+ * EventTarget machinery shows up in the gateway's CPU profile.
+ */
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+
+export class ClientGone extends EventEmitter {
+  /** Not named `aborted`: undici treats any object with that property as an AbortSignal. */
+  gone = false;
+
+  constructor(response: ServerResponse) {
+    super();
+    response.once('close', () => {
+      if (response.writableFinished) return;
+      this.gone = true;
+      this.emit('abort');
+    });
+  }
+}
