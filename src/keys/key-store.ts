@@ -29,14 +29,8 @@ export class StaticKeyStore implements KeyStore {
   async close(): Promise<void> {}
 }
 
-export interface NewKey {
-  name: string;
-  tier: string;
-  team?: string;
-  models?: string[];
-  budgetUsd?: number;
-  expiresAt?: string;
-}
+/** What an operator sets on a key; the rest of ApiKeyRecord is the gateway's. */
+export type NewKey = Pick<ApiKeyRecord, 'name' | 'tier' | 'team' | 'models' | 'budgetUsd' | 'expiresAt'>;
 
 export type KeyPatch = Partial<NewKey>;
 

@@ -9,6 +9,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Gateway } from './gateway.js';
+import type { UsageRow } from '../../src/usage/usage-store.js';
 
 export const ADMIN_TOKEN = 'tg-admin-e2e-token-0123456789abcdef';
 
@@ -23,18 +24,8 @@ export interface HttpResult {
   body: any;
 }
 
-export interface UsageRowJson {
-  day?: string;
-  keyId?: string;
-  model?: string;
-  requests: number;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  costUsd: number;
-  estimatedRequests: number;
-}
+/** A row of GET /admin/usage as JSON: the store's row as it is. */
+export type UsageRowJson = UsageRow;
 
 export interface AdminApi {
   call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult>;
