@@ -27,6 +27,8 @@ export function median(values: number[]): number {
 
 export interface LoadResult {
   reqPerSec: number;
+  /** Responses autocannon completed (any status). */
+  requests: number;
   /** Every response time in ms (fractional: autocannon's own histogram keeps whole ms only). */
   latencies: number[];
   failures: number;
@@ -53,7 +55,7 @@ export async function load(target: Target, body: string, connections: number, du
   const cpuBefore = cpuSeconds(target.pid);
   const result = await run;
   const cpuPerRequest = ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / result.requests.total;
-  return { reqPerSec: result.requests.average, latencies, failures: result.errors + result.timeouts + result.non2xx, cpuPerRequest };
+  return { reqPerSec: result.requests.average, requests: result.requests.total, latencies, failures: result.errors + result.timeouts + result.non2xx, cpuPerRequest };
 }
 
 export interface StreamTimings {

@@ -1,6 +1,8 @@
 /**
- * `npm run bench`: direct (the mock itself), bare (undici proxy floor) and tollgate against one mock
- * upstream, each target in its own process, autocannon in this one. Knobs (see bench/README.md):
+ * `npm run bench`: direct (the mock itself), bare (undici proxy floor), tollgate (all four limit
+ * windows) and tollgate-nolimits (no limiter call) against one mock upstream, each target in its own
+ * process, autocannon in this one. With BENCH_REDIS_URL, also Redis commands per request for the
+ * tollgate targets (bench/redis-stats.ts). Knobs (see bench/README.md):
  * BENCH_DURATION, BENCH_TARGETS, BENCH_ROUNDS, BENCH_STREAMS, BENCH_REDIS_URL, BENCH_CPU_PROF.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,6 +12,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { BENCH_KEY, BENCH_MODEL } from './common.js';
 import { load, median, percentile, sanityCheck, streams, type Target } from './measure.js';
+import { accumulate, difference, RedisStats, type RedisCounts } from './redis-stats.js';
 
 const DURATION = Number(process.env.BENCH_DURATION || 10);
 const LATENCY_DURATION = Math.max(1, Math.round(DURATION / 2));
@@ -24,10 +27,11 @@ const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 const TARGETS: Record<string, { script?: string; env?: Record<string, string> } | undefined> = {
   direct: undefined,
   bare: { script: 'bare-proxy.ts' },
-  tollgate: { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL } },
-  'tollgate-log': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LOG_LEVEL: 'info' } },
+  tollgate: { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on' } },
+  'tollgate-nolimits': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'off' } },
+  'tollgate-log': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on', BENCH_LOG_LEVEL: 'info' } },
 };
-const selected = (process.env.BENCH_TARGETS || 'direct,bare,tollgate').split(',').map((t) => t.trim()).filter(Boolean);
+const selected = (process.env.BENCH_TARGETS || 'direct,bare,tollgate,tollgate-nolimits').split(',').map((t) => t.trim()).filter(Boolean);
 for (const name of selected) if (!(name in TARGETS)) throw new Error(`unknown target "${name}"; known: ${Object.keys(TARGETS).join(', ')}`);
 
 const chatBody = JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content: 'Say hello to the benchmark.' }] });
@@ -45,6 +49,10 @@ interface Row {
   total: number;
   plainTtfb: number;
   plainTotal: number;
+  /** req/s of each round, in order (for the per-round limits on/off ratio). */
+  roundRps: number[];
+  /** Redis commands during the 50-connection runs, summed over rounds (tollgate targets, BENCH_REDIS_URL). */
+  redis?: { requests: number; counts: RedisCounts };
 }
 
 // ---- child processes -------------------------------------------------------------------------
@@ -96,12 +104,24 @@ interface Samples {
   total: number[];
   plainTtfb: number[];
   plainTotal: number[];
+  redis?: { requests: number; counts: RedisCounts };
 }
 
+/** Only the tollgate processes talk to Redis; their commands are counted around the 50-connection run. */
+const countsRedis = (name: string) => name.startsWith('tollgate');
+
 /** One round on one target: 50 connections, 1 connection, streams with and without include_usage. */
-async function measure(name: string, target: Target, into: Samples): Promise<void> {
+async function measure(name: string, target: Target, into: Samples, redis: RedisStats | undefined): Promise<void> {
   log(`${name}: 50 connections ${DURATION} s, 1 connection ${LATENCY_DURATION} s, ${STREAMS}+${STREAMS} streams`);
+  const counting = redis && countsRedis(name);
+  const before = counting ? await redis.snapshot() : undefined;
   const heavy = await load(target, chatBody, 50, DURATION);
+  if (counting) {
+    const counts = difference(before!, await redis.snapshot());
+    into.redis ??= { requests: 0, counts: { calls: new Map(), reads: 0 } };
+    into.redis.requests += heavy.requests;
+    accumulate(into.redis.counts, counts);
+  }
   const single = await load(target, chatBody, 1, LATENCY_DURATION);
   const usage = await streams(target, streamBody(true), true, STREAMS);
   const plain = await streams(target, streamBody(false), false, STREAMS);
@@ -147,9 +167,14 @@ async function main(): Promise<Row[]> {
     await streams(target, streamBody(false), false, 20);
   }
   const samples = new Map([...targets.keys()].map((name): [string, Samples] => [name, { rps: [], cpu: [], latencies: [], ttfb: [], total: [], plainTtfb: [], plainTotal: [] }]));
-  for (let round = 1; round <= ROUNDS; round++) {
-    if (ROUNDS > 1) log(`round ${round}/${ROUNDS}`);
-    for (const [name, target] of targets) await measure(name, target, samples.get(name)!);
+  const redis = REDIS_URL && selected.some(countsRedis) ? new RedisStats(REDIS_URL) : undefined;
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      if (ROUNDS > 1) log(`round ${round}/${ROUNDS}`);
+      for (const [name, target] of targets) await measure(name, target, samples.get(name)!, redis);
+    }
+  } finally {
+    await redis?.close();
   }
   return [...samples].map(([target, s]) => ({
     target,
@@ -161,6 +186,8 @@ async function main(): Promise<Row[]> {
     total: percentile(s.total, 50),
     plainTtfb: percentile(s.plainTtfb, 50),
     plainTotal: percentile(s.plainTotal, 50),
+    roundRps: s.rps,
+    ...(s.redis ? { redis: s.redis } : {}),
   }));
 }
 
@@ -169,10 +196,14 @@ const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} ms` : '–');
 const delta = (v: number, base: number | undefined) => (base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${(v - base).toFixed(3)} ms`);
 const cpu = (v: number, base: number | undefined) => (Number.isFinite(v) ? `${Math.round(v)} µs${base ? ` (${(v / base).toFixed(2)}×)` : ''}` : '–');
 
+const pct = (v: number) => `${Math.round(100 * v)}%`;
+
 function report(rows: Row[]): string {
   const bare = rows.find((r) => r.target === 'bare');
+  const on = rows.find((r) => r.target === 'tollgate');
+  const off = rows.find((r) => r.target === 'tollgate-nolimits');
   const main = rows.map((r) =>
-    [r.target, Math.round(r.rps), bare ? `${Math.round((100 * r.rps) / bare.rps)}%` : '–', cpu(r.cpu, bare?.cpu), `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
+    [r.target, Math.round(r.rps), bare ? pct(r.rps / bare.rps) : '–', r === on && off ? pct(r.rps / off.rps) : '–', cpu(r.cpu, bare?.cpu), `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
       delta(r.p50, bare?.p50), ms(r.ttfb), delta(r.ttfb, bare?.ttfb), ms(r.total)],
   );
   const plain = rows.map((r) => [r.target, ms(r.plainTtfb), delta(r.plainTtfb, bare?.plainTtfb), ms(r.plainTotal), delta(r.plainTotal, bare?.plainTotal)]);
@@ -185,17 +216,59 @@ function report(rows: Row[]): string {
       `CPU/req: user+system CPU of the target's own process per request at 50 connections (direct: the mock's).`,
     `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s (req/s: median of rounds), ` +
       `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode (mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
-      `tollgate: logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
+      `tollgate: tier with rpm, rpd, tpm and tpd (limits on); tollgate-nolimits: tier with no limits, no limiter call (limits off); ` +
+      `logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
       `${REDIS_URL ? `limits and usage on Redis at ${new URL(REDIS_URL).host}` : 'no Redis (in-memory limits and usage)'}.`,
     '',
-    table(['target', 'req/s (50 conns)', 'vs bare', 'CPU/req (×bare)', 'p50 / p99 (1 conn)', 'p50 Δ vs bare', 'stream TTFB p50', 'TTFB Δ vs bare', 'stream total p50'], main),
+    table(['target', 'req/s (50 conns)', 'vs bare', 'limits on / off', 'CPU/req (×bare)', 'p50 / p99 (1 conn)', 'p50 Δ vs bare', 'stream TTFB p50', 'TTFB Δ vs bare', 'stream total p50'], main),
     '',
     'Streams without `include_usage` (tollgate asks the upstream for usage and strips the usage chunk):',
     '',
     table(['target', 'TTFB p50', 'TTFB Δ vs bare', 'total p50', 'total Δ vs bare'], plain),
+    ...(on && off ? ['', limiterCost(on, off)] : []),
+    ...redisSection(rows),
     ...(notes.length ? ['', ...notes.map((n) => `- ⚠ ${n}`)] : []),
     '',
   ].join('\n');
+}
+
+/** The limits issue's figure: throughput with limits on vs off, target at least 85 %. */
+function limiterCost(on: Row, off: Row): string {
+  const ratio = on.rps / off.rps;
+  const rounds = on.roundRps.length > 1 ? ` (per round: ${on.roundRps.map((rps, i) => pct(rps / off.roundRps[i]!)).join(', ')})` : '';
+  return (
+    `Limiter cost (tollgate vs tollgate-nolimits): ${Math.round(on.rps)} / ${Math.round(off.rps)} req/s = **${pct(ratio)}** with limits on` +
+    `${rounds}; target ≥ 85%: ${ratio >= 0.85 ? 'met' : '**not met**'}. CPU/req ${Math.round(on.cpu)} vs ${Math.round(off.cpu)} µs ` +
+    `(${on.cpu - off.cpu >= 0 ? '+' : ''}${Math.round(on.cpu - off.cpu)} µs; off / on = ${pct(off.cpu / on.cpu)}, the req/s share a CPU-bound tollgate would keep, steadier on a shared box), ` +
+    `1-connection p50 ${delta(on.p50, off.p50)}. ` +
+    `Both estimate prompt tokens and record usage; only tollgate calls the limiter (admission, then settlement carried on the next admission).`
+  );
+}
+
+function redisSection(rows: Row[]): string[] {
+  const counted = rows.filter((r) => r.redis && r.redis.requests > 0);
+  if (counted.length === 0) return [];
+  const perRequest = (r: Row, n: number) => (n / r.redis!.requests).toFixed(3);
+  const calls = (r: Row, ...names: string[]) => names.reduce((sum, name) => sum + (r.redis!.counts.calls.get(name) ?? 0), 0);
+  const body = counted.map((r) => {
+    const { counts, requests } = r.redis!;
+    const total = [...counts.calls.values()].reduce((a, b) => a + b, 0);
+    const byCommand = [...counts.calls]
+      .filter(([, n]) => n / requests >= 0.0005)
+      .sort((a, b) => b[1] - a[1])
+      .map(([name, n]) => `${name} ${perRequest(r, n)}`)
+      .join(', ');
+    return [r.target, requests, perRequest(r, total), perRequest(r, calls(r, 'evalsha', 'eval')), perRequest(r, calls(r, 'exec')), perRequest(r, counts.reads), byCommand || '–'];
+  });
+  return [
+    '',
+    `Redis during the 50-connection runs (\`INFO commandstats\` before and after, summed over rounds, divided by the requests autocannon completed; ` +
+      `the bench's own INFO left out). Commands are counted by the server: those a Lua script runs (TIME, GET, SET) and those queued in a MULTI ` +
+      `count next to the EVALSHA and the MULTI/EXEC that carried them. On the request path, admission is one EVALSHA; usage goes out as one ` +
+      `MULTI … EXEC per 50 ms batch window. Reads: socket reads the server processed (\`total_reads_processed\`), i.e. client writes after ioredis' auto-pipelining merged concurrent commands.`,
+    '',
+    table(['target', 'requests', 'commands/req', 'EVALSHA+EVAL/req', 'EXEC/req', 'Redis reads/req', 'by command (per req)'], body),
+  ];
 }
 
 function table(head: string[], rows: Array<Array<string | number>>): string {
@@ -206,7 +279,7 @@ function table(head: string[], rows: Array<Array<string | number>>): string {
 try {
   const text = report(await main());
   console.log(text);
-  writeFileSync(here('results.md'), text);
+  writeFileSync(here(REDIS_URL ? 'results-redis.md' : 'results.md'), text);
 } finally {
   await Promise.all([...children].map(stop));
 }

@@ -1,9 +1,12 @@
 /**
  * tollgate as a bench target: buildApp() with one provider pointing at the mock (origin in argv[2]),
  * one static key on a tier with limits far above anything the bench can reach.
+ *  - BENCH_LIMITS (default `on`): `on` sets all four windows (rpm, rpd, tpm, tpd), the limiter's worst
+ *    case; `off` gives the tier no limits at all (`{}`), so admission makes no limiter call. Usage
+ *    recording stays on either way: the difference between the two is the rate limiter's cost.
  *  - BENCH_LOG_LEVEL (default `silent`): any other level logs through pino to /dev/null, which
  *    measures the cost of the request log line without the cost of a terminal.
- *  - BENCH_REDIS_URL: passed as `redis: { url }`, for Redis-backed limits and usage once they exist.
+ *  - BENCH_REDIS_URL: passed as `redis: { url }`: limits and usage on Redis.
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -14,6 +17,8 @@ import { announce, BENCH_KEY, BENCH_MODEL } from './common.js';
 
 const logLevel = (process.env.BENCH_LOG_LEVEL || 'silent') as 'silent' | 'info';
 const redisUrl = process.env.BENCH_REDIS_URL;
+const limits = process.env.BENCH_LIMITS || 'on';
+if (limits !== 'on' && limits !== 'off') throw new Error(`BENCH_LIMITS must be on or off, not "${limits}"`);
 const huge = 1_000_000_000_000;
 
 const config = parseConfig(
@@ -22,7 +27,7 @@ const config = parseConfig(
     ...(redisUrl ? { redis: { url: redisUrl } } : {}),
     providers: { mock: { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream' } },
     models: { [BENCH_MODEL]: { routes: [{ provider: 'mock', model: 'mock-model' }], pricing: { input: 0.1, output: 0.4 } } },
-    tiers: { bench: { rpm: huge, rpd: huge, tpm: huge, tpd: huge } },
+    tiers: { bench: limits === 'on' ? { rpm: huge, rpd: huge, tpm: huge, tpd: huge } : {} },
     keys: [{ name: 'bench', key: BENCH_KEY, tier: 'bench' }],
   },
   {}, // no PORT/HOST overrides from the environment
