@@ -10,9 +10,12 @@
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { buildApp } from '../src/app.js';
-import { parseConfig } from '../src/config.js';
-import { loggerOptions } from '../src/logging.js';
+// The compiled build (`npm run bench` builds first), as production runs it: tsx's transform of src/
+// adds a __name() call to every closure created on the hot path. Typed by the sources it is built from.
+const dist = '../dist/src';
+const { buildApp } = (await import(`${dist}/app.js`)) as typeof import('../src/app.js');
+const { parseConfig } = (await import(`${dist}/config.js`)) as typeof import('../src/config.js');
+const { loggerOptions } = (await import(`${dist}/logging.js`)) as typeof import('../src/logging.js');
 import { announce, BENCH_KEY, BENCH_MODEL } from './common.js';
 
 const logLevel = (process.env.BENCH_LOG_LEVEL || 'silent') as 'silent' | 'info';
