@@ -107,7 +107,7 @@ export const configSchema = z
     tiers: z.record(z.string(), tierSchema),
     keys: z.array(staticKeySchema).default([]),
   })
-  .superRefine(checkReferences);
+  .superRefine(checkReferences, { when: () => true });
 
 export type Config = z.output<typeof configSchema>;
 export type ProviderConfig = Config['providers'][string];
@@ -116,22 +116,27 @@ export type TierConfig = Config['tiers'][string];
 export type StaticKeyConfig = Config['keys'][number];
 export type Pricing = ModelConfig['pricing'];
 
-function checkReferences(config: z.output<z.ZodObject>, ctx: z.RefinementCtx): void {
-  const cfg = config as unknown as Config;
-  for (const [alias, model] of Object.entries(cfg.models)) {
-    model.routes.forEach((route, i) => {
-      if (!(route.provider in cfg.providers)) {
-        ctx.addIssue({ code: 'custom', path: ['models', alias, 'routes', i, 'provider'], message: `unknown provider "${route.provider}"` });
+/**
+ * Cross-references (routes → providers, keys → tiers and models). Runs even when other fields are
+ * invalid (`when` below), so one start-up reports every problem; hence the defensive reads.
+ */
+function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
+  const cfg = (config ?? {}) as { providers?: object; models?: Record<string, { routes?: unknown }>; tiers?: object; keys?: unknown };
+  const has = (record: object | undefined, name: unknown) => typeof name === 'string' && record !== null && typeof record === 'object' && name in record;
+  for (const [alias, model] of Object.entries(cfg.models ?? {})) {
+    const routes = Array.isArray(model?.routes) ? (model.routes as { provider?: unknown }[]) : [];
+    routes.forEach((route, i) => {
+      if (!has(cfg.providers, route?.provider)) {
+        ctx.addIssue({ code: 'custom', path: ['models', alias, 'routes', i, 'provider'], message: `unknown provider "${String(route?.provider)}"` });
       }
     });
   }
-  cfg.keys.forEach((key, i) => {
-    if (!(key.tier in cfg.tiers)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'tier'], message: `unknown tier "${key.tier}"` });
-    if (key.key !== undefined && key.keyHash !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['keys', i], message: 'set either key or keyHash, not both' });
-    }
-    for (const alias of key.models ?? []) {
-      if (!(alias in cfg.models)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'models'], message: `unknown model "${alias}"` });
+  const keys = Array.isArray(cfg.keys) ? (cfg.keys as { tier?: unknown; key?: unknown; keyHash?: unknown; models?: unknown }[]) : [];
+  keys.forEach((key, i) => {
+    if (!has(cfg.tiers, key?.tier)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'tier'], message: `unknown tier "${String(key?.tier)}"` });
+    if (key?.key && key?.keyHash) ctx.addIssue({ code: 'custom', path: ['keys', i], message: 'set either key or keyHash, not both' });
+    for (const alias of Array.isArray(key?.models) ? key.models : []) {
+      if (!has(cfg.models, alias)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'models'], message: `unknown model "${String(alias)}"` });
     }
   });
 }

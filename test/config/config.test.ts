@@ -1,0 +1,89 @@
+// The config contract (DESIGN §2): ${VAR} / ${VAR:-default} from the environment, PORT/HOST overrides,
+// defaults filled in, and a bad file rejected with every offending path — by the loader and by the
+// server process, which exits non-zero.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { ConfigError, loadConfig, parseConfig } from '../../src/config.js';
+
+const minimal = {
+  providers: { openai: { baseUrl: 'https://api.openai.com/v1', apiKey: '${OPENAI_API_KEY}' } },
+  models: { 'gpt-4.1-nano': { routes: [{ provider: 'openai', model: 'gpt-4.1-nano' }] } },
+  tiers: { free: { rpm: 3 } },
+};
+
+function writeConfig(text: string, name = 'tollgate.yaml'): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'tollgate-config-')), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+t.test('environment placeholders, defaults and overrides', async (t) => {
+  const raw = { ...minimal, redis: { url: '${REDIS_URL:-redis://fallback:6379}' }, admin: { token: '${ADMIN:-}' } };
+  const config = parseConfig(raw, { OPENAI_API_KEY: 'sk-from-env', PORT: '9090', HOST: '127.0.0.1' });
+  t.equal(config.providers.openai?.apiKey, 'sk-from-env', '${VAR} is replaced from the environment');
+  t.equal(config.redis.url, 'redis://fallback:6379', '${VAR:-default} falls back when unset');
+  t.equal(config.admin.token, '', 'an empty default stays empty (admin API disabled)');
+  t.equal(config.server.port, 9090, 'PORT overrides server.port');
+  t.equal(config.server.host, '127.0.0.1', 'HOST overrides server.host');
+  t.equal(config.server.bodyLimitBytes, 32 * 1024 * 1024, 'defaults are filled in');
+  t.same(config.providers.openai?.endpoints, ['chat', 'responses'], 'providers serve both APIs by default');
+  t.equal(config.redis.failMode, 'open', 'fail-open by default');
+});
+
+t.test('every bad path is reported at once', async (t) => {
+  const raw = {
+    ...minimal,
+    server: { port: 'eighty' },
+    providers: { openai: { baseUrl: 'not a url' } },
+    models: { nano: { routes: [{ provider: 'nobody', model: 'x' }] } },
+    keys: [{ name: 'k', key: 'short', tier: 'gold' }],
+    surprise: true,
+  };
+  const err = (() => {
+    try {
+      parseConfig(raw, {});
+    } catch (e) {
+      return e;
+    }
+  })();
+  t.type(err, ConfigError, 'a ConfigError');
+  const problems = (err as ConfigError).problems.join('\n');
+  for (const path of ['server.port', 'providers.openai.baseUrl', 'models.nano.routes.0.provider', 'keys.0.key', 'keys.0.tier']) {
+    t.match(problems, path, `names ${path}`);
+  }
+  t.match(problems, /surprise/, 'an unknown top-level key is reported too');
+});
+
+t.test('YAML and JSON files load; unreadable and malformed files fail clearly', async (t) => {
+  const yaml = writeConfig('providers:\n  p: { baseUrl: "http://127.0.0.1:1/v1" }\nmodels:\n  m: { routes: [{ provider: p, model: m }] }\ntiers: { t: { rpm: 1 } }\n');
+  t.equal(loadConfig(yaml, {}).models.m?.routes[0]?.provider, 'p', 'a YAML file');
+  const json = writeConfig(JSON.stringify(minimal), 'tollgate.json');
+  t.ok(loadConfig(json, {}).providers.openai, 'a JSON file');
+  t.throws(() => loadConfig('/nonexistent/tollgate.yaml', {}), /cannot read file/, 'a missing file');
+  t.throws(() => loadConfig(writeConfig('providers: [unclosed'), {}), /not valid YAML/, 'malformed YAML');
+});
+
+t.test('the server exits non-zero and lists the bad paths', async (t) => {
+  const path = writeConfig('providers:\n  p: { baseUrl: nope }\nmodels: {}\ntiers: { t: { rpm: -1 } }\n');
+  const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    env: { ...process.env, TOLLGATE_CONFIG: path },
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  t.equal(result.status, 1, 'exit status 1');
+  t.match(result.stderr, /providers\.p\.baseUrl/, 'names the bad baseUrl');
+  t.match(result.stderr, /tiers\.t\.rpm/, 'names the bad rpm');
+});
+
+t.test('the shipped configs are valid', async (t) => {
+  for (const file of ['config/tollgate.yaml', 'config/tollgate.example.yaml']) {
+    const config = loadConfig(file, {});
+    t.same(Object.keys(config.tiers), ['free', 'tier-1', 'tier-2', 'tier-3', 'tier-4', 'tier-5'], `${file}: the six tiers`);
+    t.same(config.models['gpt-4.1-nano']?.routes.map((r) => r.provider), ['openai', 'aimlapi', 'oxen'], `${file}: three routes for gpt-4.1-nano`);
+    t.same(config.providers.oxen?.endpoints, ['chat'], `${file}: Oxen serves chat only`);
+    t.same(config.models['gpt-4.1-nano']?.pricing, { input: 0.1, cachedInput: 0.025, output: 0.4 }, `${file}: gpt-4.1-nano pricing`);
+  }
+});
