@@ -22,9 +22,26 @@ export interface Reservation {
   settle(actualTokens: number): void;
 }
 
-export interface RequestEstimate {
-  promptTokens: number;
-  outputCap: number;
+/**
+ * Tokens a request reserves. The prompt is tokenized only when something needs the count (a token
+ * limit, or a cut stream's usage estimate), and then once.
+ */
+export class RequestEstimate {
+  #promptTokens: number | undefined;
+
+  constructor(
+    private readonly body: ProxyBody,
+    private readonly endpoint: Endpoint,
+    readonly outputCap: number,
+  ) {}
+
+  get promptTokens(): number {
+    return (this.#promptTokens ??= estimatePromptTokens(this.body, this.endpoint));
+  }
+
+  get totalTokens(): number {
+    return this.promptTokens + this.outputCap;
+  }
 }
 
 type Limits = Partial<Record<Dimension, number>>;
@@ -48,14 +65,14 @@ export class AdmissionControl {
 
   /** What a request reserves: its prompt (o200k_base) plus the most it may generate. */
   estimate(body: ProxyBody, endpoint: Endpoint): RequestEstimate {
-    return { promptTokens: estimatePromptTokens(body, endpoint), outputCap: outputCap(body, this.config.limits.defaultOutputTokens) };
+    return new RequestEstimate(body, endpoint, outputCap(body, this.config.limits.defaultOutputTokens));
   }
 
   /** Per key and model alias; throws the OpenAI-shaped 429 when any dimension lacks room. */
-  async admitKey(principal: ApiKeyRecord, alias: string, tokens: number): Promise<Reservation> {
+  async admitKey(principal: ApiKeyRecord, alias: string, estimate: RequestEstimate): Promise<Reservation> {
     const limits = this.config.tiers[principal.tier] ?? {};
     const subject = `key:${principal.id}:${alias}`;
-    const rules = toRules(limits, tokens);
+    const rules = toRules(limits, estimate);
     if (rules.length === 0) return { headers: {}, settle: () => {} };
     const admission = await this.admit(subject, rules);
     const headers = rateLimitHeaders(admission.buckets);
@@ -64,17 +81,17 @@ export class AdmissionControl {
       const { status, headers: errorHeaders, body } = rateLimitError(admission.denial!, alias);
       throw new GatewayError(body.error.message, { status, type: body.error.type, code: body.error.code, headers: { ...headers, ...errorHeaders } });
     }
-    return { headers, settle: this.settler(subject, limits, tokens) };
+    return { headers, settle: this.settler(subject, limits, estimate) };
   }
 
   /** Per provider account (its own tier upstream); undefined means: skip this route for now. */
-  async admitProvider(name: string, provider: ProviderConfig, tokens: number): Promise<Reservation | undefined> {
+  async admitProvider(name: string, provider: ProviderConfig, estimate: RequestEstimate): Promise<Reservation | undefined> {
     const limits = provider.limits ?? {};
     const subject = `provider:${name}`;
-    const rules = toRules(limits, tokens);
+    const rules = toRules(limits, estimate);
     if (rules.length === 0) return { headers: {}, settle: () => {} };
     const admission = await this.admit(subject, rules);
-    return admission.allowed ? { headers: {}, settle: this.settler(subject, limits, tokens) } : undefined;
+    return admission.allowed ? { headers: {}, settle: this.settler(subject, limits, estimate) } : undefined;
   }
 
   /** A dead store in fail-closed mode (redis.failMode: closed) answers 503, not 500. */
@@ -103,23 +120,21 @@ export class AdmissionControl {
     return carried;
   }
 
-  private settler(subject: string, limits: Limits, reserved: number): (actual: number) => void {
+  private settler(subject: string, limits: Limits, estimate: RequestEstimate): (actual: number) => void {
     let settled = false;
     return (actual) => {
       if (settled) return;
       settled = true;
-      const delta = actual - reserved;
-      if (delta === 0) return;
-      const adjustments = [...TOKEN_DIMENSIONS]
-        .filter((dimension) => limits[dimension] !== undefined)
-        .map((dimension) => ({ dimension, limit: limits[dimension]!, delta }));
-      if (adjustments.length > 0) this.settlements.add(subject, adjustments);
+      const dimensions = [...TOKEN_DIMENSIONS].filter((dimension) => limits[dimension] !== undefined);
+      if (dimensions.length === 0) return; // nothing reserved tokens, nothing to settle
+      const delta = actual - estimate.totalTokens;
+      if (delta !== 0) this.settlements.add(subject, dimensions.map((dimension) => ({ dimension, limit: limits[dimension]!, delta })));
     };
   }
 }
 
-function toRules(limits: Limits, tokens: number): LimitRule[] {
+function toRules(limits: Limits, estimate: RequestEstimate): LimitRule[] {
   return (Object.entries(limits) as [Dimension, number | undefined][])
     .filter((entry): entry is [Dimension, number] => entry[1] !== undefined)
-    .map(([dimension, limit]) => ({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? tokens : 1 }));
+    .map(([dimension, limit]) => ({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? estimate.totalTokens : 1 }));
 }

@@ -38,7 +38,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
   const stream = body.stream === true;
   const estimate = admission.estimate(body, endpoint);
   await usage.checkBudget(principal);
-  const keyReservation = await admission.admitKey(principal, body.model, estimate.promptTokens + estimate.outputCap);
+  const keyReservation = await admission.admitKey(principal, body.model, estimate);
   reply.headers(keyReservation.headers);
 
   const providerReservations = new Map<string, Reservation>();
@@ -53,7 +53,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       bodyFor: (route) => JSON.stringify(upstreamBody(body, route, endpoint, stream)),
       signal: clientGone,
       admitRoute: async (route) => {
-        const reservation = await admission.admitProvider(route.providerName, route.provider, estimate.promptTokens + estimate.outputCap);
+        const reservation = await admission.admitProvider(route.providerName, route.provider, estimate);
         if (reservation) providerReservations.set(route.providerName, reservation);
         return reservation !== undefined;
       },
