@@ -188,7 +188,7 @@ t.test('replay every instruction in order', async (t) => {
       stage = { name, image, root: join(work, `stage-${stages.length}-${name}`), workdir: '/', env: {}, expose: [] };
       mkdirSync(stage.root, { recursive: true });
       stages.push(stage);
-      t.pass(`${where}: new stage`);
+      t.ok(existsSync(stage.root), `${where}: new stage`);
       continue;
     }
     if (bad(!stage, `${where}: comes before any FROM`) || !stage) return;
@@ -240,7 +240,7 @@ t.test('replay every instruction in order', async (t) => {
           if (bad(!existsSync(hostSrc), `${where}: source ${src} does not exist`)) return;
           copyInto(hostSrc, inStage(stage, dest), destIsDir, filter);
         }
-        t.pass(`${where}: copied`);
+        t.ok(existsSync(inStage(stage, dest)), `${where}: copied`);
         break;
       }
       case 'RUN': {

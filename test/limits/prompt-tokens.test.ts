@@ -76,15 +76,6 @@ t.test('pathological texts cannot stall the event loop', async (t) => {
   }
 });
 
-t.test('tokenizer speed (for the record)', async (t) => {
-  const text = mixedText(100_000);
-  count(text);
-  const start = performance.now();
-  const tokens = count(text);
-  t.comment(`o200k_base: ${(performance.now() - start).toFixed(2)} ms per 100k chars of mixed text (${tokens} tokens)`);
-  t.pass('measured');
-});
-
 t.test('outputCap takes the request cap, else the default', async (t) => {
   t.equal(outputCap({ max_completion_tokens: 100, max_tokens: 200 }, 4096), 100, 'max_completion_tokens first');
   t.equal(outputCap({ max_tokens: 200, max_output_tokens: 300 }, 4096), 200, 'then max_tokens');
