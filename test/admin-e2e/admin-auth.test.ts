@@ -1,7 +1,7 @@
 // The admin API's door (DESIGN §3): with a token configured, a missing or wrong token gets an
 // OpenAI-shaped 401 and changes nothing; without a token the admin API does not exist (404).
 import t from 'tap';
-import { ADMIN_TOKEN, adminApi, http, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, adminApi, http, adminOnRedis, uniquePrefix } from '../helpers/admin-http.js';
 import { startGateway } from '../helpers/gateway.js';
 import { startMockUpstream } from '../helpers/mock-upstream.js';
 import { startRedis } from '../helpers/redis.js';
@@ -26,10 +26,7 @@ const ROUTES = [
 t.test('with a token configured: a missing or wrong admin token gets an OpenAI-shaped 401', async (t) => {
   const gw = await startGateway({
     primary: mock,
-    configure: (raw) => {
-      raw.admin = { token: ADMIN_TOKEN };
-      raw.redis = { url: redis.url, keyPrefix: PREFIX };
-    },
+    configure: adminOnRedis(redis.url, PREFIX),
   });
   t.teardown(() => gw.close());
   const wrong: [string, Record<string, string>][] = [

@@ -3,7 +3,7 @@
 import t from 'tap';
 import { AuthenticationError } from 'openai';
 import { run } from '../../src/cli.js';
-import { ADMIN_TOKEN, expectedCostUsd, flushUsage, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, expectedCostUsd, flushUsage, adminOnRedis, uniquePrefix } from '../helpers/admin-http.js';
 import { ALIAS, startGateway } from '../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, startMockUpstream, wordChunks } from '../helpers/mock-upstream.js';
 import { startRedis } from '../helpers/redis.js';
@@ -14,10 +14,7 @@ const PREFIX = uniquePrefix('cli');
 const gw = await startGateway({
   primary: mock,
   captureLogs: true,
-  configure: (raw) => {
-    raw.admin = { token: ADMIN_TOKEN };
-    raw.redis = { url: redis.url, keyPrefix: PREFIX };
-  },
+  configure: adminOnRedis(redis.url, PREFIX),
 });
 t.teardown(async () => {
   await gw.close();

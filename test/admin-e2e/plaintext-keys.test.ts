@@ -3,7 +3,7 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { hashKey } from '../../src/keys/api-key.js';
-import { ADMIN_TOKEN, adminApi, flushUsage, http, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, adminApi, flushUsage, http, adminOnRedis, uniquePrefix } from '../helpers/admin-http.js';
 import { ALIAS, randomKey, startGateway } from '../helpers/gateway.js';
 import { startMockUpstream } from '../helpers/mock-upstream.js';
 import { startRedis } from '../helpers/redis.js';
@@ -15,10 +15,7 @@ const reader = new Redis(redis.url);
 const gw = await startGateway({
   primary: mock,
   captureLogs: true,
-  configure: (raw) => {
-    raw.admin = { token: ADMIN_TOKEN };
-    raw.redis = { url: redis.url, keyPrefix: PREFIX };
-  },
+  configure: adminOnRedis(redis.url, PREFIX),
 });
 t.teardown(async () => {
   await gw.close();

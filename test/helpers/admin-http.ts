@@ -8,7 +8,7 @@
  *   const rows = await admin.usage({ groupBy: 'model' });
  */
 import { randomBytes } from 'node:crypto';
-import type { Gateway } from './gateway.js';
+import type { Gateway, RawConfig } from './gateway.js';
 import type { UsageRow } from '../../src/usage/usage-store.js';
 
 export const ADMIN_TOKEN = 'tg-admin-e2e-token-0123456789abcdef';
@@ -72,6 +72,12 @@ export function adminApi(baseUrl: string, token = ADMIN_TOKEN): AdminApi {
  * A Redis key prefix of its own (config `redis.keyPrefix`), so a file's gateways see only their own
  * keys and usage even on a Redis shared with other test files (REDIS_URL in CI).
  */
+/** A `configure` for startGateway: admin API on, usage and keys in Redis under their own prefix. */
+export const adminOnRedis = (url: string, keyPrefix: string) => (raw: RawConfig): void => {
+  raw.admin = { token: ADMIN_TOKEN };
+  raw.redis = { url, keyPrefix };
+};
+
 export const uniquePrefix = (label: string): string => `tg-e2e:${label}:${randomBytes(4).toString('hex')}:`;
 
 /** YYYY-MM-DD, UTC, `offsetDays` from today. */

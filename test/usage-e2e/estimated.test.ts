@@ -6,7 +6,7 @@ import { APIError } from 'openai';
 import t, { type Test } from 'tap';
 import { hashKey, staticKeyId } from '../../src/keys/api-key.js';
 import { estimatePromptTokens } from '../../src/limits/prompt-tokens.js';
-import { ADMIN_TOKEN, adminApi, expectedCostUsd, flushUsage, sumRows, uniquePrefix } from '../helpers/admin-http.js';
+import { adminApi, adminOnRedis, expectedCostUsd, flushUsage, sumRows, uniquePrefix } from '../helpers/admin-http.js';
 import { ALIAS, startGateway, type Gateway, type LogEntry } from '../helpers/gateway.js';
 import { startMockUpstream } from '../helpers/mock-upstream.js';
 import { startRedis } from '../helpers/redis.js';
@@ -27,10 +27,7 @@ async function gateway(t: Test): Promise<Gateway> {
   const gw = await startGateway({
     primary: mock,
     captureLogs: true,
-    configure: (raw) => {
-      raw.admin = { token: ADMIN_TOKEN };
-      raw.redis = { url: redis.url, keyPrefix: PREFIX };
-    },
+    configure: adminOnRedis(redis.url, PREFIX),
   });
   t.teardown(() => gw.close());
   return gw;

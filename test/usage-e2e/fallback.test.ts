@@ -2,7 +2,7 @@
 // with the usage the secondary reported, and its log line names the secondary as the provider.
 import t, { type Test } from 'tap';
 import { hashKey, staticKeyId } from '../../src/keys/api-key.js';
-import { ADMIN_TOKEN, adminApi, expectedCostUsd, flushUsage, poll, sumRows, uniquePrefix } from '../helpers/admin-http.js';
+import { adminApi, adminOnRedis, expectedCostUsd, flushUsage, poll, sumRows, uniquePrefix } from '../helpers/admin-http.js';
 import { ALIAS, startGateway, type Gateway } from '../helpers/gateway.js';
 import { DEFAULT_TEXT, startMockUpstream, wordChunks } from '../helpers/mock-upstream.js';
 import { startRedis } from '../helpers/redis.js';
@@ -28,10 +28,7 @@ async function gateway(t: Test): Promise<Gateway> {
     primary,
     secondary,
     captureLogs: true,
-    configure: (raw) => {
-      raw.admin = { token: ADMIN_TOKEN };
-      raw.redis = { url: redis.url, keyPrefix: PREFIX };
-    },
+    configure: adminOnRedis(redis.url, PREFIX),
   });
   t.teardown(() => gw.close());
   return gw;
