@@ -2,19 +2,13 @@
 // and without stream_options.include_usage (DESIGN §6: the gateway always asks the upstream for usage
 // and hides the usage-only chunk from clients that did not ask for it).
 import t from 'tap';
-import { ALIAS, PRIMARY_MODEL, startGateway } from '../helpers/gateway.js';
-import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, startMockUpstream, wordChunks } from '../helpers/mock-upstream.js';
+import { ALIAS, PRIMARY_MODEL, gatewayFixture } from '../helpers/gateway.js';
+import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, wordChunks } from '../helpers/mock-upstream.js';
 
 const WORDS = wordChunks(DEFAULT_TEXT).length;
 const messages = [{ role: 'user' as const, content: 'Say hello.' }];
 
-const mock = await startMockUpstream();
-const gw = await startGateway({ primary: mock });
-t.teardown(async () => {
-  await gw.close();
-  await mock.close();
-});
-t.beforeEach(() => mock.reset());
+const { primary: mock, gw } = await gatewayFixture(t);
 const client = gw.client();
 
 t.test('non-stream answer and usage are relayed', async (t) => {

@@ -2,20 +2,10 @@
 // upstream's when it sent one), one pino line per proxied request with who/what/where/how long, and
 // no client or provider key in any log line, even when the upstream refuses the provider key.
 import t from 'tap';
-import { ALIAS, PRIMARY_API_KEY, SECONDARY_API_KEY, randomKey, startGateway, type LogEntry } from '../helpers/gateway.js';
-import { startMockUpstream } from '../helpers/mock-upstream.js';
+import { ALIAS, PRIMARY_API_KEY, SECONDARY_API_KEY, gatewayFixture, randomKey, type LogEntry } from '../helpers/gateway.js';
 
-const primary = await startMockUpstream();
-const secondary = await startMockUpstream();
-const gw = await startGateway({ primary, secondary, captureLogs: true });
-t.teardown(async () => {
-  await gw.close();
-  await Promise.all([primary.close(), secondary.close()]);
-});
-t.beforeEach(() => {
-  primary.reset();
-  secondary.reset();
-});
+const { primary, secondary: fallback, gw } = await gatewayFixture(t, { secondary: true, captureLogs: true });
+const secondary = fallback!;
 
 const client = gw.client();
 const messages = [{ role: 'user' as const, content: 'hi' }];

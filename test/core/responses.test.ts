@@ -1,19 +1,13 @@
 // POST /v1/responses through the gateway with the official SDK, non-stream and stream. Responses
 // streams carry their usage in response.completed (DESIGN §6); every event must arrive whole.
 import t from 'tap';
-import { ALIAS, PRIMARY_MODEL, startGateway } from '../helpers/gateway.js';
-import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, startMockUpstream, wordChunks } from '../helpers/mock-upstream.js';
+import { ALIAS, PRIMARY_MODEL, gatewayFixture } from '../helpers/gateway.js';
+import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, wordChunks } from '../helpers/mock-upstream.js';
 
 const WORDS = wordChunks(DEFAULT_TEXT).length;
 const usage = { input_tokens: DEFAULT_PROMPT_TOKENS, output_tokens: WORDS, total_tokens: DEFAULT_PROMPT_TOKENS + WORDS };
 
-const mock = await startMockUpstream();
-const gw = await startGateway({ primary: mock });
-t.teardown(async () => {
-  await gw.close();
-  await mock.close();
-});
-t.beforeEach(() => mock.reset());
+const { primary: mock, gw } = await gatewayFixture(t);
 const client = gw.client();
 
 t.test('non-stream response and usage are relayed', async (t) => {

@@ -3,16 +3,10 @@
 // id, and every other body field reaches the upstream unchanged.
 import http from 'node:http';
 import t from 'tap';
-import { ALIAS, PRIMARY_API_KEY, PRIMARY_EXTRA_HEADERS, PRIMARY_MODEL, startGateway } from '../helpers/gateway.js';
-import { startMockUpstream, type RecordedRequest } from '../helpers/mock-upstream.js';
+import { ALIAS, PRIMARY_API_KEY, PRIMARY_EXTRA_HEADERS, PRIMARY_MODEL, gatewayFixture } from '../helpers/gateway.js';
+import type { RecordedRequest } from '../helpers/mock-upstream.js';
 
-const mock = await startMockUpstream();
-const gw = await startGateway({ primary: mock });
-t.teardown(async () => {
-  await gw.close();
-  await mock.close();
-});
-t.beforeEach(() => mock.reset());
+const { primary: mock, gw } = await gatewayFixture(t);
 
 const messages = [{ role: 'user' as const, content: 'What is the weather in Paris?' }];
 const headerText = (rec: RecordedRequest | undefined) => JSON.stringify(rec?.headers ?? {});

@@ -11,6 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import OpenAI from 'openai';
+import type { Test } from 'tap';
+import { startMockUpstream, type MockUpstream } from './mock-upstream.js';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, type Config } from '../../src/config.js';
 import { loggerOptions } from '../../src/logging.js';
@@ -153,4 +155,33 @@ function captureLogs(): CapturedLogs & { stream: { write(line: string): void } }
       });
     },
   };
+}
+
+export interface Fixture {
+  primary: MockUpstream;
+  /** Present when asked for with `secondary: true`. */
+  secondary: MockUpstream | undefined;
+  gw: Gateway;
+}
+
+/**
+ * The usual top of an end-to-end file: mock upstream(s) and a gateway in front, closed when the file's
+ * tests end, the mocks reset before each test.
+ */
+export async function gatewayFixture(
+  t: Test,
+  options: Omit<GatewayOptions, 'primary' | 'secondary'> & { secondary?: boolean } = {},
+): Promise<Fixture> {
+  const primary = await startMockUpstream();
+  const secondary = options.secondary ? await startMockUpstream() : undefined;
+  const gw = await startGateway({ ...options, primary, secondary });
+  t.teardown(async () => {
+    await gw.close();
+    await Promise.all([primary.close(), secondary?.close()]);
+  });
+  t.beforeEach(() => {
+    primary.reset();
+    secondary?.reset();
+  });
+  return { primary, secondary, gw };
 }
