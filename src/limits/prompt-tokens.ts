@@ -8,9 +8,12 @@
  * ratio of what was counted. Measured warm on mixed prose/code/JSON: 5-10 ms per 100k chars, so the
  * budget costs ~1.5-2.5 ms; a 4M-char prompt is estimated in ~2 ms, within 1% here. The time cap matters
  * because the cost per char varies a hundredfold (rare CJK: ~200 ms per 100k chars, ~2 tokens per char)
- * and a cold tokenizer (first requests after start) is slower still.
+ * and a cold tokenizer (first requests after start) is slower still. Texts counted in full are kept in
+ * a TokenCountCache: a conversation's earlier turns and a repeated system prompt are not tokenized
+ * again, and stay exact however long the prompt around them grows.
  */
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { TokenCountCache } from './token-count-cache.js';
 
 const EXACT_CHAR_BUDGET = 24_000;
 const EXACT_TIME_BUDGET_MS = 5;
@@ -41,6 +44,8 @@ const TEXT_KEYS = ['role', 'name', 'content', 'text', 'refusal', 'arguments', 'o
 const MAX_DEPTH = 6;
 /** User text that contains `<|endoftext|>` is text to the API, not an error. */
 const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
+/** ~8-16 MB of text: the system prompts, tool schemas and conversations of the busy keys. */
+const recentCounts = new TokenCountCache(4_000_000);
 
 type Json = Record<string, unknown>;
 
@@ -101,7 +106,10 @@ function collect(counter: Counter, value: unknown, depth: number): number {
 
 class Counter {
   #exactTokens = 0;
-  #countedChars = 0;
+  /** Chars whose count is exact (tokenized now or known from the cache): the sample for extrapolation. */
+  #exactChars = 0;
+  /** Chars tokenized by this counter: what the budgets limit. */
+  #tokenizedChars = 0;
   #pendingChars = 0;
   readonly #deadline: number;
 
@@ -110,19 +118,28 @@ class Counter {
   }
 
   add(text: string): void {
+    const known = recentCounts.get(text);
+    if (known !== undefined) {
+      this.#exactTokens += known;
+      this.#exactChars += text.length;
+      return;
+    }
+    const tokensBefore = this.#exactTokens;
     let start = 0;
-    while (start < text.length && this.#countedChars < EXACT_CHAR_BUDGET && (this.#countedChars < ALWAYS_EXACT_CHARS || performance.now() < this.#deadline)) {
+    while (start < text.length && this.#tokenizedChars < EXACT_CHAR_BUDGET && (this.#tokenizedChars < ALWAYS_EXACT_CHARS || performance.now() < this.#deadline)) {
       const end = sliceEnd(text, start);
       this.#exactTokens += countTokens(text.slice(start, end), ENCODE_OPTIONS);
-      this.#countedChars += end - start;
+      this.#tokenizedChars += end - start;
       start = end;
     }
-    this.#pendingChars += text.length - start;
+    this.#exactChars += start;
+    if (start === text.length) recentCounts.set(text, this.#exactTokens - tokensBefore);
+    else this.#pendingChars += text.length - start;
   }
 
   total(): number {
     if (this.#pendingChars === 0) return this.#exactTokens;
-    const perChar = this.#countedChars >= MIN_SAMPLE_CHARS ? this.#exactTokens / this.#countedChars : 1 / CHARS_PER_TOKEN;
+    const perChar = this.#exactChars >= MIN_SAMPLE_CHARS ? this.#exactTokens / this.#exactChars : 1 / CHARS_PER_TOKEN;
     return this.#exactTokens + Math.ceil(this.#pendingChars * perChar);
   }
 }

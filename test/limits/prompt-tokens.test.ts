@@ -56,10 +56,11 @@ t.test('long texts are sliced without changing the count', async (t) => {
 
 t.test('a 1M-token prompt is estimated within budget', async (t) => {
   const text = mixedText(4_000_000);
-  const truth = count(text);
   const start = performance.now();
   const estimate = estimatePromptTokens({ messages: [{ role: 'user', content: text }] }, 'chat');
   const ms = performance.now() - start;
+  // Counted after the estimate: the exact count's garbage must not land in the estimate's time budget.
+  const truth = count(text);
   t.comment(`4M chars (${truth} tokens): estimated ${estimate} in ${ms.toFixed(2)} ms`);
   t.ok(ms < 50, `returns in under 50 ms (${ms.toFixed(2)} ms)`);
   t.ok(Math.abs(estimate - truth) / truth < 0.25, `within 25% of the exact count (${(((estimate - truth) / truth) * 100).toFixed(1)}%)`);
@@ -83,3 +84,14 @@ t.test('outputCap takes the request cap, else the default', async (t) => {
   t.equal(outputCap({ max_tokens: null }, 4096), 4096, 'null means unset');
   t.equal(outputCap({ max_tokens: 'lots' }, 4096), 4096, 'garbage falls back to the default');
 });
+
+t.test('texts counted once are not tokenized again', async (t) => {
+  const systemPrompt = mixedText(20_000);
+  const exact = countTextTokens(systemPrompt, 10_000);
+  t.equal(exact, count(systemPrompt), 'counted exactly with a generous budget');
+  // No time budget at all: an uncounted text would be extrapolated after 512 chars.
+  t.equal(countTextTokens(systemPrompt, 0), exact, 'the second count comes from the cache, still exact');
+  const fresh = mixedText(20_001);
+  t.not(countTextTokens(fresh, 0), count(fresh), 'a text not seen before is extrapolated under the same budget');
+});
+
