@@ -125,16 +125,24 @@ export class AdmissionControl {
     return (actual) => {
       if (settled) return;
       settled = true;
-      const dimensions = [...TOKEN_DIMENSIONS].filter((dimension) => limits[dimension] !== undefined);
-      if (dimensions.length === 0) return; // nothing reserved tokens, nothing to settle
-      const delta = actual - estimate.totalTokens;
-      if (delta !== 0) this.settlements.add(subject, dimensions.map((dimension) => ({ dimension, limit: limits[dimension]!, delta })));
+      const adjustments = [];
+      for (const dimension of TOKEN_DIMENSIONS) {
+        const limit = limits[dimension];
+        if (limit !== undefined) adjustments.push({ dimension, limit, delta: actual - estimate.totalTokens });
+      }
+      // Nothing reserved tokens (a requests-only tier), or the reservation was exact: nothing to settle.
+      if (adjustments.length > 0 && adjustments[0]!.delta !== 0) this.settlements.add(subject, adjustments);
     };
   }
 }
 
+const DIMENSIONS: readonly Dimension[] = ['rpm', 'rpd', 'tpm', 'tpd'];
+
 function toRules(limits: Limits, estimate: RequestEstimate): LimitRule[] {
-  return (Object.entries(limits) as [Dimension, number | undefined][])
-    .filter((entry): entry is [Dimension, number] => entry[1] !== undefined)
-    .map(([dimension, limit]) => ({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? estimate.totalTokens : 1 }));
+  const rules: LimitRule[] = [];
+  for (const dimension of DIMENSIONS) {
+    const limit = limits[dimension];
+    if (limit !== undefined) rules.push({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? estimate.totalTokens : 1 });
+  }
+  return rules;
 }

@@ -6,7 +6,7 @@
  *
  * Pure functions: MemoryLimiter calls them, the Lua in redis-limiter.ts mirrors them step by step.
  */
-import type { Admission, Dimension, LimitRule } from './limiter.js';
+import type { Admission, BucketState, Dimension, LimitRule } from './limiter.js';
 
 export const PERIOD_MS: Readonly<Record<Dimension, number>> = { rpm: 60_000, tpm: 60_000, rpd: 86_400_000, tpd: 86_400_000 };
 
@@ -42,24 +42,31 @@ export function bucketState(tat: number, now: number, dimension: Dimension, limi
 /**
  * All or nothing over the rules: the denial reported is a too-large one first (waiting cannot help),
  * else the bucket that needs the longest wait. Carries are applied first, admitted or not. Returns the
- * TATs to store: every bucket when admitted, the carried ones when denied.
+ * TATs to store: every bucket when admitted, the carried ones when denied. Plain loops: this runs on
+ * every request.
  */
 export function evaluate(stored: (number | undefined)[], rules: LimitRule[], now: number): Verdict & { tats: number[] } {
-  const tats = rules.map((rule, i) => (rule.carry ? adjustTat(stored[i], now, rule.dimension, rule.limit, rule.carry) : Math.max(stored[i] ?? now, now)));
+  const tats: number[] = [];
   let denied = -1;
   let tooLarge = false;
   let wait = 0;
-  rules.forEach((rule, i) => {
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    const tat = rule.carry ? adjustTat(stored[i], now, rule.dimension, rule.limit, rule.carry) : Math.max(stored[i] ?? now, now);
+    tats.push(tat);
     if (rule.cost > rule.limit) {
       if (!tooLarge) [denied, tooLarge, wait] = [i, true, 0];
     } else if (!tooLarge) {
-      const period = PERIOD_MS[rule.dimension];
-      const over = tats[i]! + rule.cost * intervalMs(rule.dimension, rule.limit) - now - period;
+      const over = tat + rule.cost * intervalMs(rule.dimension, rule.limit) - now - PERIOD_MS[rule.dimension];
       if (over > EPSILON_MS && over > wait) [denied, wait] = [i, over];
     }
-  });
-  if (denied < 0) rules.forEach((rule, i) => (tats[i] = tats[i]! + rule.cost * intervalMs(rule.dimension, rule.limit)));
-  const states = rules.map((rule, i) => bucketState(tats[i]!, now, rule.dimension, rule.limit));
+  }
+  const states: Verdict['states'] = [];
+  for (let i = 0; i < rules.length; i++) {
+    const rule = rules[i]!;
+    if (denied < 0) tats[i] = tats[i]! + rule.cost * intervalMs(rule.dimension, rule.limit);
+    states.push(bucketState(tats[i]!, now, rule.dimension, rule.limit));
+  }
   return { denied, tooLarge, retryAfterMs: Math.ceil(wait), states, tats };
 }
 
@@ -69,7 +76,11 @@ export function adjustTat(stored: number | undefined, now: number, dimension: Di
 }
 
 export function toAdmission(rules: LimitRule[], verdict: Verdict): Admission {
-  const buckets = rules.map((rule, i) => ({ dimension: rule.dimension, limit: rule.limit, ...verdict.states[i]! }));
+  const buckets: BucketState[] = [];
+  for (let i = 0; i < rules.length; i++) {
+    const { remaining, resetMs } = verdict.states[i]!;
+    buckets.push({ dimension: rules[i]!.dimension, limit: rules[i]!.limit, remaining, resetMs });
+  }
   const rule = rules[verdict.denied];
   if (rule === undefined) return { allowed: true, buckets };
   const remaining = verdict.states[verdict.denied]!.remaining;
@@ -89,13 +100,12 @@ export function toAdmission(rules: LimitRule[], verdict: Verdict): Admission {
 
 /** Rules come from configuration and the request: reject what would corrupt a bucket rather than store it. */
 export function assertRules(rules: readonly { dimension: Dimension; limit: number; cost?: number; delta?: number; carry?: number }[]): void {
-  const seen = new Set<Dimension>();
-  for (const { dimension, limit, cost, delta, carry } of rules) {
+  for (let i = 0; i < rules.length; i++) {
+    const { dimension, limit, cost, delta, carry } = rules[i]!;
     if (!(limit > 0) || !Number.isFinite(limit)) throw new RangeError(`limit for ${dimension} must be a positive number, got ${limit}`);
     if (carry !== undefined && !Number.isFinite(carry)) throw new RangeError(`bad carry for ${dimension}: ${carry}`);
     const amount = cost ?? delta ?? 0;
     if (!Number.isFinite(amount) || (cost !== undefined && amount < 0)) throw new RangeError(`bad amount for ${dimension}: ${amount}`);
-    if (seen.has(dimension)) throw new RangeError(`more than one rule for ${dimension}`);
-    seen.add(dimension);
+    for (let j = 0; j < i; j++) if (rules[j]!.dimension === dimension) throw new RangeError(`more than one rule for ${dimension}`);
   }
 }

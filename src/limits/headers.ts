@@ -35,15 +35,22 @@ export function formatDuration(ms: number): string {
  */
 export function rateLimitHeaders(buckets: readonly BucketState[]): Record<string, string> {
   const headers: Record<string, string> = {};
-  const pick = (minute: Dimension, day: Dimension) =>
-    buckets.find((b) => b.dimension === minute) ?? buckets.find((b) => b.dimension === day);
-  for (const [kind, bucket] of [['requests', pick('rpm', 'rpd')], ['tokens', pick('tpm', 'tpd')]] as const) {
-    if (bucket === undefined) continue;
-    headers[`x-ratelimit-limit-${kind}`] = String(bucket.limit);
-    headers[`x-ratelimit-remaining-${kind}`] = String(bucket.remaining);
-    headers[`x-ratelimit-reset-${kind}`] = formatDuration(bucket.resetMs);
-  }
+  const requests = bucketFor(buckets, 'rpm') ?? bucketFor(buckets, 'rpd');
+  const tokens = bucketFor(buckets, 'tpm') ?? bucketFor(buckets, 'tpd');
+  if (requests) setTrio(headers, 'requests', requests);
+  if (tokens) setTrio(headers, 'tokens', tokens);
   return headers;
+}
+
+function bucketFor(buckets: readonly BucketState[], dimension: Dimension): BucketState | undefined {
+  for (const bucket of buckets) if (bucket.dimension === dimension) return bucket;
+  return undefined;
+}
+
+function setTrio(headers: Record<string, string>, kind: 'requests' | 'tokens', bucket: BucketState): void {
+  headers[`x-ratelimit-limit-${kind}`] = String(bucket.limit);
+  headers[`x-ratelimit-remaining-${kind}`] = String(bucket.remaining);
+  headers[`x-ratelimit-reset-${kind}`] = formatDuration(bucket.resetMs);
 }
 
 export interface RateLimitResponse {

@@ -15,9 +15,12 @@ export interface MemoryLimiterOptions {
   sweepIntervalMs?: number;
 }
 
+/** TATs of one subject's buckets; a TAT not in the future means a full bucket, which is not kept. */
+type SubjectBuckets = Partial<Record<Dimension, number>>;
+
 export class MemoryLimiter implements Limiter {
-  /** Bucket key → TAT; a TAT not in the future means a full bucket, which the sweep removes. */
-  readonly #tats = new Map<string, number>();
+  /** Subject → its buckets: one map lookup per call, whatever the number of dimensions. */
+  readonly #subjects = new Map<string, SubjectBuckets>();
   readonly #now: () => number;
   readonly #sweeper: NodeJS.Timeout;
 
@@ -30,42 +33,49 @@ export class MemoryLimiter implements Limiter {
   async admit(subject: string, rules: LimitRule[]): Promise<Admission> {
     assertRules(rules);
     const now = this.#now();
-    const keys = rules.map((rule) => bucketKey(subject, rule.dimension));
-    const verdict = evaluate(keys.map((key) => this.#tats.get(key)), rules, now);
-    keys.forEach((key, i) => {
+    const buckets = this.#bucketsOf(subject);
+    const verdict = evaluate(rules.map((rule) => buckets[rule.dimension]), rules, now);
+    for (let i = 0; i < rules.length; i++) {
       // Admitted: every bucket moved. Denied: only the carried settlements stick.
-      if (verdict.denied < 0 || rules[i]!.carry) this.#store(key, verdict.tats[i]!, now);
-    });
+      if (verdict.denied < 0 || rules[i]!.carry) setTat(buckets, rules[i]!.dimension, verdict.tats[i]!, now);
+    }
     return toAdmission(rules, verdict);
   }
 
   async adjust(subject: string, adjustments: { dimension: Dimension; limit: number; delta: number }[]): Promise<void> {
     assertRules(adjustments);
     const now = this.#now();
-    for (const { dimension, limit, delta } of adjustments) {
-      const key = bucketKey(subject, dimension);
-      this.#store(key, adjustTat(this.#tats.get(key), now, dimension, limit, delta), now);
-    }
+    const buckets = this.#bucketsOf(subject);
+    for (const { dimension, limit, delta } of adjustments) setTat(buckets, dimension, adjustTat(buckets[dimension], now, dimension, limit, delta), now);
   }
 
-  /** Drops every bucket that is full again; returns how many are left. */
+  /** Drops every bucket that is full again, and subjects left without one; returns how many buckets are left. */
   sweep(): number {
     const now = this.#now();
-    for (const [key, tat] of this.#tats) if (tat <= now) this.#tats.delete(key);
-    return this.#tats.size;
+    let left = 0;
+    for (const [subject, buckets] of this.#subjects) {
+      for (const dimension of Object.keys(buckets) as Dimension[]) setTat(buckets, dimension, buckets[dimension]!, now);
+      const count = Object.keys(buckets).length;
+      if (count === 0) this.#subjects.delete(subject);
+      left += count;
+    }
+    return left;
   }
 
   async close(): Promise<void> {
     clearInterval(this.#sweeper);
-    this.#tats.clear();
+    this.#subjects.clear();
   }
 
-  #store(key: string, tat: number, now: number): void {
-    if (tat > now) this.#tats.set(key, tat);
-    else this.#tats.delete(key);
+  /** Created empty on first use; an empty one is a subject whose buckets are all full, removed by the sweep. */
+  #bucketsOf(subject: string): SubjectBuckets {
+    let buckets = this.#subjects.get(subject);
+    if (!buckets) this.#subjects.set(subject, (buckets = {}));
+    return buckets;
   }
 }
 
-function bucketKey(subject: string, dimension: Dimension): string {
-  return `${subject}\u0000${dimension}`;
+function setTat(buckets: SubjectBuckets, dimension: Dimension, tat: number, now: number): void {
+  if (tat > now) buckets[dimension] = tat;
+  else delete buckets[dimension];
 }
