@@ -1,9 +1,11 @@
 /**
  * Prometheus metrics. One registry per app (tests build several apps in one process). Labels carry
  * names (route, model alias, provider, tier), never keys or secrets; key names are deliberately not
- * a label either (unbounded cardinality).
+ * a label either (unbounded cardinality). Metrics bumped on every request are summed in plain maps and handed to prom-client when it collects.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Usage } from '../usage/usage.js';
+import { BatchedCounter } from './batched-counter.js';
 
 /** Upstream answers take from milliseconds (cached, errors) to minutes (long generations). */
 const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -12,7 +14,7 @@ const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests = new Counter({
+  readonly requests = new BatchedCounter({
     name: 'tollgate_requests_total',
     help: 'Requests answered, by route, model alias, status and tier.',
     labelNames: ['route', 'model', 'status', 'tier'] as const,
@@ -39,17 +41,29 @@ export class GatewayMetrics {
     buckets: UPSTREAM_BUCKETS,
     registers: [this.registry],
   });
+  /** Token and cost totals per model since the last collect: one map lookup per request instead of five label hashes. */
+  readonly #usageByModel = new Map<string, ModelUsageTotals>();
   readonly tokens = new Counter({
     name: 'tollgate_tokens_total',
     help: 'Tokens by kind (prompt, cached, completion, reasoning).',
     labelNames: ['model', 'kind'] as const,
     registers: [this.registry],
+    collect: drain(this.#usageByModel, (counter, model, totals) => {
+      for (const kind of TOKEN_KINDS) {
+        counter.inc({ model, kind }, totals[kind]);
+        totals[kind] = 0;
+      }
+    }),
   });
   readonly costUsd = new Counter({
     name: 'tollgate_cost_usd_total',
     help: 'Cost in USD from the model pricing.',
     labelNames: ['model'] as const,
     registers: [this.registry],
+    collect: drain(this.#usageByModel, (counter, model, totals) => {
+      counter.inc({ model }, totals.costUsd);
+      totals.costUsd = 0;
+    }),
   });
   readonly rateLimited = new Counter({
     name: 'tollgate_rate_limit_rejections_total',
@@ -78,4 +92,25 @@ export class GatewayMetrics {
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'tollgate_' });
   }
+
+  /** A finished request's tokens and cost, counted under its model alias. */
+  recordUsage(model: string, usage: Usage, costUsd: number): void {
+    let totals = this.#usageByModel.get(model);
+    if (!totals) this.#usageByModel.set(model, (totals = { prompt: 0, cached: 0, completion: 0, reasoning: 0, costUsd: 0 }));
+    totals.prompt += usage.promptTokens;
+    totals.cached += usage.cachedTokens;
+    totals.completion += usage.completionTokens;
+    totals.reasoning += usage.reasoningTokens;
+    totals.costUsd += costUsd;
+  }
+}
+
+const TOKEN_KINDS = ['prompt', 'cached', 'completion', 'reasoning'] as const;
+type ModelUsageTotals = Record<(typeof TOKEN_KINDS)[number] | 'costUsd', number>;
+
+/** A collect() that hands each model's totals to `add`, which moves what it reports into the counter. */
+function drain<L extends string>(byModel: Map<string, ModelUsageTotals>, add: (counter: Counter<L>, model: string, totals: ModelUsageTotals) => void) {
+  return function (this: Counter<L>): void {
+    for (const [model, totals] of byModel) add(this, model, totals);
+  };
 }

@@ -8,6 +8,7 @@ import { GatewayError } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { costUsd } from './cost.js';
+import { utcMonth } from './usage-cells.js';
 import type { UsageStore } from './usage-store.js';
 import type { Usage } from './usage.js';
 
@@ -29,7 +30,7 @@ export class UsageService {
     this.store.record({ keyId: principal.id, model, provider, at: new Date(), usage, costUsd: cost });
     const cached = this.spendCache.get(principal.id);
     if (cached) cached.usd += cost;
-    this.observe(model, usage, cost);
+    this.metrics.recordUsage(model, usage, cost);
     return cost;
   }
 
@@ -47,20 +48,11 @@ export class UsageService {
   }
 
   async monthlySpend(keyId: string, now = new Date()): Promise<number> {
-    const month = now.toISOString().slice(0, 7);
+    const month = utcMonth(now);
     const cached = this.spendCache.get(keyId);
     if (cached && cached.month === month && now.getTime() - cached.fetchedAt < SPEND_CACHE_MS) return cached.usd;
     const usd = await this.store.monthlySpendUsd(keyId, month);
     this.spendCache.set(keyId, { month, usd, fetchedAt: now.getTime() });
     return usd;
-  }
-
-  private observe(model: string, usage: Usage, cost: number): void {
-    const { tokens } = this.metrics;
-    tokens.inc({ model, kind: 'prompt' }, usage.promptTokens);
-    tokens.inc({ model, kind: 'cached' }, usage.cachedTokens);
-    tokens.inc({ model, kind: 'completion' }, usage.completionTokens);
-    tokens.inc({ model, kind: 'reasoning' }, usage.reasoningTokens);
-    this.metrics.costUsd.inc({ model }, cost);
   }
 }
