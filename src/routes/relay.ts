@@ -37,7 +37,7 @@ export function isEventStream(response: Dispatcher.ResponseData): boolean {
 export async function relayJson(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): Promise<void> {
   let body: Buffer;
   try {
-    body = Buffer.from(await response.body.arrayBuffer());
+    body = await readWhole(response.body);
   } catch (err) {
     // The upstream broke off mid-body. Nothing has reached the client yet, so it gets a 502 (an
     // upstream failure), not the 500 of a gateway bug; the request is still settled once.
@@ -47,6 +47,19 @@ export async function relayJson(reply: FastifyReply, response: Dispatcher.Respon
   reply.send(body);
   const ok = response.statusCode < 300;
   options.onDone({ status: response.statusCode, usage: ok ? usageFromBody(body) : undefined, completed: true, stream: false });
+}
+
+/**
+ * The whole body as one Buffer. undici's own arrayBuffer() copies even a single chunk into a fresh
+ * ArrayBuffer (an unpooled allocation per request); a small answer arrives as one chunk, used as is.
+ */
+function readWhole(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    body.on('data', (chunk: Buffer) => chunks.push(chunk));
+    body.once('error', reject);
+    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+  });
 }
 
 export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): void {

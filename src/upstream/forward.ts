@@ -73,7 +73,7 @@ async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<{ res
     response = await req.pools.get(route.origin).request({
       method: 'POST',
       path: route.path,
-      headers: upstreamHeaders(req.clientHeaders, route.provider, Buffer.byteLength(body)),
+      headers: upstreamHeaders(req.clientHeaders, route.headers, Buffer.byteLength(body)),
       body,
       signal: req.signal,
     });

@@ -32,15 +32,24 @@ const NEVER_DOWNSTREAM = new Set([
   'openai-project',
 ]);
 
-export function upstreamHeaders(client: IncomingHttpHeaders, provider: ProviderConfig, bodyLength: number): Record<string, string> {
+/** What a provider adds to every request: its configured `headers`, then its credential. Computed once per route. */
+export function providerHeaders(provider: ProviderConfig): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, value] of Object.entries(provider.headers)) out[name.toLowerCase()] = value;
+  if (provider.apiKey) out.authorization = `Bearer ${provider.apiKey}`;
+  return out;
+}
+
+/** The client's headers minus credentials, identity and hop-by-hop ones, plus the provider's (`providerHeaders`). */
+export function upstreamHeaders(client: IncomingHttpHeaders, provider: Record<string, string>, bodyLength: number): Record<string, string> {
   const out: Record<string, string> = {};
   const connectionListed = listedInConnection(client.connection);
-  for (const [name, value] of Object.entries(client)) {
-    if (value === undefined || NEVER_UPSTREAM.has(name) || connectionListed.has(name)) continue;
+  for (const name in client) {
+    const value = client[name];
+    if (value === undefined || NEVER_UPSTREAM.has(name) || connectionListed?.has(name)) continue;
     out[name] = Array.isArray(value) ? value.join(', ') : value;
   }
-  Object.assign(out, lowerCaseKeys(provider.headers));
-  if (provider.apiKey) out.authorization = `Bearer ${provider.apiKey}`;
+  Object.assign(out, provider);
   out['content-type'] = 'application/json';
   out['content-length'] = String(bodyLength);
   return out;
@@ -49,19 +58,17 @@ export function upstreamHeaders(client: IncomingHttpHeaders, provider: ProviderC
 /** Upstream response headers worth passing on; upstream x-ratelimit-* are replaced by tollgate's own. */
 export function downstreamHeaders(upstream: IncomingHttpHeaders): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(upstream)) {
+  for (const name in upstream) {
+    const value = upstream[name];
     if (value === undefined || NEVER_DOWNSTREAM.has(name) || name.startsWith('x-ratelimit-')) continue;
     out[name] = value;
   }
   return out;
 }
 
-function listedInConnection(connection: string | string[] | undefined): Set<string> {
-  if (!connection) return new Set();
+/** Extra hop-by-hop names the client listed in Connection; undefined for the usual `keep-alive` / `close`. */
+function listedInConnection(connection: string | string[] | undefined): Set<string> | undefined {
+  if (!connection || connection === 'keep-alive' || connection === 'close') return undefined;
   const text = Array.isArray(connection) ? connection.join(',') : connection;
   return new Set(text.split(',').map((token) => token.trim().toLowerCase()).filter(Boolean));
-}
-
-function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }

@@ -3,6 +3,7 @@
  * filtered to the providers that serve the endpoint. Computed once at start-up.
  */
 import type { Config, Endpoint, ModelConfig, ProviderConfig } from '../config.js';
+import { providerHeaders } from './headers.js';
 
 export interface UpstreamRoute {
   providerName: string;
@@ -11,6 +12,8 @@ export interface UpstreamRoute {
   model: string;
   origin: string;
   path: string;
+  /** Set on every request to this route: the provider's configured headers and its credential. */
+  headers: Record<string, string>;
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: '/chat/completions', responses: '/responses' };
@@ -49,6 +52,7 @@ export class ModelRouter {
           model: route.model,
           origin: base.origin,
           path: base.pathname.replace(/\/+$/, '') + ENDPOINT_PATHS[endpoint],
+          headers: providerHeaders(provider),
         };
       });
   }
