@@ -1,8 +1,8 @@
 /**
  * Authentication: the client's tollgate key (Authorization: Bearer, api-key or x-api-key) becomes
- * `request.principal`. The key is resolved in onRequest and refused in preParsing, so an
- * unauthenticated request never has its body read, and the per-IP guard (plugins/limits.ts, a
- * route-level onRequest hook, so it runs in between) sees which requests carry no valid key.
+ * `request.principal`. The key is resolved in onRequest, where a request without a valid key also
+ * meets the per-IP guard (plugins/limits.ts), and refused in preParsing, so an unauthenticated
+ * request never has its body read.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -31,22 +31,27 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
   app.decorateRequest('principal', null);
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
     const key = presentedKey(request);
-    if (!key) return;
-    let record: ApiKeyRecord | undefined;
-    try {
-      record = await keyStore.findByHash(hashKey(key));
-    } catch (err) {
-      request.log.warn({ err }, 'key store unavailable');
-      throw serviceUnavailable('API keys cannot be checked right now. Please retry shortly.', 'key_store_unavailable');
-    }
-    if (record && isKeyActive(record)) request.principal = record;
+    if (key) request.principal = await activeRecord(keyStore, key, request);
+    // Only requests without a valid key meet the per-IP guard (bad-key floods, key guessing).
+    if (request.principal === null) await app.perIpGuard(request, reply);
   });
   app.addHook('preParsing', (request, _reply, payload, done) => {
     if (request.principal === null) done(invalidApiKey());
     else done(null, payload);
   });
 };
+
+async function activeRecord(keyStore: KeyStore, key: string, request: FastifyRequest): Promise<ApiKeyRecord | null> {
+  let record: ApiKeyRecord | undefined;
+  try {
+    record = await keyStore.findByHash(hashKey(key));
+  } catch (err) {
+    request.log.warn({ err }, 'key store unavailable');
+    throw serviceUnavailable('API keys cannot be checked right now. Please retry shortly.', 'key_store_unavailable');
+  }
+  return record && isKeyActive(record) ? record : null;
+}
 
 export default fp(auth, { name: 'tollgate-auth' });

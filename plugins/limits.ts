@@ -2,11 +2,11 @@
  * Rate limiting, two layers:
  * - `app.admission`: the tiered RPM/RPD/TPM/TPD limits per key and model (and per provider
  *   account), on Redis when configured, shared by every instance; in memory otherwise.
- * - a per-IP guard (@fastify/rate-limit) for requests that carry no valid key and for the admin
- *   API: bad-key floods and token guessing hit it, authenticated traffic never does.
+ * - a per-IP guard (@fastify/rate-limit), `app.perIpGuard`, for requests that carry no valid key and
+ *   for the admin API: bad-key floods and token guessing hit it, authenticated traffic never does.
  */
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../src/config.js';
 import { GatewayError } from '../src/errors.js';
@@ -19,10 +19,10 @@ import { RedisLimiter } from '../src/limits/redis-limiter.js';
 declare module 'fastify' {
   interface FastifyInstance {
     admission: AdmissionControl;
+    /** The per-IP guard as an onRequest hook: throws the 429 once an address is over limits.perIpPerMinute. */
+    perIpGuard(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
   }
 }
-
-const UNGUARDED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
 
 const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   const admission = new AdmissionControl(createLimiter(app, config), config, {
@@ -32,10 +32,12 @@ const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =
   app.decorate('admission', admission);
   app.addHook('onClose', () => admission.close());
 
+  // global: false — the guard runs only where it is called: the /v1 auth hook calls it for requests
+  // without a valid key, the admin API for all of its requests. Authenticated traffic never pays for it.
   await app.register(rateLimit, {
+    global: false,
     max: config.limits.perIpPerMinute,
     timeWindow: 60_000,
-    allowList: (request) => Boolean(request.principal) || UNGUARDED_PATHS.has(request.url.split('?')[0]!),
     errorResponseBuilder: (_request, context) =>
       new GatewayError(`Too many unauthenticated requests from this address. Please try again in ${context.after}.`, {
         status: 429,
@@ -43,6 +45,7 @@ const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =
         code: 'rate_limit_exceeded',
       }),
   });
+  app.decorate('perIpGuard', app.rateLimit());
 };
 
 function createLimiter(app: Parameters<FastifyPluginAsync>[0], config: Config): Limiter {

@@ -49,6 +49,11 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // While closing, requests on open connections are still served (they are in-flight work);
     // /readyz reports draining so load balancers move away.
     return503OnClosing: false,
+    // Bodies are read field by field and forwarded as parsed; nothing merges them into other objects,
+    // so a `__proto__` key is just data (JSON.parse makes it an own property). Skipping secure-json-parse's
+    // two regex scans of every body matters for 100k-token prompts.
+    onProtoPoisoning: 'ignore',
+    onConstructorPoisoning: 'ignore',
   });
   app.decorate('config', config);
   app.decorate('draining', false);
@@ -85,6 +90,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       usage: app.usage.store,
       tiers: Object.keys(config.tiers),
       models: Object.keys(config.models),
+      perIpGuard: app.perIpGuard,
     });
   }
   return app;
@@ -116,5 +122,5 @@ function registerRequestLog(app: FastifyInstance): void {
 
 /** `curl -d` sends form encoding by default; the API only speaks JSON, so parse any body as JSON. */
 function acceptJsonWithoutContentType(app: FastifyInstance): void {
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
+  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
 }

@@ -3,7 +3,7 @@
  * `Authorization: Bearer <admin token>`. Not wrapped in fastify-plugin, so its auth hook stays inside
  * the prefix. No response carries a key hash; the plaintext appears once, in the 201 of POST /keys.
  */
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { GatewayError, invalidRequest } from '../errors.js';
 import { bearerMatches } from '../security/bearer.js';
@@ -21,6 +21,8 @@ export interface AdminOptions {
   usage: UsageStore;
   tiers: string[];
   models: string[];
+  /** Runs before the token check on every admin request (plugins/limits.ts: `app.perIpGuard`): token guessing is limited per address. */
+  perIpGuard(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
 
 type IdParams = { Params: { id: string } };
@@ -30,7 +32,8 @@ const admin: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
   const { keys } = opts;
   const schemas = keySchemas(opts.tiers, opts.models);
 
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', async (request, reply) => {
+    await opts.perIpGuard(request, reply);
     // An empty token must never match an empty Bearer.
     if (!opts.token || !bearerMatches(request.headers.authorization, opts.token)) throw invalidAdminToken();
   });

@@ -46,6 +46,7 @@ export async function buildAdminApp(token = ADMIN_TOKEN): Promise<AdminApp> {
     usage,
     tiers: ['tier-1', 'tier-2'],
     models: ['gpt-test', 'gpt-mini'],
+    perIpGuard: async () => undefined, // the guard itself is tested end to end (test/rate-limits/ip-guard.test.ts)
   });
   const red = (await keys.create({ name: 'red-app', tier: 'tier-1', team: 'red' })).record;
   const blue = (await keys.create({ name: 'blue-app', tier: 'tier-2', team: 'blue' })).record;

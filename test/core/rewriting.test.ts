@@ -90,6 +90,17 @@ t.test('a field the SDK does not know still reaches the upstream', async (t) => 
   t.same(mock.requests[0]?.body.future_param, future, 'unknown field forwarded as sent');
 });
 
+t.test('__proto__ and constructor keys are data: forwarded as sent, not refused', async (t) => {
+  const body = `{"model":"${ALIAS}","messages":${JSON.stringify(messages)},"metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}`;
+  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' }, body });
+  t.equal(res.status, 200, 'served');
+  await res.arrayBuffer();
+  const metadata = mock.requests[0]?.body.metadata;
+  t.same(Object.getOwnPropertyDescriptor(metadata, '__proto__')?.value, { polluted: true }, '__proto__ arrived as an ordinary key');
+  t.same(metadata?.constructor, { prototype: { x: 1 } }, 'constructor arrived as sent');
+  t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was touched');
+});
+
 t.test('Responses requests are rewritten the same way', async (t) => {
   await gw.client().responses.create({ model: ALIAS, input: 'hi', metadata: { a: 'b' }, text: { format: { type: 'text' } } }, { headers: { 'OpenAI-Project': 'proj_client' } });
   const rec = mock.requests[0];

@@ -27,3 +27,19 @@ t.test('invalid keys: 5 get 401, the 6th 429; a valid key is never limited by th
   for (let i = 0; i < 10; i++) t.equal((await post(gw.url, {}, gw.key)).status, 200, `valid key request ${i + 11} is still served`);
   t.equal(mock.requests.length, 20, 'only the valid-key requests reached the upstream');
 });
+
+t.test('the admin API is guarded per address, before its token is checked', async (t) => {
+  const adminMock = await startMockUpstream();
+  const admin = await startGateway({ primary: adminMock, configure: (raw) => ((raw.limits = { perIpPerMinute: 3 }), (raw.admin = { token: 'admin-token-0123456789abcdef' })) });
+  t.teardown(async () => {
+    await admin.close();
+    await adminMock.close();
+  });
+  const listKeys = (token: string) => fetch(`${admin.url}/admin/keys`, { headers: { authorization: `Bearer ${token}` } });
+  t.equal((await listKeys('admin-token-0123456789abcdef')).status, 200, 'the right token is served');
+  for (let i = 2; i <= 3; i++) t.equal((await listKeys('wrong')).status, 401, `guess ${i}: 401`);
+  const limited = await listKeys('wrong');
+  t.equal(limited.status, 429, 'the 4th admin request from the address gets 429');
+  t.match(await limited.json(), { error: { type: 'requests', code: 'rate_limit_exceeded' } }, 'OpenAI-shaped');
+  t.equal((await post(admin.url, {}, admin.key)).status, 200, 'a valid /v1 key is still served from that address');
+});
