@@ -1,11 +1,12 @@
 /**
- * `npm run bench`: direct (the mock itself), bare (undici proxy floor), tollgate (all four limit
- * windows) and tollgate-nolimits (no limiter call) against one mock upstream, each target in its own
- * process, autocannon in this one. With BENCH_REDIS_URL, also Redis commands per request for the
- * tollgate targets (bench/redis-stats.ts). Knobs (see bench/README.md):
- * BENCH_DURATION, BENCH_TARGETS, BENCH_ROUNDS, BENCH_STREAMS, BENCH_REDIS_URL, BENCH_CPU_PROF.
+ * `npm run bench`: direct (the mock itself), bare (undici proxy floor), fastify (a one-route Fastify
+ * proxy: the framework's floor), tollgate (all four limit windows) and tollgate-nolimits (no limiter
+ * call) against one mock upstream, each target in its own process, autocannon in this one. With
+ * BENCH_REDIS_URL, also Redis commands per request for the tollgate targets (bench/redis-stats.ts).
+ * Knobs (see bench/README.md): BENCH_DURATION, BENCH_TARGETS, BENCH_ROUNDS, BENCH_STREAMS,
+ * BENCH_REDIS_URL, BENCH_CPU_PROF, BENCH_PIN.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { createInterface } from 'node:readline';
@@ -21,17 +22,26 @@ const STREAMS = Number(process.env.BENCH_STREAMS || 200);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS || 1));
 const REDIS_URL = process.env.BENCH_REDIS_URL || '';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+/**
+ * CPU pinning (Linux, 2+ CPUs, taskset present; BENCH_PIN=0 turns it off): the proxy under test gets
+ * CPU 1 to itself, while the mock, autocannon and the stream timer share CPU 0. Unpinned, the
+ * scheduler sometimes puts the target beside autocannon and sometimes not, and req/s ratios between
+ * two runs of the same code moved by ±15 points; pinned, each target's req/s is its own capacity on
+ * one core, which is what the ratios compare.
+ */
+const PIN = process.env.BENCH_PIN !== '0' && os.platform() === 'linux' && os.cpus().length >= 2 && hasTaskset();
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 /** What each target runs (undefined: autocannon hits the mock directly). */
 const TARGETS: Record<string, { script?: string; env?: Record<string, string> } | undefined> = {
   direct: undefined,
   bare: { script: 'bare-proxy.ts' },
+  fastify: { script: 'fastify-floor.ts' },
   tollgate: { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on' } },
   'tollgate-nolimits': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'off' } },
   'tollgate-log': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on', BENCH_LOG_LEVEL: 'info' } },
 };
-const selected = (process.env.BENCH_TARGETS || 'direct,bare,tollgate,tollgate-nolimits').split(',').map((t) => t.trim()).filter(Boolean);
+const selected = (process.env.BENCH_TARGETS || 'direct,bare,fastify,tollgate,tollgate-nolimits').split(',').map((t) => t.trim()).filter(Boolean);
 for (const name of selected) if (!(name in TARGETS)) throw new Error(`unknown target "${name}"; known: ${Object.keys(TARGETS).join(', ')}`);
 
 const chatBody = JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content: 'Say hello to the benchmark.' }] });
@@ -61,7 +71,9 @@ const children = new Set<ChildProcess>();
 function start(script: string, args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
   const profile = `${script.replace('.ts', '')}-${Date.now()}.cpuprofile`;
   const prof = CPU_PROF && script !== 'mock-upstream.ts' ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`, `--cpu-prof-name=${profile}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', here(script), ...args], {
+  const command = [process.execPath, ...prof, '--import', 'tsx', here(script), ...args];
+  const pinned = PIN ? ['taskset', '-c', script === 'mock-upstream.ts' ? '0' : '1', ...command] : command;
+  const child = spawn(pinned[0]!, pinned.slice(1), {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -80,6 +92,15 @@ function start(script: string, args: string[], env: Record<string, string> = {})
       resolve({ child, port: Number(port) });
     });
   });
+}
+
+function hasTaskset(): boolean {
+  return spawnSync('taskset', ['-p', String(process.pid)]).status === 0;
+}
+
+/** This process (autocannon, the stream timer) joins the mock on CPU 0. */
+function pinSelf(): void {
+  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -110,9 +131,12 @@ interface Samples {
 /** Only the tollgate processes talk to Redis; their commands are counted around the 50-connection run. */
 const countsRedis = (name: string) => name.startsWith('tollgate');
 
-/** One round on one target: 50 connections, 1 connection, streams with and without include_usage. */
-async function measure(name: string, target: Target, into: Samples, redis: RedisStats | undefined): Promise<void> {
-  log(`${name}: 50 connections ${DURATION} s, 1 connection ${LATENCY_DURATION} s, ${STREAMS}+${STREAMS} streams`);
+/**
+ * The 50-connection run of one target in a round. A round runs these for every target back to back,
+ * so the windows compared in a round's ratios are seconds apart, not a whole round.
+ */
+async function throughput(name: string, target: Target, into: Samples, redis: RedisStats | undefined): Promise<void> {
+  log(`${name}: 50 connections ${DURATION} s`);
   const counting = redis && countsRedis(name);
   const before = counting ? await redis.snapshot() : undefined;
   const heavy = await load(target, chatBody, 50, DURATION);
@@ -122,12 +146,18 @@ async function measure(name: string, target: Target, into: Samples, redis: Redis
     into.redis.requests += heavy.requests;
     accumulate(into.redis.counts, counts);
   }
+  if (heavy.failures > 0) notes.push(`${name}: ${heavy.failures} failed requests (errors, timeouts or non-2xx) at 50 connections`);
+  into.rps.push(heavy.reqPerSec);
+  into.cpu.push(heavy.cpuPerRequest);
+}
+
+/** The latency part of a round on one target: 1 connection, streams with and without include_usage. */
+async function latency(name: string, target: Target, into: Samples): Promise<void> {
+  log(`${name}: 1 connection ${LATENCY_DURATION} s, ${STREAMS}+${STREAMS} streams`);
   const single = await load(target, chatBody, 1, LATENCY_DURATION);
   const usage = await streams(target, streamBody(true), true, STREAMS);
   const plain = await streams(target, streamBody(false), false, STREAMS);
-  if (heavy.failures + single.failures > 0) notes.push(`${name}: ${heavy.failures + single.failures} failed requests (errors, timeouts or non-2xx) under load`);
-  into.rps.push(heavy.reqPerSec);
-  into.cpu.push(heavy.cpuPerRequest);
+  if (single.failures > 0) notes.push(`${name}: ${single.failures} failed requests (errors, timeouts or non-2xx) at 1 connection`);
   append(into.latencies, single.latencies);
   append(into.ttfb, usage.ttfb);
   append(into.total, usage.total);
@@ -148,6 +178,7 @@ const log = (message: string) => console.error(`[bench] ${message}`);
  * turn; with BENCH_ROUNDS > 1 the turns repeat, so drift on a shared box hits every target alike.
  */
 async function main(): Promise<Row[]> {
+  pinSelf();
   const busy = os.loadavg()[0]!;
   if (busy > os.cpus().length / 2) notes.push(`load average was ${busy.toFixed(2)} at start: other processes compete for the CPUs, numbers are noisy`);
   const mock = await start('mock-upstream.ts', []);
@@ -171,7 +202,8 @@ async function main(): Promise<Row[]> {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) log(`round ${round}/${ROUNDS}`);
-      for (const [name, target] of targets) await measure(name, target, samples.get(name)!, redis);
+      for (const [name, target] of targets) await throughput(name, target, samples.get(name)!, redis);
+      for (const [name, target] of targets) await latency(name, target, samples.get(name)!);
     }
   } finally {
     await redis?.close();
@@ -198,12 +230,20 @@ const cpu = (v: number, base: number | undefined) => (Number.isFinite(v) ? `${Ma
 
 const pct = (v: number) => `${Math.round(100 * v)}%`;
 
+/**
+ * req/s of `a` as a share of `b`: the median over rounds of the two runs of the same round. The box's
+ * speed drifts by tens of percent over seconds; a ratio of two runs seconds apart cancels most of it.
+ */
+function pairedRatio(a: Row, b: Row): number {
+  return median(a.roundRps.map((rps, i) => rps / b.roundRps[i]!));
+}
+
 function report(rows: Row[]): string {
   const bare = rows.find((r) => r.target === 'bare');
   const on = rows.find((r) => r.target === 'tollgate');
   const off = rows.find((r) => r.target === 'tollgate-nolimits');
   const main = rows.map((r) =>
-    [r.target, Math.round(r.rps), bare ? pct(r.rps / bare.rps) : '–', r === on && off ? pct(r.rps / off.rps) : '–', cpu(r.cpu, bare?.cpu), `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
+    [r.target, Math.round(r.rps), bare ? pct(pairedRatio(r, bare)) : '–', r === on && off ? pct(pairedRatio(on, off)) : '–', cpu(r.cpu, bare?.cpu), `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
       delta(r.p50, bare?.p50), ms(r.ttfb), delta(r.ttfb, bare?.ttfb), ms(r.total)],
   );
   const plain = rows.map((r) => [r.target, ms(r.plainTtfb), delta(r.plainTtfb, bare?.plainTtfb), ms(r.plainTotal), delta(r.plainTotal, bare?.plainTotal)]);
@@ -212,9 +252,11 @@ function report(rows: Row[]): string {
     `# tollgate bench — ${new Date().toISOString()}`,
     '',
     `Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}. ` +
-      `Loopback; mock, target and autocannon share the CPUs, so compare ratios, not absolutes. ` +
+      (PIN
+        ? `Loopback; the target runs alone on CPU 1, the mock and autocannon share CPU 0: req/s is the target's capacity on one core. `
+        : `Loopback; mock, target and autocannon share the CPUs (not pinned), so compare ratios, not absolutes. `) +
       `CPU/req: user+system CPU of the target's own process per request at 50 connections (direct: the mock's).`,
-    `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s (req/s: median of rounds), ` +
+    `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s (req/s: median of rounds; ratios: median of the per-round ratios), ` +
       `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode (mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
       `tollgate: tier with rpm, rpd, tpm and tpd (limits on); tollgate-nolimits: tier with no limits, no limiter call (limits off); ` +
       `logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
@@ -234,10 +276,10 @@ function report(rows: Row[]): string {
 
 /** The limits issue's figure: throughput with limits on vs off, target at least 85 %. */
 function limiterCost(on: Row, off: Row): string {
-  const ratio = on.rps / off.rps;
+  const ratio = pairedRatio(on, off);
   const rounds = on.roundRps.length > 1 ? ` (per round: ${on.roundRps.map((rps, i) => pct(rps / off.roundRps[i]!)).join(', ')})` : '';
   return (
-    `Limiter cost (tollgate vs tollgate-nolimits): ${Math.round(on.rps)} / ${Math.round(off.rps)} req/s = **${pct(ratio)}** with limits on` +
+    `Limiter cost (tollgate vs tollgate-nolimits): ${Math.round(on.rps)} / ${Math.round(off.rps)} req/s (medians); per-round ratio median **${pct(ratio)}** with limits on` +
     `${rounds}; target ≥ 85%: ${ratio >= 0.85 ? 'met' : '**not met**'}. CPU/req ${Math.round(on.cpu)} vs ${Math.round(off.cpu)} µs ` +
     `(${on.cpu - off.cpu >= 0 ? '+' : ''}${Math.round(on.cpu - off.cpu)} µs; off / on = ${pct(off.cpu / on.cpu)}, the req/s share a CPU-bound tollgate would keep, steadier on a shared box), ` +
     `1-connection p50 ${delta(on.p50, off.p50)}. ` +
