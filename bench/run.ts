@@ -23,11 +23,12 @@ const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS || 1));
 const REDIS_URL = process.env.BENCH_REDIS_URL || '';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 /**
- * CPU pinning (Linux, 2+ CPUs, taskset present; BENCH_PIN=0 turns it off): the proxy under test gets
- * CPU 1 to itself, while the mock, autocannon and the stream timer share CPU 0. Unpinned, the
- * scheduler sometimes puts the target beside autocannon and sometimes not, and req/s ratios between
- * two runs of the same code moved by ±15 points; pinned, each target's req/s is its own capacity on
- * one core, which is what the ratios compare.
+ * CPU pinning during the 50-connection runs (Linux, 2+ CPUs, taskset present; BENCH_PIN=0 turns it
+ * off): the proxy under test gets CPU 1 to itself, while the mock, autocannon (and Redis, if pinned as
+ * bench/README.md shows) share CPU 0. Unpinned, the scheduler sometimes put the target beside
+ * autocannon and sometimes not, and two runs of the same code moved by ±15 points; pinned, each
+ * target's req/s is its own capacity on one core. The latency runs are unpinned again: a pinned
+ * request path crosses CPUs at every hop, and each wakeup of an idle CPU adds to the latency measured.
  */
 const PIN = process.env.BENCH_PIN !== '0' && os.platform() === 'linux' && os.cpus().length >= 2 && hasTaskset();
 const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
@@ -72,8 +73,7 @@ function start(script: string, args: string[], env: Record<string, string> = {})
   const profile = `${script.replace('.ts', '')}-${Date.now()}.cpuprofile`;
   const prof = CPU_PROF && script !== 'mock-upstream.ts' ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`, `--cpu-prof-name=${profile}`] : [];
   const command = [process.execPath, ...prof, '--import', 'tsx', here(script), ...args];
-  const pinned = PIN ? ['taskset', '-c', script === 'mock-upstream.ts' ? '0' : '1', ...command] : command;
-  const child = spawn(pinned[0]!, pinned.slice(1), {
+  const child = spawn(command[0]!, command.slice(1), {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
   });
@@ -98,9 +98,14 @@ function hasTaskset(): boolean {
   return spawnSync('taskset', ['-p', String(process.pid)]).status === 0;
 }
 
-/** This process (autocannon, the stream timer) joins the mock on CPU 0. */
-function pinSelf(): void {
-  if (PIN) spawnSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)]);
+const ALL_CPUS = `0-${os.cpus().length - 1}`;
+
+/** On: targets on CPU 1, the mock and this process (autocannon, the stream timer) on CPU 0. Off: anywhere. */
+function pin(on: boolean, mockPid: number | undefined): void {
+  if (!PIN) return;
+  const setAffinity = (pid: number | undefined, cpus: string) => pid && spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
+  setAffinity(process.pid, on ? '0' : ALL_CPUS);
+  for (const child of children) setAffinity(child.pid, on ? (child.pid === mockPid ? '0' : '1') : ALL_CPUS);
 }
 
 async function stop(child: ChildProcess): Promise<void> {
@@ -178,7 +183,6 @@ const log = (message: string) => console.error(`[bench] ${message}`);
  * turn; with BENCH_ROUNDS > 1 the turns repeat, so drift on a shared box hits every target alike.
  */
 async function main(): Promise<Row[]> {
-  pinSelf();
   const busy = os.loadavg()[0]!;
   if (busy > os.cpus().length / 2) notes.push(`load average was ${busy.toFixed(2)} at start: other processes compete for the CPUs, numbers are noisy`);
   const mock = await start('mock-upstream.ts', []);
@@ -202,7 +206,9 @@ async function main(): Promise<Row[]> {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       if (ROUNDS > 1) log(`round ${round}/${ROUNDS}`);
+      pin(true, mock.child.pid);
       for (const [name, target] of targets) await throughput(name, target, samples.get(name)!, redis);
+      pin(false, mock.child.pid);
       for (const [name, target] of targets) await latency(name, target, samples.get(name)!);
     }
   } finally {
@@ -253,7 +259,7 @@ function report(rows: Row[]): string {
     '',
     `Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}. ` +
       (PIN
-        ? `Loopback; the target runs alone on CPU 1, the mock and autocannon share CPU 0: req/s is the target's capacity on one core. `
+        ? `Loopback; at 50 connections the target runs alone on CPU 1 while the mock and autocannon share CPU 0, so req/s is the target's capacity on one core; latency runs are unpinned. `
         : `Loopback; mock, target and autocannon share the CPUs (not pinned), so compare ratios, not absolutes. `) +
       `CPU/req: user+system CPU of the target's own process per request at 50 connections (direct: the mock's).`,
     `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s (req/s: median of rounds; ratios: median of the per-round ratios), ` +
