@@ -125,13 +125,16 @@ export class AdmissionControl {
     return (actual) => {
       if (settled) return;
       settled = true;
+      let delta: number | undefined; // read only for token tiers: it needs the prompt count
       const adjustments = [];
       for (const dimension of TOKEN_DIMENSIONS) {
         const limit = limits[dimension];
-        if (limit !== undefined) adjustments.push({ dimension, limit, delta: actual - estimate.totalTokens });
+        if (limit === undefined) continue;
+        delta ??= actual - estimate.totalTokens;
+        adjustments.push({ dimension, limit, delta });
       }
       // Nothing reserved tokens (a requests-only tier), or the reservation was exact: nothing to settle.
-      if (adjustments.length > 0 && adjustments[0]!.delta !== 0) this.settlements.add(subject, adjustments);
+      if (delta) this.settlements.add(subject, adjustments);
     };
   }
 }

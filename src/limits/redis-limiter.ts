@@ -64,7 +64,9 @@ for i = 1, #KEYS do
     if over > eps and over > wait then denied, wait = i, over end
   end
 end
-local reply = {denied, tooLarge, math.ceil(wait)}
+-- %d: table.concat would print large numbers as 1e+15
+local function int(n) return string.format('%d', n) end
+local reply = {int(denied), int(tooLarge), int(math.ceil(wait))}
 for i = 1, #KEYS do
   local interval = period[i] / limit[i]
   if denied == 0 then
@@ -74,10 +76,9 @@ for i = 1, #KEYS do
     store(KEYS[i], tat[i], margin)
   end
   local remaining = math.floor((period[i] + eps - (tat[i] - now)) / interval)
-  reply[2 + 2 * i] = string.format('%d', math.min(limit[i], math.max(0, remaining)))
-  reply[3 + 2 * i] = string.format('%d', math.max(0, math.ceil(tat[i] - now - eps)))
+  reply[2 + 2 * i] = int(math.min(limit[i], math.max(0, remaining)))
+  reply[3 + 2 * i] = int(math.max(0, math.ceil(tat[i] - now - eps)))
 end
-reply[1], reply[2], reply[3] = string.format('%d', denied), string.format('%d', tooLarge), string.format('%d', reply[3])
 return table.concat(reply, ',')
 `;
 

@@ -1,7 +1,7 @@
 /**
  * A prom-client Counter whose increments are summed in a plain Map and handed over when the registry
- * collects (a scrape). prom-client hashes the label object, sorting its keys, on every inc(); the
- * request path increments six counters per request, so those go through here.
+ * collects (a scrape). prom-client hashes the label object, sorting its keys, on every inc(); a
+ * counter bumped on every request (tollgate_requests_total) goes through here instead.
  */
 import { Counter, type CounterConfiguration } from 'prom-client';
 

@@ -1,7 +1,8 @@
 /**
  * Prometheus metrics. One registry per app (tests build several apps in one process). Labels carry
  * names (route, model alias, provider, tier), never keys or secrets; key names are deliberately not
- * a label either (unbounded cardinality). Metrics bumped on every request are summed in plain maps and handed to prom-client when it collects.
+ * a label either (unbounded cardinality). Counters bumped on every request are summed in plain maps
+ * and handed to prom-client when it collects (BatchedCounter, recordUsage).
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Usage } from '../usage/usage.js';
