@@ -1,18 +1,10 @@
 // The admin API's door (DESIGN §3): with a token configured, a missing or wrong token gets an
 // OpenAI-shaped 401 and changes nothing; without a token the admin API does not exist (404).
 import t from 'tap';
-import { ADMIN_TOKEN, adminApi, http, adminOnRedis, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, adminApi, http, adminOnRedis, upstreamAndRedis } from '../helpers/admin-http.js';
 import { startGateway } from '../helpers/gateway.js';
-import { startMockUpstream } from '../helpers/mock-upstream.js';
-import { startRedis } from '../helpers/redis.js';
 
-const mock = await startMockUpstream();
-const redis = await startRedis();
-const PREFIX = uniquePrefix('admin-auth');
-t.teardown(async () => {
-  await mock.close();
-  await redis.stop();
-});
+const { mock, redis, prefix: PREFIX } = await upstreamAndRedis(t, 'admin-auth');
 
 const ROUTES = [
   ['GET', '/admin/keys'],

@@ -3,24 +3,17 @@
 import t from 'tap';
 import { AuthenticationError } from 'openai';
 import { run } from '../../src/cli.js';
-import { ADMIN_TOKEN, expectedCostUsd, flushUsage, adminOnRedis, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, expectedCostUsd, flushUsage, adminOnRedis, upstreamAndRedis } from '../helpers/admin-http.js';
 import { ALIAS, startGateway } from '../helpers/gateway.js';
-import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, startMockUpstream, wordChunks } from '../helpers/mock-upstream.js';
-import { startRedis } from '../helpers/redis.js';
+import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, wordChunks } from '../helpers/mock-upstream.js';
 
-const mock = await startMockUpstream();
-const redis = await startRedis();
-const PREFIX = uniquePrefix('cli');
+const { mock, redis, prefix: PREFIX } = await upstreamAndRedis(t, 'cli');
 const gw = await startGateway({
   primary: mock,
   captureLogs: true,
   configure: adminOnRedis(redis.url, PREFIX),
 });
-t.teardown(async () => {
-  await gw.close();
-  await mock.close();
-  await redis.stop();
-});
+t.teardown(() => gw.close());
 
 const env = { TOLLGATE_URL: gw.url, TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN };
 

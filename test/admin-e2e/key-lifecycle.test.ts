@@ -3,19 +3,12 @@
 // revoke (401); and a key revoked on one instance is refused by another within one second.
 import t, { type Test } from 'tap';
 import { AuthenticationError, NotFoundError } from 'openai';
-import { ADMIN_TOKEN, adminApi, poll, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, adminApi, poll, upstreamAndRedis } from '../helpers/admin-http.js';
 import { ALIAS, startGateway, type Gateway } from '../helpers/gateway.js';
-import { DEFAULT_TEXT, startMockUpstream } from '../helpers/mock-upstream.js';
-import { startRedis } from '../helpers/redis.js';
+import { DEFAULT_TEXT } from '../helpers/mock-upstream.js';
 
 const OTHER_ALIAS = 'gpt-4.1-mini';
-const mock = await startMockUpstream();
-const redis = await startRedis();
-const PREFIX = uniquePrefix('key-lifecycle');
-t.teardown(async () => {
-  await mock.close();
-  await redis.stop();
-});
+const { mock, redis, prefix: PREFIX } = await upstreamAndRedis(t, 'key-lifecycle');
 
 async function gateway(t: Test): Promise<Gateway> {
   const gw = await startGateway({

@@ -3,14 +3,10 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { hashKey } from '../../src/keys/api-key.js';
-import { ADMIN_TOKEN, adminApi, flushUsage, http, adminOnRedis, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, adminApi, flushUsage, http, adminOnRedis, upstreamAndRedis } from '../helpers/admin-http.js';
 import { ALIAS, randomKey, startGateway } from '../helpers/gateway.js';
-import { startMockUpstream } from '../helpers/mock-upstream.js';
-import { startRedis } from '../helpers/redis.js';
 
-const mock = await startMockUpstream();
-const redis = await startRedis();
-const PREFIX = uniquePrefix('plaintext');
+const { mock, redis, prefix: PREFIX } = await upstreamAndRedis(t, 'plaintext');
 const reader = new Redis(redis.url);
 const gw = await startGateway({
   primary: mock,
@@ -20,8 +16,6 @@ const gw = await startGateway({
 t.teardown(async () => {
   await gw.close();
   reader.disconnect();
-  await mock.close();
-  await redis.stop();
 });
 
 const admin = adminApi(gw.url);

@@ -8,7 +8,10 @@
  *   const rows = await admin.usage({ groupBy: 'model' });
  */
 import { randomBytes } from 'node:crypto';
+import type { Test } from 'tap';
 import type { Gateway, RawConfig } from './gateway.js';
+import { startMockUpstream, type MockUpstream } from './mock-upstream.js';
+import { startRedis, type RedisServer } from './redis.js';
 import type { UsageRow } from '../../src/usage/usage-store.js';
 
 export const ADMIN_TOKEN = 'tg-admin-e2e-token-0123456789abcdef';
@@ -77,6 +80,20 @@ export const adminOnRedis = (url: string, keyPrefix: string) => (raw: RawConfig)
   raw.admin = { token: ADMIN_TOKEN };
   raw.redis = { url, keyPrefix };
 };
+
+/**
+ * A mock upstream and a private Redis for one test file, with a key prefix of its own. Registered
+ * first, torn down last (tap runs teardowns in reverse), after the gateways that use them.
+ */
+export async function upstreamAndRedis(t: Test, label: string): Promise<{ mock: MockUpstream; redis: RedisServer; prefix: string }> {
+  const mock = await startMockUpstream();
+  const redis = await startRedis();
+  t.teardown(async () => {
+    await mock.close();
+    await redis.stop();
+  });
+  return { mock, redis, prefix: uniquePrefix(label) };
+}
 
 export const uniquePrefix = (label: string): string => `tg-e2e:${label}:${randomBytes(4).toString('hex')}:`;
 

@@ -5,22 +5,15 @@
 import t, { type Test } from 'tap';
 import OpenAI, { RateLimitError } from 'openai';
 import { hashKey, staticKeyId } from '../../src/keys/api-key.js';
-import { ADMIN_TOKEN, adminApi, expectedCostUsd, flushUsage, http, poll, sumRows, uniquePrefix } from '../helpers/admin-http.js';
+import { ADMIN_TOKEN, adminApi, expectedCostUsd, flushUsage, http, poll, sumRows, upstreamAndRedis } from '../helpers/admin-http.js';
 import { ALIAS, randomKey, startGateway, type Gateway, type RawConfig } from '../helpers/gateway.js';
-import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, startMockUpstream, wordChunks } from '../helpers/mock-upstream.js';
-import { startRedis } from '../helpers/redis.js';
+import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, wordChunks } from '../helpers/mock-upstream.js';
 
 /** One request costs 12 × $0.10 + 5 × $0.40 per 1M = $0.0000032: more than the whole budget. */
 const TINY_BUDGET = 0.000001;
 const ONE_REQUEST_USD = expectedCostUsd({ promptTokens: DEFAULT_PROMPT_TOKENS, cachedTokens: 0, completionTokens: wordChunks(DEFAULT_TEXT).length, reasoningTokens: 0 });
 
-const mock = await startMockUpstream();
-const redis = await startRedis();
-const PREFIX = uniquePrefix('budget');
-t.teardown(async () => {
-  await mock.close();
-  await redis.stop();
-});
+const { mock, redis, prefix: PREFIX } = await upstreamAndRedis(t, 'budget');
 t.beforeEach(() => mock.reset());
 
 async function gateway(t: Test, configure: (raw: RawConfig) => void = () => {}, useRedis = true): Promise<Gateway> {
