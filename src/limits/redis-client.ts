@@ -9,6 +9,8 @@
  * - commandTimeout: a connected but unresponsive Redis (stuck server, network black hole) fails the
  *   command after this many ms;
  * - enableAutoPipelining: concurrent requests' commands go out in one write, not one syscall each;
+ *   except the admit script: RedisLimiter batches admissions itself and sends at once (a command
+ *   auto-pipelined from the end of a turn would wait for the next one);
  * - retryStrategy: reconnect forever, with capped backoff, so limiting returns to Redis on its own.
  *
  * The caller owns the client: attach an 'error' listener (ioredis prints unhandled ones to the console
@@ -16,6 +18,7 @@
  * (until then every command fails fast), and quit() it on shutdown.
  */
 import { Redis } from 'ioredis';
+import { ADMIT_COMMAND } from './redis-limiter.js';
 
 const RECONNECT_BASE_MS = 50;
 const RECONNECT_MAX_MS = 2_000;
@@ -29,6 +32,7 @@ export function createLimiterRedis(url: string, commandTimeoutMs: number): Redis
     commandTimeout: commandTimeoutMs,
     // Commands issued in the same event-loop turn (concurrent admissions) share one socket write.
     enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: [ADMIT_COMMAND],
     retryStrategy: (attempt) => Math.min(RECONNECT_BASE_MS * 2 ** attempt, RECONNECT_MAX_MS),
   });
 }

@@ -4,6 +4,8 @@ import { Redis } from 'ioredis';
 import t from 'tap';
 import { EXPIRY_MARGIN_MS } from '../../src/limits/gcra.js';
 import { createLimiterRedis } from '../../src/limits/redis-client.js';
+import type { Admission, LimitRule } from '../../src/limits/limiter.js';
+import { MemoryLimiter } from '../../src/limits/memory-limiter.js';
 import { RedisLimiter } from '../../src/limits/redis-limiter.js';
 import { startRedis } from '../helpers/redis.js';
 import { limiterSuite } from './limiter-suite.js';
@@ -52,6 +54,69 @@ t.test('two instances on two connections admit exactly the limit between them', 
   t.equal(results.filter((r) => r.allowed).length, 5, 'exactly 5 of 40 concurrent admits succeed');
   const remaining = results.filter((r) => r.allowed).map((r) => r.buckets[0]!.remaining).sort();
   t.same(remaining, [0, 1, 2, 3, 4], 'each admitted request saw its own remaining count');
+});
+
+/** Script calls the server has run so far (EVALSHA, or EVAL after a NOSCRIPT), read on a connection of its own. */
+async function scriptCalls(redis: Redis): Promise<number> {
+  const stats = await redis.info('commandstats');
+  let calls = 0;
+  for (const [, , count] of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(count);
+  return calls;
+}
+
+t.test('admissions of one subject in one event-loop turn share one script call', async (t) => {
+  const { redis, limiter } = await redisLimiter();
+  const observer = await connectRedis();
+  t.teardown(() => Promise.all([redis.quit(), observer.quit()]));
+  const rules = [{ dimension: 'rpm' as const, limit: 5, cost: 1 }];
+  await limiter.admit('key:warm:gpt', rules); // loads the script: the first call may be an EVAL
+  const before = await scriptCalls(observer);
+  const results = await Promise.all(Array.from({ length: 40 }, () => limiter.admit('key:batched:gpt', rules)));
+  t.equal((await scriptCalls(observer)) - before, 1, 'one script call for 40 admissions');
+  t.same(results.map((r) => r.allowed), [...Array(5).fill(true), ...Array(35).fill(false)], 'the first 5 in arrival order are admitted');
+  t.same(results.slice(0, 5).map((r) => r.buckets[0]!.remaining), [4, 3, 2, 1, 0], 'each saw its own remaining count');
+  t.ok(results.slice(5).every((r) => r.denial?.dimension === 'rpm' && r.denial.used === 5 && r.denial.retryAfterMs > 0), 'the rest are denied with a wait');
+});
+
+t.test('a turn with many subjects and a long queue: one call per subject and per 64 admissions', async (t) => {
+  const { redis, limiter } = await redisLimiter();
+  const observer = await connectRedis();
+  t.teardown(() => Promise.all([redis.quit(), observer.quit()]));
+  const rules = [{ dimension: 'rpd' as const, limit: 100, cost: 1 }];
+  await limiter.admit('key:warm:gpt', rules);
+  const before = await scriptCalls(observer);
+  const [hot, a, b] = await Promise.all([
+    Promise.all(Array.from({ length: 150 }, () => limiter.admit('key:hot:gpt', rules))),
+    limiter.admit('key:a:gpt', rules),
+    limiter.admit('key:b:gpt', rules),
+  ]);
+  t.equal((await scriptCalls(observer)) - before, 3 + 2, '150 admissions of one subject in 3 calls, one call for each other subject');
+  t.equal(hot.filter((r) => r.allowed).length, 100, 'exactly the limit is admitted across the calls');
+  t.same(hot.slice(95, 101).map((r) => r.buckets[0]!.remaining), [4, 3, 2, 1, 0, 0], 'counting continues from one call to the next');
+  t.same([a.buckets[0]!.remaining, b.buckets[0]!.remaining], [99, 99], 'other subjects have their own buckets');
+});
+
+t.test('a batch decides exactly as the same admissions one by one (costs, carries, denials, too large)', async (t) => {
+  const { redis, limiter } = await redisLimiter();
+  t.teardown(() => redis.quit());
+  // Day windows: their emission intervals (hours) dwarf the microseconds between two clocks.
+  const reference = new MemoryLimiter({ now: () => Date.now() });
+  let seed = 7;
+  const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+  const sequence: LimitRule[][] = Array.from({ length: 60 }, () => {
+    const tokens = random(5) === 0 ? 5_000 : 1 + random(400); // now and then more than the whole tpd
+    const carry = random(3) === 0 ? random(600) - 300 : 0;
+    return [
+      { dimension: 'rpd', limit: 40, cost: 1 },
+      { dimension: 'tpd', limit: 3_000, cost: tokens, ...(carry ? { carry } : {}) },
+    ];
+  });
+  const batched = await Promise.all(sequence.map((rules) => limiter.admit('key:mixed:gpt', rules)));
+  const oneByOne = [];
+  for (const rules of sequence) oneByOne.push(await reference.admit('key:mixed:gpt', rules));
+  const outcome = (a: Admission) => ({ allowed: a.allowed, remaining: a.buckets.map((b) => b.remaining), denial: a.denial && { ...a.denial, retryAfterMs: Math.round(a.denial.retryAfterMs / 1_000) } });
+  t.same(batched.map(outcome), oneByOne.map(outcome), 'same admissions, remaining counts and denials');
+  t.ok(batched.some((a) => a.denial?.tooLarge) && batched.some((a) => a.denial && !a.denial.tooLarge) && batched.some((a) => a.allowed), 'the sequence has every outcome');
 });
 
 t.test('keys are hash-tagged per subject and expire when full again', async (t) => {
