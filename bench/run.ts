@@ -312,8 +312,9 @@ function redisSection(rows: Row[]): string[] {
     '',
     `Redis during the 50-connection runs (\`INFO commandstats\` before and after, summed over rounds, divided by the requests autocannon completed; ` +
       `the bench's own INFO left out). Commands are counted by the server: those a Lua script runs (TIME, GET, SET) and those queued in a MULTI ` +
-      `count next to the EVALSHA and the MULTI/EXEC that carried them. On the request path, admission is one EVALSHA; usage goes out as one ` +
-      `MULTI … EXEC per 50 ms batch window. Reads: socket reads the server processed (\`total_reads_processed\`), i.e. client writes after ioredis' auto-pipelining merged concurrent commands.`,
+      `count next to the EVALSHA and the MULTI/EXEC that carried them. On the request path, each request waits for one EVALSHA, shared by the admissions of ` +
+      `its key and model in the same event-loop turn (so EVALSHA/req < 1 under load); usage goes out as one MULTI … EXEC per 50 ms batch window. ` +
+      `Reads: socket reads the server processed (\`total_reads_processed\`), i.e. client writes.`,
     '',
     table(['target', 'requests', 'commands/req', 'EVALSHA+EVAL/req', 'EXEC/req', 'Redis reads/req', 'by command (per req)'], body),
   ];
