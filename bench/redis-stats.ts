@@ -1,8 +1,8 @@
 /**
  * Redis commands per request: `INFO stats commandstats` read before and after a load run, on a
  * connection of the bench's own. Counts are the server's: the commands a Lua script runs (TIME, GET,
- * SET inside the admit script) and those queued in a MULTI are counted as calls too, next to the
- * EVALSHA and the MULTI/EXEC that carried them. `total_reads_processed` (read events on the server's
+ * SET inside the admit script, HINCRBY… inside the usage script) are counted as calls too, next to the
+ * EVALSHA that carried them. `total_reads_processed` (read events on the server's
  * sockets) stands for client writes: with ioredis' auto-pipelining, commands issued in the same tick
  * share one write, so reads are closer to round trips than commands are.
  */

@@ -11,15 +11,23 @@
  * cluster slot. Key ids never contain "|", so an index member splits at its first "|".
  *
  * Writes: record() only queues. Events recorded within one batch window (`batchWindowMs`, default
- * 50 ms; 0 = the same event-loop turn) are summed per key and sent as one MULTI/EXEC (one round trip,
- * applied all or nothing): under load, hundreds of requests cost one transaction of a dozen commands. Nothing is retried here, so nothing
- * is counted twice. The client must be created with `enableOfflineQueue: true` and
+ * 50 ms; 0 = the same event-loop turn) are summed per key and sent as one script call (one round trip;
+ * Redis runs a script whole, nothing else in between): under load, hundreds of requests cost one call
+ * of a dozen commands. The client must be created with `enableOfflineQueue: true` and
  * `maxRetriesPerRequest: null`, so a batch written while Redis is away waits in ioredis' offline queue
- * until it reconnects instead of being dropped. Residual window: a batch in flight when the connection
- * drops is resent by ioredis (autoResendUnfulfilledCommands) and counts twice if Redis had already
- * run its EXEC, or is lost, and reported, if ioredis aborts it; either way only that one batch.
+ * until it reconnects instead of being dropped.
+ *
+ * Exactly once: ioredis resends a batch that was in flight when the connection dropped, and Redis may
+ * already have run it. So every batch carries its number in this store's sequence, and the script
+ * applies it only if it is newer than the last one applied, kept in
+ *   P usage:applied:<storeId>         the last batch number this store applied (a day's TTL, renewed)
+ * One connection runs a store's batches in order, resends included, so a resend is always a number
+ * already seen. A batch Redis refuses (an error reply) is reported to onError, not retried.
+ * The script touches keys of many hash tags: like the MULTI it replaced, it needs a single Redis, not
+ * Cluster.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import type { ChainableCommander, Redis, Result } from 'ioredis';
 import { nanosToUsd } from './cost.js';
 import {
   COUNTERS, DAY_MS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth, zeroCounters,
@@ -27,7 +35,47 @@ import {
 } from './usage-cells.js';
 import type { UsageEvent, UsageQuery, UsageRow, UsageStore } from './usage-store.js';
 
+declare module 'ioredis' {
+  interface RedisCommander<Context> {
+    tollgateRecordUsage(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
+  }
+}
+
 const SPEND_GRACE_DAYS = 40;
+/** How long a store's last applied batch number is kept after its last write. */
+const APPLIED_TTL_MS = 86_400_000;
+
+/**
+ * KEYS[1]: the store's last applied batch number; KEYS[2..]: the batch's keys. ARGV[1]: this batch's
+ * number, ARGV[2]: TTL of KEYS[1] in ms, then operations, each naming its key by KEYS index:
+ *   h <key> <n> <field> <increment> (n pairs) <expireAt>   HINCRBY per field, then EXPIREAT
+ *   s <key> <n> <member> (n of them) <expireAt>             SADD per member, then EXPIREAT
+ *   i <key> <increment> <expireAt>                          INCRBY, then EXPIREAT
+ * Returns 1 when applied, 0 when the batch had been applied already (a resend).
+ */
+const RECORD_LUA = `
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tonumber(ARGV[1]) <= last then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local i = 3
+while i <= #ARGV do
+  local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
+  if op == 'i' then
+    redis.call('INCRBY', key, ARGV[i + 2])
+    redis.call('EXPIREAT', key, ARGV[i + 3])
+    i = i + 4
+  else
+    local n = tonumber(ARGV[i + 2])
+    local width = op == 'h' and 2 or 1
+    for j = i + 3, i + 2 + width * n, width do
+      if op == 'h' then redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1]) else redis.call('SADD', key, ARGV[j]) end
+    end
+    redis.call('EXPIREAT', key, ARGV[i + 3 + width * n])
+    i = i + 4 + width * n
+  end
+end
+return 1
+`;
 /** Hash field per counter: short names, since every (day, key, model) hash repeats them. */
 const FIELDS: Record<keyof Counters, string> = {
   requests: 'requests',
@@ -65,11 +113,17 @@ export class RedisUsageStore implements UsageStore {
   readonly #hashKey = (keyId: string, day: string, model: string) => `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
   readonly #indexKey = (day: string) => `${this.options.keyPrefix}usage:index:${day}`;
   readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
+  readonly #appliedKey: string;
+  #batchNumber = 0;
 
   constructor(
     private readonly redis: Redis,
     private readonly options: RedisUsageStoreOptions,
-  ) {}
+  ) {
+    // Random per store: two stores (processes) never share a sequence.
+    this.#appliedKey = `${options.keyPrefix}usage:applied:${randomBytes(8).toString('hex')}`;
+    if (typeof redis.tollgateRecordUsage !== 'function') redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
+  }
 
   record(event: UsageEvent): void {
     try {
@@ -98,23 +152,24 @@ export class RedisUsageStore implements UsageStore {
     return windowMs > 0 ? setTimeout(() => this.#write(), windowMs).unref() : setImmediate(() => this.#write());
   }
 
-  /** Sends the pending batch as one transaction; the write is tracked until Redis answers. */
+  /** Sends the pending batch as one numbered script call; the write is tracked until Redis answers. */
   #write(): void {
     clearTimeout(this.#timer as NodeJS.Timeout);
     clearImmediate(this.#timer as NodeJS.Immediate);
     const batch = this.#batch;
     this.#timer = this.#batch = undefined;
     if (!batch) return;
-    const tx = this.redis.multi();
+    const keys = [this.#appliedKey];
+    const args: (string | number)[] = [++this.#batchNumber, APPLIED_TTL_MS];
+    const keyIndex = (key: string) => keys.push(key); // 1-based, as KEYS in Lua
     for (const [key, { day, counters }] of batch.hashes) {
-      for (const name of COUNTERS) if (counters[name] !== 0) tx.hincrby(key, FIELDS[name], counters[name]);
-      tx.expireat(key, this.#dayExpiry(day));
+      const fields = COUNTERS.filter((name) => counters[name] !== 0);
+      args.push('h', keyIndex(key), fields.length, ...fields.flatMap((name) => [FIELDS[name], counters[name]]), this.#dayExpiry(day));
     }
-    for (const [day, members] of batch.indexes) {
-      tx.sadd(this.#indexKey(day), ...members).expireat(this.#indexKey(day), this.#dayExpiry(day));
-    }
-    for (const [key, { nanos, expireAt }] of batch.spend) tx.incrby(key, nanos).expireat(key, expireAt);
-    const write: Promise<void> = run(tx)
+    for (const [day, members] of batch.indexes) args.push('s', keyIndex(this.#indexKey(day)), members.size, ...members, this.#dayExpiry(day));
+    for (const [key, { nanos, expireAt }] of batch.spend) args.push('i', keyIndex(key), nanos, expireAt);
+    const write: Promise<void> = this.redis
+      .tollgateRecordUsage(keys.length, ...keys, ...args)
       .then(() => undefined, this.options.onError)
       .finally(() => this.#inflight.delete(write));
     this.#inflight.add(write);

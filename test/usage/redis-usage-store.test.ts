@@ -1,5 +1,6 @@
 import t from 'tap';
 import { once } from 'node:events';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { Redis } from 'ioredis';
 import { RedisUsageStore } from '../../src/usage/redis-usage-store.js';
 import type { UsageEvent } from '../../src/usage/usage-store.js';
@@ -41,20 +42,22 @@ async function monitored(run: () => Promise<void>): Promise<string[][]> {
   return seen.filter((args) => args[1] !== marker);
 }
 
-t.test('500 events in one event-loop turn are written in one MULTI/EXEC round trip', async (t) => {
+/** The script calls among monitored commands (EVAL on a connection's first call, EVALSHA after). */
+const scriptCalls = (commands: string[][]) => commands.filter(([name]) => /^eval(sha)?$/i.test(name ?? '')).length;
+
+t.test('500 events in one event-loop turn are written in one script call', async (t) => {
   const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
   const commands = await monitored(async () => {
     for (let i = 0; i < 500; i++) store.record(event(`key_${i % 10}`, `model-${Math.floor(i / 10) % 5}`));
     await store.flush();
   });
-  const names = commands.map(([name]) => name?.toLowerCase());
-  t.equal(names.filter((n) => n === 'exec').length, 1, 'one transaction');
-  t.equal(names[0], 'multi', 'which is all that was sent');
-  t.comment(`500 events over 10 keys × 5 models: 1 round trip, ${commands.length} commands (MULTI/EXEC included)`);
+  t.equal(scriptCalls(commands), 1, 'one round trip');
+  t.match(commands[0]?.[0], /^eval(sha)?$/i, 'which is all that was sent');
+  t.comment(`500 events over 10 keys × 5 models: 1 round trip, ${commands.length - 1} commands run by the script`);
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
 
-t.test('with a zero batch window, events in separate turns are separate transactions, none lost', async (t) => {
+t.test('with a zero batch window, events in separate turns are separate calls, none lost', async (t) => {
   const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, batchWindowMs: 0, onError: (err) => t.fail(String(err)) });
   const commands = await monitored(async () => {
     for (let turn = 0; turn < 5; turn++) {
@@ -63,11 +66,11 @@ t.test('with a zero batch window, events in separate turns are separate transact
     }
     await store.flush();
   });
-  t.equal(commands.filter(([name]) => name?.toLowerCase() === 'exec').length, 5, 'one transaction per turn');
+  t.equal(scriptCalls(commands), 5, 'one call per turn');
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
 
-t.test('events within the batch window share one transaction', async (t) => {
+t.test('events within the batch window share one call', async (t) => {
   const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, batchWindowMs: 200, onError: (err) => t.fail(String(err)) });
   const commands = await monitored(async () => {
     for (let turn = 0; turn < 5; turn++) {
@@ -76,7 +79,7 @@ t.test('events within the batch window share one transaction', async (t) => {
     }
     await store.flush();
   });
-  t.equal(commands.filter(([name]) => name?.toLowerCase() === 'exec').length, 1, 'one transaction for five turns');
+  t.equal(scriptCalls(commands), 1, 'one call for five turns');
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
 
@@ -88,7 +91,11 @@ t.test('the key layout and its expiry', async (t) => {
   await store.flush();
   const [day, month] = [today(), today().slice(0, 7)];
   const hash = `${keyPrefix}usage:{key_a}:${day}:gpt-nano`;
-  t.same((await redis.keys(`${keyPrefix}*`)).sort(), [hash, `${keyPrefix}spend:{key_a}:${month}`, `${keyPrefix}usage:index:${day}`].sort(), 'three keys');
+  const keys = await redis.keys(`${keyPrefix}*`);
+  const applied = keys.find((key) => key.startsWith(`${keyPrefix}usage:applied:`));
+  t.same(keys.filter((key) => key !== applied).sort(), [hash, `${keyPrefix}spend:{key_a}:${month}`, `${keyPrefix}usage:index:${day}`].sort(), 'three data keys');
+  t.equal(await redis.get(applied!), '1', "and the store's last applied batch number");
+  t.ok((await redis.pttl(applied!)) > 86_000_000, 'kept for a day after the last write');
   t.same(await redis.hgetall(hash), { requests: '1', prompt: '1000', cached: '200', completion: '500', cost: '285000' }, 'integer fields, cost in nano-dollars, zeros omitted');
   t.same(await redis.smembers(`${keyPrefix}usage:index:${day}`), ['key_a|gpt-nano'], 'the index member');
   const dayEnd = Date.parse(`${day}T00:00:00Z`) / 1000 + DAY_S;
@@ -117,6 +124,67 @@ t.test('events recorded while Redis is down are written once it is back', async 
   await own.restart();
   await store.flush();
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 50, 'all 50, once');
+});
+
+/**
+ * A TCP proxy to Redis that, once armed, lets the next command containing `needle` through but not the
+ * reply to it: it cuts the client's connection instead, as a network failure right after Redis ran the
+ * command would. Counts the commands containing the needle.
+ */
+async function replyDroppingProxy(redisPort: number, needle: string) {
+  let armed = false;
+  let seen = 0;
+  const server = createServer((client) => {
+    const upstream = connect(redisPort, '127.0.0.1');
+    let dropReply = false;
+    client.on('data', (chunk) => {
+      if (chunk.includes(needle)) {
+        seen += 1;
+        [dropReply, armed] = [armed, false];
+      }
+      upstream.write(chunk);
+    });
+    upstream.on('data', (chunk) => (dropReply ? client.destroy() : client.write(chunk)));
+    for (const [a, b] of [[client, upstream], [upstream, client]] as const) {
+      a.on('error', () => b.destroy());
+      a.on('close', () => b.destroy());
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  return {
+    port: (server.address() as AddressInfo).port,
+    arm: () => (armed = true),
+    seen: () => seen,
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+t.test('a batch Redis ran whose reply was lost is resent by ioredis and counted once', async (t) => {
+  const proxy = await replyDroppingProxy(server.port, 'usage:applied:');
+  const client = new Redis(proxy.port, CLIENT_OPTIONS);
+  client.on('error', () => {}); // the cut connection
+  t.teardown(async () => {
+    client.disconnect();
+    await proxy.close();
+  });
+  const store = new RedisUsageStore(client, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  const requests = async () => (await store.query({ from: today(), to: today() }))[0]?.requests;
+  for (let i = 0; i < 10; i++) store.record(event('key_a', 'gpt-nano'));
+  await store.flush();
+  t.equal(await requests(), 10, 'a first batch, as usual');
+
+  proxy.arm();
+  const reconnected = new Promise((resolve) => client.once('close', () => client.once('ready', resolve)));
+  for (let i = 0; i < 50; i++) store.record(event('key_a', 'gpt-nano'));
+  await store.flush();
+  await reconnected;
+  t.equal(proxy.seen(), 3, 'the second batch reached Redis twice: sent, then resent after the cut');
+  t.equal(await requests(), 60, 'and was counted once');
+
+  for (let i = 0; i < 5; i++) store.record(event('key_a', 'gpt-nano'));
+  await store.flush();
+  t.equal(await requests(), 65, 'later batches count as usual');
 });
 
 t.test('failures go to onError, never to the caller', async (t) => {
