@@ -8,9 +8,10 @@ import { GatewayError, serviceUnavailable } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import type { ProxyBody } from '../routes/request-body.js';
 import { LimiterUnavailableError } from './failover-limiter.js';
-import { rateLimitError, rateLimitHeaders } from './headers.js';
+import type { RouteRefusal } from '../upstream/forward.js';
+import { rateLimitError, rateLimitHeaders, type RateLimitResponse } from './headers.js';
 import { SettlementQueue } from './settlement-queue.js';
-import type { Admission, Dimension, LimitRule, Limiter } from './limiter.js';
+import type { Admission, Denial, Dimension, LimitRule, Limiter } from './limiter.js';
 import { estimatePromptTokens, outputCap } from './prompt-tokens.js';
 
 const TOKEN_DIMENSIONS = new Set<Dimension>(['tpm', 'tpd']);
@@ -18,9 +19,17 @@ const TOKEN_DIMENSIONS = new Set<Dimension>(['tpm', 'tpd']);
 /** A reservation taken at admission; settle it once with the request's real token total. */
 export interface Reservation {
   headers: Record<string, string>;
-  /** Real total tokens (0 when the upstream charged nothing, e.g. it failed). */
-  settle(actualTokens: number): void;
+  /**
+   * Real total tokens (0 when the upstream charged nothing, e.g. it failed). `untried`: no upstream
+   * was even asked (every route's provider account was out of room), so the request units go back too.
+   */
+  settle(actualTokens: number, untried?: boolean): void;
 }
+
+/** A provider account either admits the attempt (a reservation to settle) or is out of room. */
+export type ProviderAdmission = { reservation: Reservation; denial?: undefined } | { reservation?: undefined; denial: Denial };
+
+const NOTHING_RESERVED: Reservation = { headers: {}, settle: () => {} };
 
 /**
  * Tokens a request reserves. The prompt is tokenized only when something needs the count (a token
@@ -73,25 +82,24 @@ export class AdmissionControl {
     const limits = this.config.tiers[principal.tier] ?? {};
     const subject = `key:${principal.id}:${alias}`;
     const rules = toRules(limits, estimate);
-    if (rules.length === 0) return { headers: {}, settle: () => {} };
+    if (rules.length === 0) return NOTHING_RESERVED;
     const admission = await this.admit(subject, rules);
     const headers = rateLimitHeaders(admission.buckets);
     if (!admission.allowed) {
       this.events.onDenied(admission.denial!.dimension);
-      const { status, headers: errorHeaders, body } = rateLimitError(admission.denial!, alias);
-      throw new GatewayError(body.error.message, { status, type: body.error.type, code: body.error.code, headers: { ...headers, ...errorHeaders } });
+      throw rateLimitGatewayError(rateLimitError(admission.denial!, alias), headers);
     }
     return { headers, settle: this.settler(subject, limits, estimate) };
   }
 
-  /** Per provider account (its own tier upstream); undefined means: skip this route for now. */
-  async admitProvider(name: string, provider: ProviderConfig, estimate: RequestEstimate): Promise<Reservation | undefined> {
+  /** Per provider account (its own tier upstream): a denial means skip this route for now. */
+  async admitProvider(name: string, provider: ProviderConfig, estimate: RequestEstimate): Promise<ProviderAdmission> {
     const limits = provider.limits ?? {};
     const subject = `provider:${name}`;
     const rules = toRules(limits, estimate);
-    if (rules.length === 0) return { headers: {}, settle: () => {} };
+    if (rules.length === 0) return { reservation: NOTHING_RESERVED };
     const admission = await this.admit(subject, rules);
-    return admission.allowed ? { headers: {}, settle: this.settler(subject, limits, estimate) } : undefined;
+    return admission.allowed ? { reservation: { headers: {}, settle: this.settler(subject, limits, estimate) } } : { denial: admission.denial! };
   }
 
   /** A dead store in fail-closed mode (redis.failMode: closed) answers 503, not 500. */
@@ -120,23 +128,40 @@ export class AdmissionControl {
     return carried;
   }
 
-  private settler(subject: string, limits: Limits, estimate: RequestEstimate): (actual: number) => void {
+  private settler(subject: string, limits: Limits, estimate: RequestEstimate): Reservation['settle'] {
     let settled = false;
-    return (actual) => {
+    return (actual, untried = false) => {
       if (settled) return;
       settled = true;
       let delta: number | undefined; // read only for token tiers: it needs the prompt count
       const adjustments = [];
-      for (const dimension of TOKEN_DIMENSIONS) {
+      for (const dimension of DIMENSIONS) {
         const limit = limits[dimension];
         if (limit === undefined) continue;
-        delta ??= actual - estimate.totalTokens;
-        adjustments.push({ dimension, limit, delta });
+        if (TOKEN_DIMENSIONS.has(dimension)) {
+          delta ??= actual - estimate.totalTokens;
+          if (delta) adjustments.push({ dimension, limit, delta });
+        } else if (untried) {
+          adjustments.push({ dimension, limit, delta: -1 });
+        }
       }
-      // Nothing reserved tokens (a requests-only tier), or the reservation was exact: nothing to settle.
-      if (delta) this.settlements.add(subject, adjustments);
+      // An exact reservation of a request that was tried leaves nothing to settle.
+      if (adjustments.length > 0) this.settlements.add(subject, adjustments);
     };
   }
+}
+
+/** The 429 as the error the gateway answers with; `headers` are the key's x-ratelimit-* when known. */
+function rateLimitGatewayError({ status, headers: errorHeaders, body }: RateLimitResponse, headers: Record<string, string> = {}): GatewayError {
+  return new GatewayError(body.error.message, { status, type: body.error.type, code: body.error.code, headers: { ...headers, ...errorHeaders } });
+}
+
+/**
+ * A route skipped because its provider account is out of room. forwardWithFallback answers with the
+ * refusal that ends soonest when no route was left to try; a too-large one only if all are.
+ */
+export function providerRefusal(denial: Denial, alias: string): RouteRefusal {
+  return { retryAfterMs: denial.tooLarge ? Infinity : denial.retryAfterMs, error: rateLimitGatewayError(rateLimitError(denial, alias, 'upstream')) };
 }
 
 const DIMENSIONS: readonly Dimension[] = ['rpm', 'rpd', 'tpm', 'tpd'];

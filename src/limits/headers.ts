@@ -62,11 +62,12 @@ export interface RateLimitResponse {
 /**
  * The 429 in OpenAI's words. A too-large request gets `x-should-retry: false` and no retry-after:
  * the SDKs would otherwise retry something that can never pass. Add rateLimitHeaders() alongside.
+ * `upstream`: the limit is a provider account's (providers.<name>.limits), not the key's.
  */
-export function rateLimitError(denial: Denial, modelAlias: string): RateLimitResponse {
+export function rateLimitError(denial: Denial, modelAlias: string, scope: 'key' | 'upstream' = 'key'): RateLimitResponse {
   const { dimension, limit, used, requested, retryAfterMs, tooLarge } = denial;
   const type = dimension === 'rpm' || dimension === 'rpd' ? 'requests' : 'tokens';
-  const where = `for ${modelAlias} on ${DIMENSION_NAMES[dimension]}`;
+  const where = `for ${modelAlias}${scope === 'upstream' ? ' (upstream capacity shared by all keys)' : ''} on ${DIMENSION_NAMES[dimension]}`;
   const error = (message: string) => ({ error: { message, type, param: null, code: 'rate_limit_exceeded' } });
   if (tooLarge) {
     return {

@@ -26,7 +26,8 @@ export function finishProxiedRequest(ctx: ProxyContext, success: ForwardSuccess 
   const served = outcome !== undefined && outcome.status < 300;
   const usage = served ? (outcome.usage ?? estimateUsage(ctx.estimate.promptTokens, outcome.streamedText?.() ?? '')) : undefined;
   const actualTokens = usage?.totalTokens ?? 0;
-  ctx.keyReservation.settle(actualTokens);
+  // No provider account had room for any route: nothing was asked upstream, so the key gets its request back.
+  ctx.keyReservation.settle(actualTokens, ctx.providerReservations.size === 0);
   for (const [provider, reservation] of ctx.providerReservations) {
     reservation.settle(provider === success?.route.providerName ? actualTokens : 0);
   }

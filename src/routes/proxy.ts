@@ -6,7 +6,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Endpoint } from '../config.js';
 import { invalidRequest, modelNotFound } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
-import type { Reservation } from '../limits/admission.js';
+import { providerRefusal, type Reservation } from '../limits/admission.js';
 import { ClientGone } from '../upstream/client-gone.js';
 import { forwardWithFallback, type Attempt, type ForwardSuccess } from '../upstream/forward.js';
 import { downstreamHeaders } from '../upstream/headers.js';
@@ -53,9 +53,10 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       bodyFor: (route) => JSON.stringify(upstreamBody(body, route, endpoint, stream)),
       signal: clientGone,
       admitRoute: async (route) => {
-        const reservation = await admission.admitProvider(route.providerName, route.provider, estimate);
-        if (reservation) providerReservations.set(route.providerName, reservation);
-        return reservation !== undefined;
+        const { reservation, denial } = await admission.admitProvider(route.providerName, route.provider, estimate);
+        if (denial) return providerRefusal(denial, body.model);
+        providerReservations.set(route.providerName, reservation);
+        return undefined;
       },
       onAttemptFailed: (attempt) => noteFailedAttempt(request, attempt),
     });

@@ -31,8 +31,8 @@ export interface ForwardRequest {
   bodyFor(route: UpstreamRoute): string;
   /** Aborted when the client goes away: stops the attempt under way and any further ones. */
   signal: ClientGone;
-  /** Asked before each attempt; false skips the route (e.g. its provider account is out of room). */
-  admitRoute?(route: UpstreamRoute): Promise<boolean>;
+  /** Asked before each attempt; a refusal skips the route (e.g. its provider account is out of room). */
+  admitRoute?(route: UpstreamRoute): Promise<RouteRefusal | undefined>;
   onAttemptFailed?(attempt: Attempt): void;
 }
 
@@ -43,14 +43,25 @@ export interface ForwardSuccess {
   upstreamMs: number;
 }
 
+/** Why a route was skipped: the answer when no route was tried, the one that ends soonest. */
+export interface RouteRefusal {
+  retryAfterMs: number;
+  error: GatewayError;
+}
+
 /** Outcome of one failed attempt, kept so the last one can shape the final error. */
 type Failure = { status: number; body?: Buffer; headers?: IncomingHttpHeaders; cause?: string; error?: GatewayError };
 
 export async function forwardWithFallback(req: ForwardRequest): Promise<ForwardSuccess> {
   const attempts: Attempt[] = [];
+  const refusals: RouteRefusal[] = [];
   let last: Failure | undefined;
   for (const route of req.routes) {
-    if (req.admitRoute && !(await req.admitRoute(route))) continue;
+    const refusal = await req.admitRoute?.(route);
+    if (refusal) {
+      refusals.push(refusal);
+      continue;
+    }
     const started = performance.now();
     const outcome = await attempt(req, route);
     const ms = performance.now() - started;
@@ -63,7 +74,7 @@ export async function forwardWithFallback(req: ForwardRequest): Promise<ForwardS
     req.onAttemptFailed?.(failed);
     last = outcome;
   }
-  throw finalError(last, attempts);
+  throw finalError(last, attempts, refusals);
 }
 
 async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<{ response: Dispatcher.ResponseData } | Failure> {
@@ -101,7 +112,8 @@ function errorCode(err: unknown): string {
   return (err as { code?: string }).code ?? (err as Error).name ?? 'UNKNOWN';
 }
 
-function finalError(last: Failure | undefined, attempts: Attempt[]): GatewayError {
+function finalError(last: Failure | undefined, attempts: Attempt[], refusals: RouteRefusal[]): GatewayError {
+  if (!last && refusals.length > 0) return refusals.reduce((soonest, r) => (r.retryAfterMs < soonest.retryAfterMs ? r : soonest)).error;
   if (!last) {
     return new GatewayError('No upstream route has room for this request right now. Please try again shortly.', {
       status: 503,

@@ -61,13 +61,37 @@ export function recoverySuite(t: Test, backend: Backend): void {
     t.equal(limited.secondary!.requests.length, 1, 'the secondary answered the third');
   });
 
-  t.test('a provider account at its rpm with no other route: OpenAI-shaped 503', async (t) => {
-    const limited = await limitedGateway(t, backend, { tier: { rpm: 100 }, configure: (raw) => (raw.providers.primary!.limits = { rpm: 2 }) });
+  t.test('provider accounts out of room on every route: a 429 with their wait, and the key keeps its request', async (t) => {
+    // The key may make 3 requests a minute, the only provider account 2: requests 3 and 4 are the provider's to refuse.
+    const limited = await limitedGateway(t, backend, { tier: { rpm: 3 }, configure: (raw) => (raw.providers.primary!.limits = { rpm: 2 }) });
     for (let i = 1; i <= 2; i++) t.equal((await limited.chat()).status, 200, `request ${i} is served`);
-    const refused = await limited.chat();
-    t.equal(refused.status, 503, 'the third is refused with 503');
-    assertEnvelope(t, refused.body, { type: 'server_error', code: 'no_route_available', param: null }, 'no route');
-    t.ok(num(refused.headers, 'retry-after') >= 1, 'with a retry-after');
+    for (const n of [3, 4]) {
+      const refused = await limited.chat();
+      t.equal(refused.status, 429, `request ${n} is refused with 429`);
+      assertEnvelope(t, refused.body, { type: 'requests', code: 'rate_limit_exceeded', param: null }, `request ${n}`);
+      t.match(refused.body.error.message, /upstream capacity shared by all keys.*Limit 2, Used 2, Requested 1\. Please try again in/, 'the message names the shared upstream limit');
+      const waitMs = num(refused.headers, 'retry-after-ms');
+      t.ok(waitMs > 25_000 && waitMs <= 30_000, `retry-after-ms is the provider's wait, one interval of 30 s (${waitMs})`);
+      t.equal(num(refused.headers, 'retry-after'), Math.ceil(waitMs / 1_000), 'retry-after in whole seconds');
+    }
+    // Without the refunds, request 4 would have been the key's 4th of 3 and refused by the key's own limit.
     t.equal(limited.mock.requests.length, 2, 'nothing more reached the upstream');
+  });
+
+  t.test('with several routes out of room, the refusal that ends soonest answers', async (t) => {
+    const limited = await limitedGateway(t, backend, {
+      tier: { rpm: 100 },
+      withSecondary: true,
+      configure: (raw) => {
+        raw.providers.primary!.limits = { rpm: 1 }; // one request a minute: a 60 s wait
+        raw.providers.secondary!.limits = { rpm: 6 }; // one every 10 s
+      },
+    });
+    t.equal((await limited.chat()).status, 200, 'request 1 on the primary');
+    for (let i = 2; i <= 7; i++) t.equal((await limited.chat()).status, 200, `request ${i} on the secondary`);
+    const refused = await limited.chat();
+    t.equal(refused.status, 429, 'then both are out of room');
+    const waitMs = num(refused.headers, 'retry-after-ms');
+    t.ok(waitMs > 5_000 && waitMs <= 10_000, `the secondary's wait answers, not the primary's (${waitMs} ms)`);
   });
 }
