@@ -186,10 +186,12 @@ export class RedisLimiter implements Limiter {
       for (let start = 0; start < queue.length; start += MAX_BATCH) {
         const batch = queue.slice(start, start + MAX_BATCH);
         const { keys, args } = this.#batchCall(subject, batch);
-        this.#redis.tollgateAdmit(keys.length, ...keys, args).then(
-          (reply) => resolveBatch(batch, reply),
-          (err: unknown) => batch.forEach((admission) => admission.reject(err)),
-        );
+        this.#redis
+          .tollgateAdmit(keys.length, ...keys, args)
+          .then((reply) => resolveBatch(batch, reply))
+          // A failed call, or a reply that does not parse: every admission of the batch still settles
+          // (rejecting one already resolved does nothing), so no request waits forever.
+          .catch((err: unknown) => batch.forEach((admission) => admission.reject(err)));
       }
     }
   };

@@ -119,6 +119,16 @@ t.test('a batch decides exactly as the same admissions one by one (costs, carrie
   t.ok(batched.some((a) => a.denial?.tooLarge) && batched.some((a) => a.denial && !a.denial.tooLarge) && batched.some((a) => a.allowed), 'the sequence has every outcome');
 });
 
+t.test('a reply that does not parse rejects every admission of its batch, none is left waiting', async (t) => {
+  const { redis, limiter } = await redisLimiter();
+  t.teardown(() => redis.quit());
+  // Stands in for a script bug: one reply where the batch expects two.
+  redis.tollgateAdmit = (async () => '0,0,0,4,0') as unknown as typeof redis.tollgateAdmit;
+  const rules = [{ dimension: 'rpm' as const, limit: 5, cost: 1 }];
+  const outcomes = await Promise.allSettled([limiter.admit('key:bad:gpt', rules), limiter.admit('key:bad:gpt', rules)]);
+  t.same(outcomes.map((o) => o.status), ['fulfilled', 'rejected'], 'the parsed one is answered, the other rejected, not hung');
+});
+
 t.test('keys are hash-tagged per subject and expire when full again', async (t) => {
   const { redis, prefix, limiter } = await redisLimiter();
   t.teardown(() => redis.quit());
