@@ -1,7 +1,8 @@
 /**
  * Limiter on Redis: one Lua script per call, so admission is one round trip and atomic across every
- * gateway instance sharing the Redis; concurrent admissions of a subject share that call (see admit). The scripts mirror gcra.ts; they read the clock with TIME so all
- * instances agree on "now" whatever their own clocks say.
+ * gateway instance sharing the Redis; concurrent admissions of a subject share that call (see admit).
+ * The scripts mirror gcra.ts; they read the clock with TIME so all instances agree on "now" whatever
+ * their own clocks say.
  *
  * Keys: `<prefix>rl:{<subject>}:<dimension>`, holding the TAT in ms as a string. The `{subject}` hash
  * tag puts all buckets of a subject in one cluster slot, which a multi-key script needs on Redis Cluster.

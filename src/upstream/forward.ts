@@ -113,8 +113,9 @@ function errorCode(err: unknown): string {
 }
 
 function finalError(last: Failure | undefined, attempts: Attempt[], refusals: RouteRefusal[]): GatewayError {
-  if (!last && refusals.length > 0) return refusals.reduce((soonest, r) => (r.retryAfterMs < soonest.retryAfterMs ? r : soonest)).error;
   if (!last) {
+    // No route was tried: every one was refused before its attempt (or there were none).
+    if (refusals.length > 0) return refusals.reduce((soonest, r) => (r.retryAfterMs < soonest.retryAfterMs ? r : soonest)).error;
     return new GatewayError('No upstream route has room for this request right now. Please try again shortly.', {
       status: 503,
       type: 'server_error',

@@ -23,8 +23,7 @@
  *   P usage:applied:<storeId>         the last batch number this store applied (a day's TTL, renewed)
  * One connection runs a store's batches in order, resends included, so a resend is always a number
  * already seen. A batch Redis refuses (an error reply) is reported to onError, not retried.
- * The script touches keys of many hash tags: like the MULTI it replaced, it needs a single Redis, not
- * Cluster.
+ * The script touches keys of many hash tags, so it needs a single Redis, not Cluster.
  */
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis, Result } from 'ioredis';
@@ -60,22 +59,24 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 local i = 3
 while i <= #ARGV do
   local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
-  if op == 'i' then
-    redis.call('INCRBY', key, ARGV[i + 2])
-    redis.call('EXPIREAT', key, ARGV[i + 3])
-    i = i + 4
-  else
+  if op == 'h' then
     local n = tonumber(ARGV[i + 2])
-    local width = op == 'h' and 2 or 1
-    for j = i + 3, i + 2 + width * n, width do
-      if op == 'h' then redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1]) else redis.call('SADD', key, ARGV[j]) end
-    end
-    redis.call('EXPIREAT', key, ARGV[i + 3 + width * n])
-    i = i + 4 + width * n
+    for j = i + 3, i + 1 + 2 * n, 2 do redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1]) end
+    i = i + 3 + 2 * n
+  elseif op == 's' then
+    local n = tonumber(ARGV[i + 2])
+    for j = i + 3, i + 2 + n do redis.call('SADD', key, ARGV[j]) end
+    i = i + 3 + n
+  else -- 'i'
+    redis.call('INCRBY', key, ARGV[i + 2])
+    i = i + 3
   end
+  redis.call('EXPIREAT', key, ARGV[i])
+  i = i + 1
 end
 return 1
 `;
+
 /** Hash field per counter: short names, since every (day, key, model) hash repeats them. */
 const FIELDS: Record<keyof Counters, string> = {
   requests: 'requests',
