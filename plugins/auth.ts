@@ -6,7 +6,8 @@
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { hashKey, isKeyActive, type ApiKeyRecord } from '../src/keys/api-key.js';
+import { isKeyActive, type ApiKeyRecord } from '../src/keys/api-key.js';
+import { KeyHashCache } from '../src/keys/key-hash-cache.js';
 import type { KeyStore } from '../src/keys/key-store.js';
 import { invalidApiKey, serviceUnavailable } from '../src/errors.js';
 
@@ -31,9 +32,10 @@ export function presentedKey(request: FastifyRequest): string | undefined {
 
 const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
   app.decorateRequest('principal', null);
+  const hashes = new KeyHashCache();
   app.addHook('onRequest', async (request, reply) => {
     const key = presentedKey(request);
-    if (key) request.principal = await activeRecord(keyStore, key, request);
+    if (key) request.principal = await activeRecord(keyStore, hashes, key, request);
     // Only requests without a valid key meet the per-IP guard (bad-key floods, key guessing).
     if (request.principal === null) await app.perIpGuard(request, reply);
   });
@@ -43,15 +45,18 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
   });
 };
 
-async function activeRecord(keyStore: KeyStore, key: string, request: FastifyRequest): Promise<ApiKeyRecord | null> {
+async function activeRecord(keyStore: KeyStore, hashes: KeyHashCache, key: string, request: FastifyRequest): Promise<ApiKeyRecord | null> {
+  const keyHash = hashes.hash(key);
   let record: ApiKeyRecord | undefined;
   try {
-    record = await keyStore.findByHash(hashKey(key));
+    record = await keyStore.findByHash(keyHash);
   } catch (err) {
     request.log.warn({ err }, 'key store unavailable');
     throw serviceUnavailable('API keys cannot be checked right now. Please retry shortly.', 'key_store_unavailable');
   }
-  return record && isKeyActive(record) ? record : null;
+  if (!record) return null;
+  hashes.remember(key, keyHash);
+  return isKeyActive(record) ? record : null;
 }
 
 export default fp(auth, { name: 'tollgate-auth' });

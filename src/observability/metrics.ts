@@ -2,11 +2,13 @@
  * Prometheus metrics. One registry per app (tests build several apps in one process). Labels carry
  * names (route, model alias, provider, tier), never keys or secrets; key names are deliberately not
  * a label either (unbounded cardinality). Counters bumped on every request are summed in plain maps
- * and handed to prom-client when it collects (BatchedCounter, recordUsage).
+ * and handed to prom-client when it collects (BatchedCounter, recordUsage); histograms observed on
+ * every request count in plain arrays (FastHistogram).
  */
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Usage } from '../usage/usage.js';
 import { BatchedCounter } from './batched-counter.js';
+import { FastHistogram } from './fast-histogram.js';
 
 /** Upstream answers take from milliseconds (cached, errors) to minutes (long generations). */
 const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
@@ -21,21 +23,21 @@ export class GatewayMetrics {
     labelNames: ['route', 'model', 'status', 'tier'] as const,
     registers: [this.registry],
   });
-  readonly upstreamSeconds = new Histogram({
+  readonly upstreamSeconds = new FastHistogram({
     name: 'tollgate_upstream_duration_seconds',
     help: 'Time from sending a request upstream to its response headers.',
     labelNames: ['provider', 'model'] as const,
     buckets: UPSTREAM_BUCKETS,
     registers: [this.registry],
   });
-  readonly overheadSeconds = new Histogram({
+  readonly overheadSeconds = new FastHistogram({
     name: 'tollgate_gateway_overhead_seconds',
     help: 'Time the gateway adds before the upstream answer starts flowing (total to first byte minus upstream).',
     labelNames: ['route'] as const,
     buckets: OVERHEAD_BUCKETS,
     registers: [this.registry],
   });
-  readonly streamFirstByteSeconds = new Histogram({
+  readonly streamFirstByteSeconds = new FastHistogram({
     name: 'tollgate_stream_first_byte_seconds',
     help: 'Time from the request arriving to the first streamed byte reaching the client.',
     labelNames: ['provider', 'model'] as const,
