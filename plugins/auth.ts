@@ -1,8 +1,7 @@
 /**
  * Authentication: the client's tollgate key (Authorization: Bearer, api-key or x-api-key) becomes
- * `request.principal`. The key is resolved in onRequest, where a request without a valid key also
- * meets the per-IP guard (plugins/limits.ts), and refused in preParsing, so an unauthenticated
- * request never has its body read.
+ * `request.principal`. The key is resolved in onRequest, where a request without a valid key meets the
+ * per-IP guard (plugins/limits.ts) and is refused, so an unauthenticated request never has its body read.
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -36,12 +35,11 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
   app.addHook('onRequest', async (request, reply) => {
     const key = presentedKey(request);
     if (key) request.principal = await activeRecord(keyStore, hashes, key, request);
-    // Only requests without a valid key meet the per-IP guard (bad-key floods, key guessing).
-    if (request.principal === null) await app.perIpGuard(request, reply);
-  });
-  app.addHook('preParsing', (request, _reply, payload, done) => {
-    if (request.principal === null) done(invalidApiKey());
-    else done(null, payload);
+    if (request.principal !== null) return;
+    // Only requests without a valid key meet the per-IP guard (bad-key floods, key guessing): its 429
+    // when the address is over its limit, else the 401.
+    await app.perIpGuard(request, reply);
+    throw invalidApiKey();
   });
 };
 
