@@ -4,6 +4,7 @@
  * counter bumped on every request (tollgate_requests_total) goes through here instead.
  */
 import { Counter, type CounterConfiguration } from 'prom-client';
+import { labelKey } from './label-key.js';
 
 export class BatchedCounter<L extends string> {
   readonly counter: Counter<L>;
@@ -25,8 +26,7 @@ export class BatchedCounter<L extends string> {
 
   inc(labels: Record<L, string>, value = 1): void {
     if (!(value >= 0)) throw new RangeError(`a counter only goes up, not by ${value}`);
-    let key = '';
-    for (const name of this.#labelNames) key += `${labels[name]}\u0000`;
+    const key = labelKey(this.#labelNames, labels);
     const entry = this.#pending.get(key);
     if (entry) entry.value += value;
     else this.#pending.set(key, { labels, value });

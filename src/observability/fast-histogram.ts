@@ -6,6 +6,7 @@
  * and a short bucket scan; the exposition is the text prom-client writes for its Histogram.
  */
 import type { Metric, Registry } from 'prom-client';
+import { labelKey } from './label-key.js';
 
 export interface FastHistogramConfiguration<L extends string> {
   name: string;
@@ -47,8 +48,7 @@ export class FastHistogram<L extends string> {
 
   observe(labels: Record<L, string>, value: number): void {
     if (!Number.isFinite(value)) return; // a metric must never fail the request it measures
-    let key = '';
-    for (const name of this.#labelNames) key += `${labels[name]}\u0000`;
+    const key = labelKey(this.#labelNames, labels);
     let series = this.#series.get(key);
     if (!series) this.#series.set(key, (series = { labels: { ...labels }, counts: this.#buckets.map(() => 0), sum: 0, count: 0 }));
     const buckets = this.#buckets;
