@@ -12,6 +12,7 @@ import redisPlugin from '../plugins/redis.js';
 import usagePlugin from '../plugins/usage.js';
 import type { Config } from './config.js';
 import { installErrorRendering } from './error-rendering.js';
+import { parseBodiesAsJson } from './json-body.js';
 import { loggerOptions } from './logging.js';
 import { requestIdGenerator } from './request-id.js';
 import adminRoutes from './routes/admin.js';
@@ -49,7 +50,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // While closing, requests on open connections are still served (they are in-flight work);
     // /readyz reports draining so load balancers move away.
     return503OnClosing: false,
-    // Bodies are read field by field and forwarded as parsed; nothing merges them into other objects,
+    // Bodies are read field by field and forwarded as text; nothing merges them into other objects,
     // so a `__proto__` key is just data (JSON.parse makes it an own property). Skipping secure-json-parse's
     // two regex scans of every body matters for 100k-token prompts.
     onProtoPoisoning: 'ignore',
@@ -60,7 +61,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   app.decorateRequest('selfLogged', false);
   installErrorRendering(app, config.server.bodyLimitBytes);
   registerRequestLog(app);
-  acceptJsonWithoutContentType(app);
+  parseBodiesAsJson(app);
 
   await app.register(metricsPlugin, { token: config.metrics.token });
   await app.register(redisPlugin, { config: config.redis });
@@ -118,9 +119,4 @@ function registerRequestLog(app: FastifyInstance): void {
     );
     done();
   });
-}
-
-/** `curl -d` sends form encoding by default; the API only speaks JSON, so parse any body as JSON. */
-function acceptJsonWithoutContentType(app: FastifyInstance): void {
-  app.addContentTypeParser('*', { parseAs: 'string' }, app.getDefaultJsonParser('ignore', 'ignore'));
 }

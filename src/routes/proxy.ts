@@ -10,6 +10,7 @@ import { providerRefusal, type Reservation } from '../limits/admission.js';
 import { ClientGone } from '../upstream/client-gone.js';
 import { forwardWithFallback, type Attempt, type ForwardSuccess } from '../upstream/forward.js';
 import { downstreamHeaders } from '../upstream/headers.js';
+import { setJsonMembers } from '../upstream/json-members.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import type { ModelRouter, UpstreamRoute } from '../upstream/routing.js';
 import { finishProxiedRequest, type ProxyContext } from './proxy-outcome.js';
@@ -50,7 +51,8 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       routes,
       pools: options.pools,
       clientHeaders: request.headers,
-      bodyFor: (route) => JSON.stringify(upstreamBody(body, route, endpoint, stream)),
+      // jsonBytes: every body checkBody accepts came through the JSON parser (src/json-body.ts).
+      bodyFor: (route) => upstreamBody(request.jsonBytes!, body, route, endpoint, stream),
       signal: clientGone,
       admitRoute: async (route) => {
         const { reservation, denial } = await admission.admitProvider(route.providerName, route.provider, estimate);
@@ -99,11 +101,11 @@ function routesFor(router: ModelRouter, principal: ApiKeyRecord, alias: string, 
   return routes;
 }
 
-/** The client's body with the provider's model id; chat streams always ask for the usage chunk. */
-function upstreamBody(body: ProxyBody, route: UpstreamRoute, endpoint: Endpoint, stream: boolean): ProxyBody {
-  const rewritten: ProxyBody = { ...body, model: route.model };
-  if (endpoint === 'chat' && stream) rewritten.stream_options = { ...body.stream_options, include_usage: true };
-  return rewritten;
+/** The client's body bytes with the provider's model id; chat streams always ask for the usage chunk. */
+function upstreamBody(json: Buffer, body: ProxyBody, route: UpstreamRoute, endpoint: Endpoint, stream: boolean): Buffer {
+  const members: Record<string, string> = { model: JSON.stringify(route.model) };
+  if (endpoint === 'chat' && stream) members.stream_options = JSON.stringify({ ...body.stream_options, include_usage: true });
+  return setJsonMembers(json, members);
 }
 
 /** Upstream latency, and the gateway's own share of the time to the upstream's answer. */

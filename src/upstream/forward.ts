@@ -28,7 +28,7 @@ export interface ForwardRequest {
   pools: UpstreamPools;
   clientHeaders: IncomingHttpHeaders;
   /** The body for one route (the model alias replaced by the route's model id). */
-  bodyFor(route: UpstreamRoute): string;
+  bodyFor(route: UpstreamRoute): Buffer;
   /** Aborted when the client goes away: stops the attempt under way and any further ones. */
   signal: ClientGone;
   /** Asked before each attempt; a refusal skips the route (e.g. its provider account is out of room). */
@@ -84,7 +84,7 @@ async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<{ res
     response = await req.pools.get(route.origin).request({
       method: 'POST',
       path: route.path,
-      headers: upstreamHeaders(req.clientHeaders, route.headers, Buffer.byteLength(body)),
+      headers: upstreamHeaders(req.clientHeaders, route.headers, body.length),
       body,
       signal: req.signal,
     });

@@ -2,6 +2,8 @@
  * One usage shape for both APIs. Chat reports prompt/completion tokens, Responses input/output
  * tokens; both nest cached and reasoning counts (openai-wire.md §5.3, §6).
  */
+import { OPEN_BRACE, skipWhitespace, valueEnd } from '../json-scan.js';
+
 export interface Usage {
   promptTokens: number;
   cachedTokens: number;
@@ -37,11 +39,6 @@ export function normaliseUsage(raw: unknown): Usage | undefined {
 }
 
 const USAGE_KEY = Buffer.from('"usage":');
-const OPEN_BRACE = 0x7b;
-const CLOSE_BRACE = 0x7d;
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const SPACE = 0x20;
 
 /**
  * Usage of a whole non-streamed body (either API); undefined if the body carries none. Only the usage
@@ -51,29 +48,12 @@ const SPACE = 0x20;
 export function usageFromBody(body: Buffer): Usage | undefined {
   const key = body.lastIndexOf(USAGE_KEY);
   if (key < 0) return undefined;
-  let start = key + USAGE_KEY.length;
-  while (body[start] === SPACE) start++;
-  const end = body[start] === OPEN_BRACE ? matchingBrace(body, start) : -1; // `"usage": null` has none
+  const start = skipWhitespace(body, key + USAGE_KEY.length);
+  const end = body[start] === OPEN_BRACE ? valueEnd(body, start) : -1; // `"usage": null` has none
   if (end < 0) return undefined;
   try {
-    return normaliseUsage(JSON.parse(body.toString('utf8', start, end + 1)));
+    return normaliseUsage(JSON.parse(body.toString('utf8', start, end)));
   } catch {
     return undefined;
   }
-}
-
-/** Index of the brace closing the object that opens at `start`, skipping string contents. */
-function matchingBrace(body: Buffer, start: number): number {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < body.length; i++) {
-    const byte = body[i];
-    if (inString) {
-      if (byte === BACKSLASH) i++;
-      else if (byte === QUOTE) inString = false;
-    } else if (byte === QUOTE) inString = true;
-    else if (byte === OPEN_BRACE) depth++;
-    else if (byte === CLOSE_BRACE && --depth === 0) return i;
-  }
-  return -1;
 }

@@ -84,6 +84,14 @@ t.test('the model id is rewritten and unknown fields pass through unchanged', as
   t.same(rest, { messages, ...extra, max_tokens: 50 }, 'every other field arrived exactly as sent');
 });
 
+t.test('the body reaches the upstream byte for byte but for the model id: spacing, number forms and escapes as sent', async (t) => {
+  const sent = `{\n  "messages": [{"role": "user", "content": "caf\\u00e9 \\"model\\": \\"x\\" 日本"}],\n  "temperature": 1.50, "seed": 4.2e1,\n  "model" : "${ALIAS}"\n}`;
+  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' }, body: sent });
+  t.equal(res.status, 200, 'served');
+  await res.arrayBuffer();
+  t.equal(mock.requests[0]?.text, sent.replace(`"${ALIAS}"`, `"${PRIMARY_MODEL}"`), 'only the model value changed');
+});
+
 t.test('a field the SDK does not know still reaches the upstream', async (t) => {
   const future = { nested: [1, 'two', null, { deep: true }], n: 1.5e-7 };
   await gw.client().chat.completions.create({ model: ALIAS, messages, future_param: future } as never);

@@ -21,6 +21,7 @@ export interface RecordedRequest {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: any; // parsed JSON, or the raw string when it is not JSON
+  text: string; // the body as received
   aborted: boolean; // the client closed the connection before the mock finished responding
 }
 export type Behaviour =
@@ -218,11 +219,11 @@ function defaultErrorBody(status: number, x: Exchange): unknown {
   return apiError('Invalid request.', 'invalid_request_error', null);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<any> {
+async function readBody(req: http.IncomingMessage): Promise<{ text: string; body: any }> {
   const parts: Buffer[] = [];
   try { for await (const c of req) parts.push(c as Buffer); } catch { /* client went away mid-body */ }
-  const raw = Buffer.concat(parts).toString('utf8');
-  try { return raw ? JSON.parse(raw) : undefined; } catch { return raw; }
+  const text = Buffer.concat(parts).toString('utf8');
+  try { return { text, body: text ? JSON.parse(text) : undefined }; } catch { return { text, body: text }; }
 }
 
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
@@ -242,11 +243,11 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   };
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0] ?? '/', headers: req.headers, body: undefined, aborted: false };
+    const rec: RecordedRequest = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0] ?? '/', headers: req.headers, body: undefined, text: '', aborted: false };
     requests.push(rec); // recorded before any response byte, body filled in below
     const x = new Exchange(rec, res);
     res.once('close', () => { if (!res.writableFinished && !x.selfClosed && !closing) noteAbort(rec); });
-    rec.body = await readBody(req);
+    Object.assign(rec, await readBody(req));
     const b = typeof behaviour === 'function' ? behaviour(rec) : behaviour;
 
     if (b.kind === 'hang') return; // never answers; the close handler above notices the client giving up

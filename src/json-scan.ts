@@ -1,0 +1,74 @@
+/**
+ * Scanning JSON in its UTF-8 bytes without parsing it: every JSON delimiter is ASCII and no byte of a
+ * multi-byte UTF-8 character is, so indices are byte offsets and slices can be copied as they are.
+ * String contents are skipped with indexOf. Input may be cut short (an upstream body): the scanners
+ * return -1 when the bytes end first.
+ */
+
+export const QUOTE = 0x22;
+export const COMMA = 0x2c;
+export const OPEN_BRACE = 0x7b;
+const BACKSLASH = 0x5c;
+const CLOSE_BRACE = 0x7d;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACKET = 0x5d;
+
+export function skipWhitespace(json: Buffer, i: number): number {
+  for (;;) {
+    const c = json[i];
+    if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
+    i++;
+  }
+}
+
+/** Index of the quote closing the string that opens at `start`, or -1. */
+export function stringEnd(json: Buffer, start: number): number {
+  let end = start;
+  do end = json.indexOf(QUOTE, end + 1);
+  while (end !== -1 && isEscaped(json, end));
+  return end;
+}
+
+/** Index just past the value that starts at `start`, or -1. */
+export function valueEnd(json: Buffer, start: number): number {
+  const c = json[start];
+  if (c === QUOTE) {
+    const end = stringEnd(json, start);
+    return end < 0 ? -1 : end + 1;
+  }
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) return containerEnd(json, start);
+  let i = start; // number, true, false or null: up to the next delimiter
+  for (;;) {
+    const d = json[i];
+    if (d === undefined || d === COMMA || d === CLOSE_BRACE || d === CLOSE_BRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) return i;
+    i++;
+  }
+}
+
+/** A quote is escaped when an odd number of backslashes precede it. */
+function isEscaped(json: Buffer, quote: number): boolean {
+  let backslashes = 0;
+  while (json[quote - 1 - backslashes] === BACKSLASH) backslashes++;
+  return backslashes % 2 === 1;
+}
+
+/** The decoded string that opens at `start` and closes at `end` (`"mod\u0065l"` is `model`). */
+export function stringAt(json: Buffer, start: number, end: number): string {
+  for (let i = start + 1; i < end; i++) {
+    if (json[i] === BACKSLASH) return JSON.parse(json.toString('utf8', start, end + 1)) as string;
+  }
+  return json.toString('utf8', start + 1, end);
+}
+
+function containerEnd(json: Buffer, start: number): number {
+  let depth = 0;
+  for (let i = start; i < json.length; i++) {
+    const c = json[i];
+    if (c === QUOTE) {
+      i = stringEnd(json, i);
+      if (i < 0) return -1;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
+  }
+  return -1;
+}
