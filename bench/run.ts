@@ -25,6 +25,7 @@ const LATENCY_DURATION = Math.max(1, Math.round(DURATION / 2));
  */
 const WARMUP = Number(process.env.BENCH_WARMUP || 8);
 const STREAMS = Number(process.env.BENCH_STREAMS || 200);
+const LONG_PROMPT_KB = Number(process.env.BENCH_LONG_PROMPT_KB || 200);
 const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS || 1));
 const REDIS_URL = process.env.BENCH_REDIS_URL || '';
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
@@ -54,6 +55,17 @@ for (const name of selected) if (!(name in TARGETS)) throw new Error(`unknown ta
 const chatBody = JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content: 'Say hello to the benchmark.' }] });
 const streamBody = (includeUsage: boolean) =>
   JSON.stringify({ ...JSON.parse(chatBody), stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) });
+/**
+ * A long conversation (about LONG_PROMPT_KB of JSON): the body parse, the prompt-token estimate and
+ * the upstream body cost grow with it. Mixed scripts and escaped quotes, as chat histories have; an
+ * all-ASCII text would flatter every UTF-8 pass.
+ */
+const longPromptBody = (() => {
+  const text = 'The quick brown fox jumps over the lazy dog, "quoted" twice. 日本語のテキストも少し。 Ünïcödé, émigré. '.repeat(40);
+  const turns = Math.max(1, Math.round((LONG_PROMPT_KB * 1024) / Buffer.byteLength(JSON.stringify(text))));
+  const messages = Array.from({ length: turns }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: text }));
+  return JSON.stringify({ model: BENCH_MODEL, messages });
+})();
 const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
 
 interface Row {
@@ -66,6 +78,8 @@ interface Row {
   total: number;
   plainTtfb: number;
   plainTotal: number;
+  longP50: number;
+  longCpu: number;
   /** req/s of each round, in order (for the per-round limits on/off ratio). */
   roundRps: number[];
   /** Redis commands during the 50-connection runs, summed over rounds (tollgate targets, BENCH_REDIS_URL). */
@@ -136,6 +150,8 @@ interface Samples {
   total: number[];
   plainTtfb: number[];
   plainTotal: number[];
+  longLatencies: number[];
+  longCpu: number[];
   redis?: { requests: number; counts: RedisCounts };
 }
 
@@ -162,14 +178,19 @@ async function throughput(name: string, target: Target, into: Samples, redis: Re
   into.cpu.push(heavy.cpuPerRequest);
 }
 
-/** The latency part of a round on one target: 1 connection, streams with and without include_usage. */
+/** The latency part of a round on one target: 1 connection (short and long prompts), streams with and without include_usage. */
 async function latency(name: string, target: Target, into: Samples): Promise<void> {
-  log(`${name}: 1 connection ${LATENCY_DURATION} s, ${STREAMS}+${STREAMS} streams`);
+  log(`${name}: 1 connection ${LATENCY_DURATION} s (+ ${LATENCY_DURATION} s of long prompts), ${STREAMS}+${STREAMS} streams`);
   const single = await load(target, chatBody, 1, LATENCY_DURATION);
+  const long = await load(target, longPromptBody, 1, LATENCY_DURATION);
   const usage = await streams(target, streamBody(true), true, STREAMS);
   const plain = await streams(target, streamBody(false), false, STREAMS);
-  if (single.failures > 0) notes.push(`${name}: ${single.failures} failed requests (errors, timeouts or non-2xx) at 1 connection`);
+  for (const [run, result] of [['1 connection', single], ['long prompts', long]] as const) {
+    if (result.failures > 0) notes.push(`${name}: ${result.failures} failed requests (errors, timeouts or non-2xx) at ${run}`);
+  }
   append(into.latencies, single.latencies);
+  append(into.longLatencies, long.latencies);
+  into.longCpu.push(long.cpuPerRequest);
   append(into.ttfb, usage.ttfb);
   append(into.total, usage.total);
   append(into.plainTtfb, plain.ttfb);
@@ -207,7 +228,7 @@ async function main(): Promise<Row[]> {
     await streams(target, streamBody(true), true, 20);
     await streams(target, streamBody(false), false, 20);
   }
-  const samples = new Map([...targets.keys()].map((name): [string, Samples] => [name, { rps: [], cpu: [], latencies: [], ttfb: [], total: [], plainTtfb: [], plainTotal: [] }]));
+  const samples = new Map([...targets.keys()].map((name): [string, Samples] => [name, { rps: [], cpu: [], latencies: [], ttfb: [], total: [], plainTtfb: [], plainTotal: [], longLatencies: [], longCpu: [] }]));
   const redis = REDIS_URL && selected.some(countsRedis) ? new RedisStats(REDIS_URL) : undefined;
   try {
     for (let round = 1; round <= ROUNDS; round++) {
@@ -230,6 +251,8 @@ async function main(): Promise<Row[]> {
     total: percentile(s.total, 50),
     plainTtfb: percentile(s.plainTtfb, 50),
     plainTotal: percentile(s.plainTotal, 50),
+    longP50: percentile(s.longLatencies, 50),
+    longCpu: median(s.longCpu),
     roundRps: s.rps,
     ...(s.redis ? { redis: s.redis } : {}),
   }));
@@ -259,6 +282,7 @@ function report(rows: Row[]): string {
       delta(r.p50, bare?.p50), ms(r.ttfb), delta(r.ttfb, bare?.ttfb), ms(r.total)],
   );
   const plain = rows.map((r) => [r.target, ms(r.plainTtfb), delta(r.plainTtfb, bare?.plainTtfb), ms(r.plainTotal), delta(r.plainTotal, bare?.plainTotal)]);
+  const long = rows.map((r) => [r.target, ms(r.longP50), delta(r.longP50, bare?.longP50), cpu(r.longCpu, bare?.longCpu)]);
   const cpus = os.cpus();
   return [
     `# tollgate bench — ${new Date().toISOString()}`,
@@ -279,6 +303,10 @@ function report(rows: Row[]): string {
     'Streams without `include_usage` (tollgate asks the upstream for usage and strips the usage chunk):',
     '',
     table(['target', 'TTFB p50', 'TTFB Δ vs bare', 'total p50', 'total Δ vs bare'], plain),
+    '',
+    `Long prompts (${Math.round(Buffer.byteLength(longPromptBody) / 1024)} KB chat history, mixed scripts; 1 connection, non-streamed; CPU/req of the target process):`,
+    '',
+    table(['target', 'p50', 'p50 Δ vs bare', 'CPU/req (×bare)'], long),
     ...(on && off ? ['', limiterCost(on, off)] : []),
     ...redisSection(rows),
     ...(notes.length ? ['', ...notes.map((n) => `- ⚠ ${n}`)] : []),
