@@ -8,7 +8,8 @@
  * only the usage-only chunk (`"choices":[]` with a usage object) is dropped (DESIGN §6).
  *
  * Only events that can carry usage are JSON-parsed; the rest are kept as raw text so a stream that
- * is cut short can still be counted afterwards (`streamedText`).
+ * is cut short can still be counted afterwards (`streamedText`), and reduced to their text once a
+ * long stream has many.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -20,6 +21,12 @@ const EVENT_END = /\r?\n\r?\n/;
 /** Whitespace-tolerant: not every OpenAI-compatible upstream writes compact JSON. */
 const HAS_USAGE_OBJECT = /"usage":\s*\{/;
 const TERMINAL_RESPONSE_EVENT = /"type":\s*"response\.(?:completed|incomplete|failed)"/;
+/**
+ * Raw events are kept until this many, then reduced to the text they carried: a short stream's events
+ * are parsed only if it is cut, and a long one (32k output tokens are ~6 MB of events) holds ~4 bytes
+ * per token instead of ~200.
+ */
+const RAW_EVENTS_KEPT = 512;
 
 export interface SseTapOptions {
   endpoint: Endpoint;
@@ -32,7 +39,10 @@ export class SseTap extends Transform {
   completed = false;
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
-  private readonly events: string[] = [];
+  /** Events the client received that may carry completion text, not yet reduced to `streamed`. */
+  private events: string[] = [];
+  /** Completion text of the events reduced so far. */
+  private readonly streamed: string[] = [];
 
   constructor(private readonly options: SseTapOptions) {
     super();
@@ -72,22 +82,18 @@ export class SseTap extends Transform {
 
   /** Text the client received (content deltas), for estimating completion tokens of a cut stream. */
   streamedText(): string {
-    const parts: string[] = [];
-    for (const event of this.events) {
-      const data = parseData(event);
-      if (this.options.endpoint === 'responses') {
-        if (data?.type === 'response.output_text.delta' && typeof data.delta === 'string') parts.push(data.delta);
-        continue;
-      }
-      for (const choice of (data?.choices as Array<{ delta?: Record<string, unknown> }> | undefined) ?? []) {
-        const delta = choice.delta ?? {};
-        if (typeof delta.content === 'string') parts.push(delta.content);
-        for (const call of (delta.tool_calls as Array<{ function?: { arguments?: string } }> | undefined) ?? []) {
-          if (call.function?.arguments) parts.push(call.function.arguments);
-        }
-      }
-    }
-    return parts.join('');
+    this.reduceEvents();
+    return this.streamed.join('');
+  }
+
+  private keep(event: string): void {
+    this.events.push(event);
+    if (this.events.length >= RAW_EVENTS_KEPT) this.reduceEvents();
+  }
+
+  private reduceEvents(): void {
+    for (const event of this.events) collectStreamedText(parseData(event), this.options.endpoint, this.streamed);
+    this.events = [];
   }
 
   /** Records what the event tells; returns false when the event must not reach the client. */
@@ -98,19 +104,19 @@ export class SseTap extends Transform {
       return true;
     }
     if (!HAS_USAGE_OBJECT.test(event)) {
-      this.events.push(event);
+      this.keep(event);
       return true;
     }
     const data = parseData(event);
     this.usage = normaliseUsage(data?.usage) ?? this.usage;
     const usageOnly = Array.isArray(data?.choices) && data.choices.length === 0;
-    if (!usageOnly) this.events.push(event);
+    if (!usageOnly) this.keep(event);
     return !usageOnly;
   }
 
   private inspectResponsesEvent(event: string): boolean {
     if (!TERMINAL_RESPONSE_EVENT.test(event)) {
-      this.events.push(event);
+      this.keep(event);
       return true;
     }
     const data = parseData(event);
@@ -129,6 +135,21 @@ function interruptionEvent(endpoint: Endpoint): string {
   };
   if (endpoint === 'responses') return `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`;
   return `data: ${JSON.stringify({ error })}\n\n`;
+}
+
+/** Appends the completion text one event carried: content and tool-call argument deltas. */
+function collectStreamedText(data: Record<string, unknown> | undefined, endpoint: Endpoint, into: string[]): void {
+  if (endpoint === 'responses') {
+    if (data?.type === 'response.output_text.delta' && typeof data.delta === 'string') into.push(data.delta);
+    return;
+  }
+  for (const choice of (data?.choices as Array<{ delta?: Record<string, unknown> }> | undefined) ?? []) {
+    const delta = choice.delta ?? {};
+    if (typeof delta.content === 'string') into.push(delta.content);
+    for (const call of (delta.tool_calls as Array<{ function?: { arguments?: string } }> | undefined) ?? []) {
+      if (call.function?.arguments) into.push(call.function.arguments);
+    }
+  }
 }
 
 /** The JSON of an event's data lines (joined per the SSE spec); undefined if it is not JSON. */
