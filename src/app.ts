@@ -50,11 +50,6 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // While closing, requests on open connections are still served (they are in-flight work);
     // /readyz reports draining so load balancers move away.
     return503OnClosing: false,
-    // Bodies are read field by field and forwarded as text; nothing merges them into other objects,
-    // so a `__proto__` key is just data (JSON.parse makes it an own property). Skipping secure-json-parse's
-    // two regex scans of every body matters for 100k-token prompts.
-    onProtoPoisoning: 'ignore',
-    onConstructorPoisoning: 'ignore',
   });
   app.decorate('config', config);
   app.decorate('draining', false);
