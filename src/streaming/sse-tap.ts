@@ -28,6 +28,8 @@ const TERMINAL_RESPONSE_EVENT = /"type":\s*"response\.(?:completed|incomplete|fa
  * per token instead of ~200.
  */
 const RAW_EVENTS_KEPT = 512;
+/** ...or this many characters of them, whichever comes first (an upstream may send huge events). */
+const RAW_CHARS_KEPT = 256 * 1024;
 /** The token estimate counts ~24k characters exactly and extrapolates the rest, so more is not needed. */
 const SAMPLE_CHARS = 64 * 1024;
 /**
@@ -55,6 +57,7 @@ export class SseTap extends Transform {
   private pending = '';
   /** Events the client received that may carry completion text, not yet reduced to `streamed`. */
   private events: string[] = [];
+  private eventChars = 0;
   /** Completion text of the events reduced so far, up to SAMPLE_CHARS. */
   private readonly sample: string[] = [];
   private sampleChars = 0;
@@ -111,12 +114,14 @@ export class SseTap extends Transform {
 
   private keep(event: string): void {
     this.events.push(event);
-    if (this.events.length >= RAW_EVENTS_KEPT) this.reduceEvents();
+    this.eventChars += event.length;
+    if (this.events.length >= RAW_EVENTS_KEPT || this.eventChars >= RAW_CHARS_KEPT) this.reduceEvents();
   }
 
   private reduceEvents(): void {
     for (const event of this.events) collectStreamedText(parseData(event), this.options.endpoint, (text) => this.addText(text));
     this.events = [];
+    this.eventChars = 0;
   }
 
   private addText(text: string): void {
