@@ -9,8 +9,8 @@ import type { SecretRedactor } from './secret-redactor.js';
 
 /** Long enough for any real error message; an HTML error page is cut. */
 const MAX_MESSAGE_CHARS = 500;
-/** Retry hints worth passing on, so the SDKs back off as the upstream asked. */
-const RETRY_HEADERS = ['retry-after', 'retry-after-ms', 'x-should-retry'];
+/** Retry hints, so the SDKs back off as the upstream asked, and the upstream's request id (for its support). */
+const RELAYED_HEADERS = ['retry-after', 'retry-after-ms', 'x-should-retry', 'x-request-id'];
 /** OpenAI names the provider's organization in 429 messages; that is not the client's business. */
 const ORGANIZATION_MENTION = / in organization [\w-]+/g;
 
@@ -36,17 +36,17 @@ export function readUpstreamError(body: Buffer, providerKeys: SecretRedactor): U
   };
 }
 
-/** The upstream's error for the client, with its status and retry hints. */
+/** The upstream's error for the client, with its status, retry hints and request id. */
 export function relayedUpstreamError(status: number, text: UpstreamErrorText | undefined, headers: IncomingHttpHeaders): GatewayError {
   const fallbackType = status === 429 ? 'rate_limit_exceeded' : status < 500 ? 'invalid_request_error' : 'server_error';
-  const retryHeaders = Object.fromEntries(
-    RETRY_HEADERS.filter((name) => typeof headers[name] === 'string').map((name) => [name, headers[name] as string]),
+  const relayedHeaders = Object.fromEntries(
+    RELAYED_HEADERS.filter((name) => typeof headers[name] === 'string').map((name) => [name, headers[name] as string]),
   );
   return upstreamError(status, text?.message || `Upstream error ${status}.`, {
     type: text?.type ?? fallbackType,
     code: text?.code ?? null,
     param: text?.param ?? null,
-    headers: retryHeaders,
+    headers: relayedHeaders,
   });
 }
 
