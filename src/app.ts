@@ -22,6 +22,7 @@ import modelRoutes from './routes/models.js';
 import proxyRoutes from './routes/proxy.js';
 import { UpstreamPools } from './upstream/pools.js';
 import { ModelRouter } from './upstream/routing.js';
+import { SecretRedactor } from './upstream/secret-redactor.js';
 
 export interface BuildOptions {
   /** Overrides the pino logger settings (tests pass `false` or a destination stream). */
@@ -41,8 +42,9 @@ declare module 'fastify' {
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
+  const providerKeys = SecretRedactor.fromConfig(config);
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config.server.logLevel),
+    logger: options.logger ?? loggerOptions(config.server.logLevel, providerKeys),
     bodyLimit: config.server.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }), // our own one line per request
     requestIdHeader: false, // never trust a client-chosen id in our logs
@@ -73,7 +75,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async (v1) => {
       await v1.register(authPlugin, { keyStore: app.keys });
       await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
-      await v1.register(proxyRoutes, { router, pools });
+      await v1.register(proxyRoutes, { router, pools, providerKeys, maxBufferedAnswerBytes: config.upstream.maxBufferedAnswerBytes });
       await v1.register(meRoutes, { config });
     },
     { prefix: '/v1' },

@@ -91,6 +91,12 @@ export const configSchema = z
         /** Longest silence between two body chunks. */
         bodyTimeoutMs: positiveInt.default(300_000),
         connectionsPerOrigin: positiveInt.default(128),
+        /**
+         * Most of one upstream answer held in memory. A JSON answer up to this size is read whole before
+         * anything is sent (so a truncated or invalid one falls through to the next route); a larger one
+         * is streamed to the client as it arrives. Bounds the memory N concurrent large answers take.
+         */
+        maxBufferedAnswerBytes: positiveInt.default(8 * 1024 * 1024),
       })
       .prefault({}),
     limits: z

@@ -86,6 +86,34 @@ export function upstreamTimeout(message: string, cause?: unknown): GatewayError 
   return new GatewayError(message, { status: 504, type: 'server_error', code: 'upstream_timeout', cause });
 }
 
+/** An upstream's own error, relayed in the envelope with its status (its message already redacted and bounded). */
+export function upstreamError(
+  status: number,
+  message: string,
+  details: { type: string; code: string | null; param: string | null; headers: Record<string, string> },
+): GatewayError {
+  return new GatewayError(message, { status, ...details });
+}
+
+/** Every route failed: the last failure's status and code, a message that names each attempt. */
+export function allRoutesFailed(last: GatewayError, attempts: string[]): GatewayError {
+  return new GatewayError(`All ${attempts.length} routes failed: ${attempts.join('; ')}`, {
+    status: last.status,
+    type: last.type,
+    code: last.code,
+    param: last.param,
+    headers: last.headers,
+  });
+}
+
+/** Every route of the model goes to a provider without credentials (skipped at start-up). */
+export function noCredentialedProvider(model: string, providers: string[]): GatewayError {
+  return new GatewayError(
+    `No configured provider for the model \`${model}\` has credentials (skipped: ${providers.join(', ')}). The operator must set their apiKey.`,
+    { status: 503, type: 'server_error', code: 'no_provider_credentials' },
+  );
+}
+
 export function serviceUnavailable(message: string, code = 'service_unavailable'): GatewayError {
   return new GatewayError(message, { status: 503, type: 'server_error', code });
 }

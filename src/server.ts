@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadStaticKeys } from './keys/static-keys.js';
+import { hasCredential } from './upstream/routing.js';
 
 async function main(): Promise<void> {
   const config = loadOrExit();
@@ -53,9 +54,13 @@ function loadOrExit(): Config {
 
 /** The first log lines tell a newcomer what is missing before the first request fails. */
 function explainSetup(log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void }, config: Config): void {
-  const withoutKey = Object.entries(config.providers).filter(([, p]) => !p.apiKey).map(([name]) => name);
+  const withoutKey = Object.entries(config.providers).filter(([, p]) => !hasCredential(p)).map(([name]) => name);
   if (withoutKey.length > 0) {
-    log.warn({ providers: withoutKey }, 'providers without an apiKey: requests routed to them will be refused upstream (set their env vars, e.g. OPENAI_API_KEY)');
+    const stranded = Object.entries(config.models).filter(([, m]) => m.routes.every((r) => withoutKey.includes(r.provider))).map(([alias]) => alias);
+    log.warn(
+      { providers: withoutKey, modelsWithoutRoute: stranded },
+      'providers without an apiKey are skipped in routing (set their env vars, e.g. OPENAI_API_KEY); models without a route left answer 503',
+    );
   }
   const { records, skipped } = loadStaticKeys(config.keys);
   if (skipped.length > 0) log.warn({ keys: skipped }, 'static keys without a value were skipped (e.g. set TOLLGATE_DEMO_KEY)');

@@ -24,7 +24,7 @@ export interface ProxyContext {
 /** `success`/`outcome` are undefined when no upstream answered (all routes failed, client left). */
 export function finishProxiedRequest(ctx: ProxyContext, success: ForwardSuccess | undefined, outcome: RelayOutcome | undefined): void {
   const served = outcome !== undefined && outcome.status < 300;
-  const usage = served ? (outcome.usage ?? estimateUsage(ctx.estimate.promptTokens, outcome.streamedText?.() ?? '')) : undefined;
+  const usage = served ? (outcome.usage ?? estimateUsage(ctx.estimate.promptTokens, outcome.streamedText?.() ?? { sample: '', chars: 0 })) : undefined;
   const actualTokens = usage?.totalTokens ?? 0;
   // No provider account had room for any route: nothing was asked upstream, so the key gets its request back.
   ctx.keyReservation.settle(actualTokens, ctx.providerReservations.size === 0);

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Endpoint } from '../config.js';
-import { invalidRequest, modelNotFound } from '../errors.js';
+import { invalidRequest, modelNotFound, noCredentialedProvider } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import { providerRefusal, type Reservation } from '../limits/admission.js';
 import { ClientGone } from '../upstream/client-gone.js';
@@ -13,13 +13,17 @@ import { downstreamHeaders } from '../upstream/headers.js';
 import { setJsonMembers } from '../upstream/json-members.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import type { ModelRouter, UpstreamRoute } from '../upstream/routing.js';
+import type { SecretRedactor } from '../upstream/secret-redactor.js';
 import { finishProxiedRequest, type ProxyContext } from './proxy-outcome.js';
 import { checkBody, type ProxyBody } from './request-body.js';
-import { isEventStream, relayJson, relayStream, type RelayOutcome } from './relay.js';
+import { relayJson, relayStream, type RelayOutcome } from './relay.js';
 
 export interface ProxyRouteOptions {
   router: ModelRouter;
   pools: UpstreamPools;
+  /** Removes provider keys from upstream error messages before they are relayed or logged. */
+  providerKeys: SecretRedactor;
+  maxBufferedAnswerBytes: number;
 }
 
 const proxyRoutes: FastifyPluginAsync<ProxyRouteOptions> = async (app, options) => {
@@ -54,6 +58,8 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       // jsonBytes: every body checkBody accepts came through the JSON parser (src/json-body.ts).
       bodyFor: (route) => upstreamBody(request.jsonBytes!, body, route, endpoint, stream),
       signal: clientGone,
+      providerKeys: options.providerKeys,
+      maxBufferedAnswerBytes: options.maxBufferedAnswerBytes,
       admitRoute: async (route) => {
         const { reservation, denial } = await admission.admitProvider(route.providerName, route.provider, estimate);
         if (denial) return providerRefusal(denial, body.model);
@@ -81,11 +87,11 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
     onFirstByte: () => request.server.metrics.streamFirstByteSeconds.observe({ provider: success.route.providerName, model: body.model }, (performance.now() - started) / 1000),
     onDone: (outcome: RelayOutcome) => finishProxiedRequest(context, success, outcome),
   };
-  if (isEventStream(success.response) && success.response.statusCode < 300) {
+  if (success.answer.kind === 'stream') {
     request.server.metrics.activeStreams.inc();
     relayStream(reply, success.response, relay);
   } else {
-    await relayJson(reply, success.response, relay);
+    relayJson(reply, success.response, success.answer, relay);
   }
   return reply;
 }
@@ -95,6 +101,9 @@ function routesFor(router: ModelRouter, principal: ApiKeyRecord, alias: string, 
   const permitted = !principal.models || principal.models.includes(alias);
   const routes = permitted ? router.routes(alias, endpoint) : undefined;
   if (!routes) throw modelNotFound(alias);
+  if (routes.length === 0 && router.uncredentialed(alias, endpoint).length > 0) {
+    throw noCredentialedProvider(alias, router.uncredentialed(alias, endpoint));
+  }
   if (routes.length === 0) {
     throw invalidRequest(`The model \`${alias}\` is not available on the ${endpoint === 'chat' ? 'Chat Completions' : 'Responses'} API.`, 'model', 'unsupported_endpoint');
   }
@@ -120,5 +129,7 @@ function noteFailedAttempt(request: FastifyRequest, attempt: Attempt): void {
   request.server.metrics.upstreamErrors.inc({ provider: attempt.provider, cause: attempt.cause ?? String(attempt.status) });
   const refused = attempt.status === 401 || attempt.status === 403;
   const message = refused ? 'upstream refused the provider credential; check its apiKey' : 'upstream attempt failed; trying the next route';
-  request.log[refused ? 'error' : 'warn']({ provider: attempt.provider, status: attempt.status, cause: attempt.cause }, message);
+  // `upstreamMessage` is already redacted of provider keys (and the log line is again, as a whole).
+  const fields = { provider: attempt.provider, status: attempt.status, cause: attempt.cause, upstreamMessage: attempt.message };
+  request.log[refused ? 'error' : 'warn'](fields, message);
 }

@@ -1,24 +1,28 @@
 /**
- * Relays the chosen upstream response to the client. JSON bodies are small and relayed whole, byte
- * for byte; SSE streams go through an SseTap chunk by chunk with backpressure (pipe), and a client
- * that disconnects destroys the upstream body, which makes undici abort the upstream request.
+ * Relays the chosen upstream answer to the client. A JSON answer within the buffering bound was read
+ * and checked already (forward.ts) and is sent whole; a larger one is sent as it arrives (what was
+ * read first, then the rest of the body, with backpressure), its usage found by a streaming scan.
+ * SSE streams go through an SseTap chunk by chunk. A client that disconnects destroys the upstream
+ * body, which makes undici abort the upstream request.
  */
+import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
 import type { Endpoint } from '../config.js';
-import { upstreamUnavailable } from '../errors.js';
-import { SseTap } from '../streaming/sse-tap.js';
-import { usageFromBody, type Usage } from '../usage/usage.js';
+import { SseTap, type StreamedText } from '../streaming/sse-tap.js';
+import type { UpstreamAnswer } from '../upstream/forward.js';
+import { TopLevelUsageScan } from '../usage/usage-stream-scan.js';
+import { normaliseUsage, type Usage } from '../usage/usage.js';
 
 export interface RelayOutcome {
   /** The status the client received. */
   status: number;
   usage: Usage | undefined;
-  /** For streams: the upstream reached its natural end. Non-streamed bodies are always complete. */
+  /** The answer reached its natural end (a stream's [DONE], a large JSON body's last byte). */
   completed: boolean;
   stream: boolean;
   /** Completion text the client received, when usage must be estimated (cut streams). */
-  streamedText?: () => string;
+  streamedText?: () => StreamedText;
 }
 
 export interface RelayOptions {
@@ -29,37 +33,60 @@ export interface RelayOptions {
   onDone(outcome: RelayOutcome): void;
 }
 
-export function isEventStream(response: Dispatcher.ResponseData): boolean {
-  const type = response.headers['content-type'];
-  return typeof type === 'string' && type.startsWith('text/event-stream');
-}
+type JsonAnswer = Exclude<UpstreamAnswer, { kind: 'stream' }>;
 
-export async function relayJson(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): Promise<void> {
-  let body: Buffer;
-  try {
-    body = await readWhole(response.body);
-  } catch (err) {
-    // The upstream broke off mid-body. Nothing has reached the client yet, so it gets a 502 (an
-    // upstream failure), not the 500 of a gateway bug; the request is still settled once.
-    options.onDone({ status: 502, usage: undefined, completed: false, stream: false });
-    throw upstreamUnavailable('The upstream provider broke off its answer before it was complete. Please retry.', err);
+export function relayJson(reply: FastifyReply, response: Dispatcher.ResponseData, answer: JsonAnswer, options: RelayOptions): void {
+  const status = response.statusCode;
+  if (answer.kind === 'whole') {
+    reply.send(answer.body);
+    const usage = isObject(answer.json) ? normaliseUsage(answer.json.usage) : undefined;
+    options.onDone({ status, usage, completed: true, stream: false });
+    return;
   }
-  reply.send(body);
-  const ok = response.statusCode < 300;
-  options.onDone({ status: response.statusCode, usage: ok ? usageFromBody(body) : undefined, completed: true, stream: false });
+  const scan = new UsageScanTap(answer.head);
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    if (!response.body.destroyed) response.body.destroy(); // client gone: abort the upstream request
+    options.onDone({ status, usage: scan.usage(), completed: scan.completed, stream: false });
+  };
+  // Headers are sent: a body that breaks off now can only end the connection, which the client notices.
+  response.body.on('error', (err) => scan.destroy(err));
+  scan.on('end', finish);
+  scan.on('close', finish);
+  response.body.pipe(scan);
+  reply.send(scan);
 }
 
-/**
- * The whole body as one Buffer. undici's own arrayBuffer() copies even a single chunk into a fresh
- * ArrayBuffer (an unpooled allocation per request); a small answer arrives as one chunk, used as is.
- */
-function readWhole(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    body.on('data', (chunk: Buffer) => chunks.push(chunk));
-    body.once('error', reject);
-    body.once('end', () => resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
-  });
+/** Passes a large JSON answer through (the part read before deciding to stream it first), scanning for usage. */
+class UsageScanTap extends Transform {
+  completed = false;
+  private readonly scanner = new TopLevelUsageScan();
+
+  constructor(head: Buffer[]) {
+    super();
+    for (const chunk of head) this.passOn(chunk);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.passOn(chunk);
+    callback();
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.completed = true;
+    callback();
+  }
+
+  usage(): Usage | undefined {
+    return this.scanner.usage();
+  }
+
+  private passOn(chunk: Buffer): void {
+    this.scanner.push(chunk);
+    this.push(chunk);
+  }
 }
 
 export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): void {
@@ -79,4 +106,8 @@ export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseDa
   // A second 'data' listener on an already piped stream is safe: pipe keeps control of the flow.
   upstream.once('data', () => options.onFirstByte());
   reply.send(tap);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

@@ -9,7 +9,8 @@
  *
  * Only events that can carry usage are JSON-parsed; the rest are kept as raw text so a stream that
  * is cut short can still be counted afterwards (`streamedText`), and reduced to their text once a
- * long stream has many.
+ * long stream has many. What one stream holds is bounded whatever its length: the first
+ * SAMPLE_CHARS of completion text are kept (an estimate extrapolates from them), the rest is counted.
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -27,6 +28,21 @@ const TERMINAL_RESPONSE_EVENT = /"type":\s*"response\.(?:completed|incomplete|fa
  * per token instead of ~200.
  */
 const RAW_EVENTS_KEPT = 512;
+/** ...or this many characters of them, whichever comes first (an upstream may send huge events). */
+const RAW_CHARS_KEPT = 256 * 1024;
+/** The token estimate counts ~24k characters exactly and extrapolates the rest, so more is not needed. */
+const SAMPLE_CHARS = 64 * 1024;
+/**
+ * An event longer than this (no blank line in 1M characters) is not inspected: in strip mode it is
+ * passed on as it is, so a hostile upstream cannot make the tap hold its whole answer.
+ */
+const MAX_EVENT_CHARS = 1024 * 1024;
+
+/** Completion text the client received: its first SAMPLE_CHARS, and how many characters in all. */
+export interface StreamedText {
+  sample: string;
+  chars: number;
+}
 
 export interface SseTapOptions {
   endpoint: Endpoint;
@@ -41,8 +57,11 @@ export class SseTap extends Transform {
   private pending = '';
   /** Events the client received that may carry completion text, not yet reduced to `streamed`. */
   private events: string[] = [];
-  /** Completion text of the events reduced so far. */
-  private readonly streamed: string[] = [];
+  private eventChars = 0;
+  /** Completion text of the events reduced so far, up to SAMPLE_CHARS. */
+  private readonly sample: string[] = [];
+  private sampleChars = 0;
+  private streamedChars = 0;
 
   constructor(private readonly options: SseTapOptions) {
     super();
@@ -50,14 +69,21 @@ export class SseTap extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     if (!this.options.stripUsageChunk) this.push(chunk);
+    // Only the new text (and the 3 characters before it, a split "\r\n\r\n") can hold a new event end.
+    let from = Math.max(0, this.pending.length - 3);
     this.pending += this.decoder.write(chunk);
     let match: RegExpExecArray | null;
-    while ((match = EVENT_END.exec(this.pending)) !== null) {
-      const end = match.index + match[0].length;
+    while ((match = EVENT_END.exec(this.pending.slice(from))) !== null) {
+      const end = from + match.index + match[0].length;
       const event = this.pending.slice(0, end);
       this.pending = this.pending.slice(end);
+      from = 0;
       const keep = this.inspect(event);
       if (this.options.stripUsageChunk && keep) this.push(event);
+    }
+    if (this.pending.length > MAX_EVENT_CHARS) {
+      if (this.options.stripUsageChunk) this.push(this.pending);
+      this.pending = '';
     }
     callback();
   }
@@ -81,19 +107,28 @@ export class SseTap extends Transform {
   }
 
   /** Text the client received (content deltas), for estimating completion tokens of a cut stream. */
-  streamedText(): string {
+  streamedText(): StreamedText {
     this.reduceEvents();
-    return this.streamed.join('');
+    return { sample: this.sample.join(''), chars: this.streamedChars };
   }
 
   private keep(event: string): void {
     this.events.push(event);
-    if (this.events.length >= RAW_EVENTS_KEPT) this.reduceEvents();
+    this.eventChars += event.length;
+    if (this.events.length >= RAW_EVENTS_KEPT || this.eventChars >= RAW_CHARS_KEPT) this.reduceEvents();
   }
 
   private reduceEvents(): void {
-    for (const event of this.events) collectStreamedText(parseData(event), this.options.endpoint, this.streamed);
+    for (const event of this.events) collectStreamedText(parseData(event), this.options.endpoint, (text) => this.addText(text));
     this.events = [];
+    this.eventChars = 0;
+  }
+
+  private addText(text: string): void {
+    this.streamedChars += text.length;
+    if (this.sampleChars >= SAMPLE_CHARS) return;
+    this.sample.push(text);
+    this.sampleChars += text.length;
   }
 
   /** Records what the event tells; returns false when the event must not reach the client. */
@@ -138,16 +173,16 @@ function interruptionEvent(endpoint: Endpoint): string {
 }
 
 /** Appends the completion text one event carried: content and tool-call argument deltas. */
-function collectStreamedText(data: Record<string, unknown> | undefined, endpoint: Endpoint, into: string[]): void {
+function collectStreamedText(data: Record<string, unknown> | undefined, endpoint: Endpoint, add: (text: string) => void): void {
   if (endpoint === 'responses') {
-    if (data?.type === 'response.output_text.delta' && typeof data.delta === 'string') into.push(data.delta);
+    if (data?.type === 'response.output_text.delta' && typeof data.delta === 'string') add(data.delta);
     return;
   }
   for (const choice of (data?.choices as Array<{ delta?: Record<string, unknown> }> | undefined) ?? []) {
     const delta = choice.delta ?? {};
-    if (typeof delta.content === 'string') into.push(delta.content);
+    if (typeof delta.content === 'string') add(delta.content);
     for (const call of (delta.tool_calls as Array<{ function?: { arguments?: string } }> | undefined) ?? []) {
-      if (call.function?.arguments) into.push(call.function.arguments);
+      if (call.function?.arguments) add(call.function.arguments);
     }
   }
 }

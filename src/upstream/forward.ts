@@ -1,18 +1,26 @@
 /**
  * Sends a request along a model's routes in order until one answers. Connection errors, timeouts
- * before the response headers, 429, 5xx and refused provider credentials (401/403) fall through to
- * the next route. Nothing has reached the client at this point, so a retry is always safe; once the
- * caller starts relaying a body there is no retry.
+ * before the response headers, redirects, 401/403 (a refused provider credential), 404 (a retired
+ * model id, a wrong baseUrl), 408, 429 and 5xx fall through to the next route, and so does a JSON
+ * answer that breaks off or is not valid JSON: it is read (up to `maxBufferedAnswerBytes`) before
+ * anything reaches the client, so a retry is always safe. Once the caller starts relaying a body
+ * (a stream, or an answer larger than the bound) there is no retry.
+ *
+ * Every error the client gets is in OpenAI's envelope with the upstream's message, redacted of
+ * provider keys; when several routes failed, the message names each of them.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { GatewayError, upstreamTimeout, upstreamUnavailable } from '../errors.js';
+import { allRoutesFailed, GatewayError, upstreamTimeout, upstreamUnavailable } from '../errors.js';
+import { readAnswer, type AnswerRead } from './answer-body.js';
 import type { ClientGone } from './client-gone.js';
 import { upstreamHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
 import type { UpstreamRoute } from './routing.js';
+import type { SecretRedactor } from './secret-redactor.js';
+import { readUpstreamError, relayedUpstreamError } from './upstream-error.js';
 
-/** Error bodies of failed attempts are read up to this size (they can be relayed as the final answer). */
+/** Error bodies of failed attempts are read up to this size (their message can be relayed). */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 
@@ -20,6 +28,8 @@ export interface Attempt {
   provider: string;
   status?: number;
   cause?: string;
+  /** The upstream's error message, redacted of provider keys and bounded. */
+  message?: string;
   ms: number;
 }
 
@@ -31,14 +41,20 @@ export interface ForwardRequest {
   bodyFor(route: UpstreamRoute): Buffer;
   /** Aborted when the client goes away: stops the attempt under way and any further ones. */
   signal: ClientGone;
+  providerKeys: SecretRedactor;
+  maxBufferedAnswerBytes: number;
   /** Asked before each attempt; a refusal skips the route (e.g. its provider account is out of room). */
   admitRoute?(route: UpstreamRoute): Promise<RouteRefusal | undefined>;
   onAttemptFailed?(attempt: Attempt): void;
 }
 
+/** A stream (SSE) is relayed from `response.body`; a JSON answer was read, whole or up to the bound. */
+export type UpstreamAnswer = { kind: 'stream' } | Exclude<AnswerRead, { kind: 'broken' }>;
+
 export interface ForwardSuccess {
   route: UpstreamRoute;
   response: Dispatcher.ResponseData;
+  answer: UpstreamAnswer;
   attempts: Attempt[];
   upstreamMs: number;
 }
@@ -49,13 +65,19 @@ export interface RouteRefusal {
   error: GatewayError;
 }
 
-/** Outcome of one failed attempt, kept so the last one can shape the final error. */
-type Failure = { status: number; body?: Buffer; headers?: IncomingHttpHeaders; cause?: string; error?: GatewayError };
+/** One failed attempt: the error it alone would give the client, its line in a combined message, its log fields. */
+interface Failure {
+  error: GatewayError;
+  summary: string;
+  attempt: Omit<Attempt, 'ms'>;
+}
+
+type Outcome = { response: Dispatcher.ResponseData; answer: UpstreamAnswer } | { failure: Failure } | { final: GatewayError };
 
 export async function forwardWithFallback(req: ForwardRequest): Promise<ForwardSuccess> {
   const attempts: Attempt[] = [];
+  const failures: Failure[] = [];
   const refusals: RouteRefusal[] = [];
-  let last: Failure | undefined;
   for (const route of req.routes) {
     const refusal = await req.admitRoute?.(route);
     if (refusal) {
@@ -67,17 +89,18 @@ export async function forwardWithFallback(req: ForwardRequest): Promise<ForwardS
     const ms = performance.now() - started;
     if ('response' in outcome) {
       attempts.push({ provider: route.providerName, status: outcome.response.statusCode, ms });
-      return { route, response: outcome.response, attempts, upstreamMs: ms };
+      return { route, response: outcome.response, answer: outcome.answer, attempts, upstreamMs: ms };
     }
-    const failed: Attempt = { provider: route.providerName, status: outcome.error ? undefined : outcome.status, cause: outcome.cause, ms };
+    if ('final' in outcome) throw outcome.final; // the client's own error: every route would refuse it
+    const failed: Attempt = { ...outcome.failure.attempt, ms };
     attempts.push(failed);
+    failures.push(outcome.failure);
     req.onAttemptFailed?.(failed);
-    last = outcome;
   }
-  throw finalError(last, attempts, refusals);
+  throw finalError(failures, refusals);
 }
 
-async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<{ response: Dispatcher.ResponseData } | Failure> {
+async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<Outcome> {
   const body = req.bodyFor(route);
   let response: Dispatcher.ResponseData;
   try {
@@ -90,29 +113,65 @@ async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<{ res
     });
   } catch (err) {
     if (req.signal.gone) throw err; // the client left: no fallback, nobody to answer
-    return { status: 0, cause: errorCode(err), error: networkError(route, err) };
+    return { failure: networkFailure(route, err) };
   }
-  if (!shouldFallThrough(response.statusCode)) return { response };
-  const errorBody = await readCapped(response.body);
-  return { status: response.statusCode, body: errorBody, headers: response.headers };
+  const status = response.statusCode;
+  if (status >= 200 && status < 300) return answered(req, route, response);
+  const text = readUpstreamError(await readCapped(response.body), req.providerKeys) ?? (status < 400 ? redirected(status) : undefined);
+  if (!shouldFallThrough(status)) return { final: relayedUpstreamError(status, text, response.headers) };
+  const attempt = { provider: route.providerName, status, ...(text && { message: text.message }) };
+  if (status === 401 || status === 403) {
+    // Not relayed even redacted: it is about the gateway's credential, not the client's request.
+    const message = `The upstream provider "${route.providerName}" refused the gateway's credential. The operator has been notified in the logs.`;
+    return { failure: { error: upstreamUnavailable(message), summary: `${route.providerName}: ${status} credential refused`, attempt } };
+  }
+  const error = relayedUpstreamError(status < 400 ? 502 : status, text, response.headers);
+  return { failure: { error, summary: `${route.providerName}: ${status} ${error.message}`, attempt } };
 }
 
-/** 4xx other than these is the client's own fault and would fail the same way on every route. */
+/** A 2xx: a stream is relayed as it comes; a JSON answer is read first, and a broken one is a failure. */
+async function answered(req: ForwardRequest, route: UpstreamRoute, response: Dispatcher.ResponseData): Promise<Outcome> {
+  if (isEventStream(response)) return { response, answer: { kind: 'stream' } };
+  const read = await readAnswer(response.body, req.maxBufferedAnswerBytes);
+  if (read.kind !== 'broken') return { response, answer: read };
+  response.body.destroy();
+  const what = read.cause === 'body_cut' ? 'broke off its answer before it was complete' : 'sent an answer that is not valid JSON';
+  const error = upstreamUnavailable(`The upstream provider "${route.providerName}" ${what}. Please retry.`, read.err);
+  const attempt = { provider: route.providerName, status: response.statusCode, cause: read.cause };
+  return { failure: { error, summary: `${route.providerName}: ${response.statusCode} ${what}`, attempt } };
+}
+
+export function isEventStream(response: Dispatcher.ResponseData): boolean {
+  const type = response.headers['content-type'];
+  return typeof type === 'string' && type.startsWith('text/event-stream');
+}
+
+/**
+ * A 4xx other than these is the client's own fault and would fail the same way on every route. A 404
+ * is the route's: its model id or its baseUrl; a 3xx (undici does not follow redirects) is a baseUrl.
+ */
 function shouldFallThrough(status: number): boolean {
-  return status === 401 || status === 403 || status === 408 || status === 429 || status >= 500;
+  return status < 400 || status === 401 || status === 403 || status === 404 || status === 408 || status === 429 || status >= 500;
 }
 
-function networkError(route: UpstreamRoute, err: unknown): GatewayError {
+/** undici does not follow redirects; one from an API endpoint means a wrong baseUrl. */
+function redirected(status: number): { message: string } {
+  return { message: `Upstream answered ${status} (a redirect); check the provider's baseUrl.` };
+}
+
+function networkFailure(route: UpstreamRoute, err: unknown): Failure {
   const code = errorCode(err);
   const message = `Upstream provider "${route.providerName}" could not be reached (${code}).`;
-  return TIMEOUT_CODES.has(code) ? upstreamTimeout(message, err) : upstreamUnavailable(message, err);
+  const error = TIMEOUT_CODES.has(code) ? upstreamTimeout(message, err) : upstreamUnavailable(message, err);
+  return { error, summary: `${route.providerName}: could not be reached (${code})`, attempt: { provider: route.providerName, cause: code } };
 }
 
 function errorCode(err: unknown): string {
   return (err as { code?: string }).code ?? (err as Error).name ?? 'UNKNOWN';
 }
 
-function finalError(last: Failure | undefined, attempts: Attempt[], refusals: RouteRefusal[]): GatewayError {
+function finalError(failures: Failure[], refusals: RouteRefusal[]): GatewayError {
+  const last = failures.at(-1);
   if (!last) {
     // No route was tried: every one was refused before its attempt (or there were none).
     if (refusals.length > 0) return refusals.reduce((soonest, r) => (r.retryAfterMs < soonest.retryAfterMs ? r : soonest)).error;
@@ -123,37 +182,8 @@ function finalError(last: Failure | undefined, attempts: Attempt[], refusals: Ro
       headers: { 'retry-after': '1' },
     });
   }
-  if (last.error) return last.error;
-  const providers = attempts.map((a) => a.provider).join(', ');
-  if (last.status === 401 || last.status === 403) {
-    // Never relay this body: a provider's 401 can echo part of its key.
-    return upstreamUnavailable(`The upstream provider refused the gateway's credential (tried: ${providers}). The operator has been notified in the logs.`);
-  }
-  return relayedUpstreamError(last.status, last.body, last.headers, providers);
-}
-
-/** Retry hints worth passing on, so the SDKs back off as the upstream asked. */
-const RETRY_HEADERS = ['retry-after', 'retry-after-ms', 'x-should-retry'];
-/** OpenAI names the provider's organization in 429 messages; that is not the client's business. */
-const ORGANIZATION_MENTION = / in organization [\w-]+/g;
-
-/** The upstream's own OpenAI-shaped error when it sent one, otherwise a generic one with its status. */
-function relayedUpstreamError(status: number, body: Buffer | undefined, headers: IncomingHttpHeaders | undefined, providers: string): GatewayError {
-  const parsed = parseErrorEnvelope(body);
-  const type = parsed?.type ?? (status === 429 ? 'rate_limit_exceeded' : 'server_error');
-  const message = parsed?.message.replace(ORGANIZATION_MENTION, '') ?? `Upstream error ${status} from every route (tried: ${providers}).`;
-  const retryHeaders = Object.fromEntries(RETRY_HEADERS.filter((name) => typeof headers?.[name] === 'string').map((name) => [name, headers![name] as string]));
-  return new GatewayError(message, { status, type, code: parsed?.code ?? null, param: parsed?.param ?? null, headers: retryHeaders });
-}
-
-function parseErrorEnvelope(body: Buffer | undefined): { message: string; type?: string; code?: string; param?: string } | undefined {
-  if (!body?.length) return undefined;
-  try {
-    const error = JSON.parse(body.toString('utf8'))?.error;
-    return typeof error?.message === 'string' ? error : undefined;
-  } catch {
-    return undefined;
-  }
+  if (failures.length === 1) return last.error;
+  return allRoutesFailed(last.error, failures.map((failure) => failure.summary));
 }
 
 async function readCapped(body: Dispatcher.ResponseData['body']): Promise<Buffer> {

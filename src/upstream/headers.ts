@@ -12,6 +12,8 @@ const NEVER_UPSTREAM = new Set([
   ...HOP_BY_HOP,
   'host',
   'content-length',
+  // Node's server already answered the client's 100-continue; undici refuses to send one (UND_ERR_NOT_SUPPORTED).
+  'expect',
   // Client credentials and the client's OpenAI account routing (DESIGN §4).
   'authorization',
   'api-key',

@@ -1,6 +1,8 @@
 /**
  * Model routing: a model alias maps to an ordered list of provider routes (the fallback order),
- * filtered to the providers that serve the endpoint. Computed once at start-up.
+ * filtered to the providers that serve the endpoint and have a credential. Computed once at start-up.
+ * A provider without credentials would only refuse every request (after a round trip), so it is
+ * skipped; a provider that needs none (a local server) is given any placeholder apiKey.
  */
 import type { Config, Endpoint, ModelConfig, ProviderConfig } from '../config.js';
 import { providerHeaders } from './headers.js';
@@ -17,9 +19,21 @@ export interface UpstreamRoute {
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: '/chat/completions', responses: '/responses' };
+/** A credential set through the provider's `headers` (e.g. Azure's api-key) counts as one too. */
+const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
+
+export function hasCredential(provider: ProviderConfig): boolean {
+  return provider.apiKey !== '' || Object.keys(provider.headers).some((name) => CREDENTIAL_HEADERS.has(name.toLowerCase()));
+}
+
+interface EndpointRoutes {
+  routes: UpstreamRoute[];
+  /** Providers of this endpoint's routes skipped for want of a credential. */
+  uncredentialed: string[];
+}
 
 export class ModelRouter {
-  private readonly table = new Map<string, Record<Endpoint, UpstreamRoute[]>>();
+  private readonly table = new Map<string, Record<Endpoint, EndpointRoutes>>();
 
   constructor(private readonly config: Config) {
     for (const [alias, model] of Object.entries(config.models)) {
@@ -27,9 +41,14 @@ export class ModelRouter {
     }
   }
 
-  /** undefined: unknown alias. An empty list: the alias exists but no provider serves this endpoint. */
+  /** undefined: unknown alias. An empty list: the alias exists but no credentialed provider serves this endpoint. */
   routes(alias: string, endpoint: Endpoint): UpstreamRoute[] | undefined {
-    return this.table.get(alias)?.[endpoint];
+    return this.table.get(alias)?.[endpoint].routes;
+  }
+
+  /** The providers that would serve `alias` on `endpoint` but have no credential. */
+  uncredentialed(alias: string, endpoint: Endpoint): string[] {
+    return this.table.get(alias)?.[endpoint].uncredentialed ?? [];
   }
 
   model(alias: string): ModelConfig | undefined {
@@ -40,10 +59,13 @@ export class ModelRouter {
     return [...this.table.keys()];
   }
 
-  private build(model: ModelConfig, endpoint: Endpoint): UpstreamRoute[] {
-    return model.routes
+  private build(model: ModelConfig, endpoint: Endpoint): EndpointRoutes {
+    const serving = model.routes
       .map((route) => ({ route, provider: this.config.providers[route.provider]! }))
-      .filter(({ provider }) => provider.endpoints.includes(endpoint))
+      .filter(({ provider }) => provider.endpoints.includes(endpoint));
+    const uncredentialed = serving.filter(({ provider }) => !hasCredential(provider)).map(({ route }) => route.provider);
+    const routes = serving
+      .filter(({ provider }) => hasCredential(provider))
       .map(({ route, provider }) => {
         const base = new URL(provider.baseUrl);
         return {
@@ -55,5 +77,6 @@ export class ModelRouter {
           headers: providerHeaders(provider),
         };
       });
+    return { routes, uncredentialed };
   }
 }

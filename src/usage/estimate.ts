@@ -4,10 +4,14 @@
  * actually received, flagged `estimated` (DESIGN §6).
  */
 import { countTextTokens } from '../limits/prompt-tokens.js';
+import type { StreamedText } from '../streaming/sse-tap.js';
 import type { Usage } from './usage.js';
 
-export function estimateUsage(promptTokens: number, completionText: string): Usage {
-  const completionTokens = countTextTokens(completionText);
+/** `streamed.sample` is counted; a longer stream (`streamed.chars`) is extrapolated at the sample's tokens per char. */
+export function estimateUsage(promptTokens: number, streamed: StreamedText): Usage {
+  const sampleTokens = countTextTokens(streamed.sample);
+  const { length } = streamed.sample;
+  const completionTokens = length >= streamed.chars ? sampleTokens : Math.ceil((sampleTokens * streamed.chars) / Math.max(length, 1));
   return {
     promptTokens,
     cachedTokens: 0,

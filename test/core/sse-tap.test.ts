@@ -25,19 +25,28 @@ t.test('a cut chat stream of 5,000 events: the streamed text is every content an
   const { tap, out } = await relay(events, 'chat');
   t.equal(out, events.join(''), 'relayed byte for byte');
   t.equal(tap.completed, false, 'no [DONE]: cut');
-  t.equal(tap.streamedText(), words.join(''), 'text of all 5,000 events, across the reductions');
-  t.equal(tap.streamedText(), words.join(''), 'asking again gives the same text');
+  t.same(tap.streamedText(), { sample: words.join(''), chars: words.join('').length }, 'text of all 5,000 events, across the reductions');
+  t.same(tap.streamedText(), { sample: words.join(''), chars: words.join('').length }, 'asking again gives the same text');
 });
 
 t.test('a cut Responses stream of 2,000 deltas, usage-chunk stripping on a chat stream', async (t) => {
   const words = Array.from({ length: 2_000 }, (_, i) => `r${i} `);
   const { tap } = await relay(words.map(responsesEvent), 'responses');
-  t.equal(tap.streamedText(), words.join(''), 'Responses deltas');
+  t.equal(tap.streamedText().sample, words.join(''), 'Responses deltas');
 
   const chat = Array.from({ length: 600 }, (_, i) => chatEvent({ content: `c${i} ` }));
   const usageChunk = `data: ${JSON.stringify({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 600, total_tokens: 603 } })}\n\n`;
   const stripped = await relay([...chat, usageChunk, 'data: [DONE]\n\n'], 'chat', true);
   t.equal(stripped.out, chat.join('') + 'data: [DONE]\n\n', 'the usage-only chunk is not relayed');
   t.equal(stripped.tap.usage?.completionTokens, 600, 'its usage is taken');
-  t.equal(stripped.tap.streamedText(), chat.map((_, i) => `c${i} `).join(''), 'streamed text unaffected by the stripped chunk');
+  t.equal(stripped.tap.streamedText().sample, chat.map((_, i) => `c${i} `).join(''), 'streamed text unaffected by the stripped chunk');
+});
+
+t.test('a 50 MB cut stream keeps a bounded sample of its text, and counts the rest', async (t) => {
+  const delta = 'x'.repeat(1_000);
+  const events = Array.from({ length: 50_000 }, () => chatEvent({ content: delta }));
+  const { tap } = await relay(events, 'chat');
+  const { sample, chars } = tap.streamedText();
+  t.equal(chars, 50_000_000, 'every character streamed is counted');
+  t.ok(sample.length <= 65 * 1024, `the kept sample is bounded (${sample.length} chars), not the 50M streamed`);
 });

@@ -30,7 +30,11 @@ export type Behaviour =
   | { kind: 'cut'; afterChunks: number }
   | { kind: 'slow'; chunkDelayMs: number }
   | { kind: 'hang' }
-  | { kind: 'destroy' };
+  | { kind: 'destroy' }
+  /** Exactly these bytes (a truncated JSON 200, a `{"detail": ...}` error, plain text). */
+  | { kind: 'raw'; status: number; text: string; contentType?: string }
+  /** A chat answer of about `bytes` bytes (JSON, or SSE when the request streams), generated as it is sent. */
+  | { kind: 'huge'; bytes: number };
 export interface MockUpstreamOptions { text?: string; promptTokens?: number; cachedTokens?: number; reasoningTokens?: number }
 export interface MockUpstream {
   baseUrl: string;
@@ -205,6 +209,24 @@ function responses(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
   return streamFrames(x, frames, b);
 }
 
+/** Content in 64 KiB pieces, each written once the previous one drained: the mock never holds the answer. */
+async function hugeAnswer(x: Exchange, bytes: number): Promise<void> {
+  const stream = x.rec.body?.stream === true;
+  const piece = 'lorem ipsum '.repeat(64 * 1024 / 12);
+  const pieces = Math.ceil(bytes / piece.length);
+  const usage = chatUsage({ prompt: DEFAULT_PROMPT_TOKENS, cached: 0, reasoning: 0, completion: pieces });
+  const base = { id: `chatcmpl-${hex(12)}`, created: unixNow(), model: x.model };
+  const write = (data: string) => (x.res.write(data) ? Promise.resolve() : new Promise<void>((resolve) => x.res.once('drain', resolve)));
+  x.res.writeHead(200, x.baseHeaders(stream ? 'text/event-stream; charset=utf-8' : 'application/json'));
+  const event = (delta: object) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+  await write(stream ? event({ role: 'assistant', content: '' }) : `${JSON.stringify(base).slice(0, -1)},"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`);
+  for (let i = 0; i < pieces && !x.closed; i++) await write(stream ? event({ content: piece }) : piece);
+  if (x.closed) return;
+  const withUsage = x.rec.body?.stream_options?.include_usage === true;
+  if (stream) x.res.end(`${withUsage ? `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n` : ''}data: [DONE]\n\n`);
+  else x.res.end(`"},"finish_reason":"stop"}],"usage":${JSON.stringify(usage)}}`);
+}
+
 function models(x: Exchange): void {
   x.json(200, { object: 'list', data: MOCK_MODELS.map((id) => ({ id, object: 'model', created: 1686935002, owned_by: 'openai' })) });
 }
@@ -253,6 +275,8 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     if (b.kind === 'hang') return; // never answers; the close handler above notices the client giving up
     if (b.kind === 'destroy') return x.destroy();
     if (b.kind === 'error') return x.json(b.status, b.body ?? defaultErrorBody(b.status, x), b.headers);
+    if (b.kind === 'raw') return void res.writeHead(b.status, x.baseHeaders(b.contentType ?? 'application/json')).end(b.text);
+    if (b.kind === 'huge') return hugeAnswer(x, b.bytes);
     const route = `${rec.method} ${rec.path}`;
     if (route === 'POST /v1/chat/completions') return chatCompletions(x, settings, b);
     if (route === 'POST /v1/responses') return responses(x, settings, b);

@@ -1,0 +1,80 @@
+/**
+ * An upstream's error answer as the client will see it: always OpenAI's envelope, whatever shape the
+ * upstream used (`{"error": {...}}`, `{"error": "..."}`, `{"detail": ...}`, `{"message": "..."}`, plain
+ * text or HTML), its message redacted of provider keys and bounded in length.
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import { upstreamError, type GatewayError } from '../errors.js';
+import type { SecretRedactor } from './secret-redactor.js';
+
+/** Long enough for any real error message; an HTML error page is cut. */
+const MAX_MESSAGE_CHARS = 500;
+/** Retry hints, so the SDKs back off as the upstream asked, and the upstream's request id (for its support). */
+const RELAYED_HEADERS = ['retry-after', 'retry-after-ms', 'x-should-retry', 'x-request-id'];
+/** OpenAI names the provider's organization in 429 messages; that is not the client's business. */
+const ORGANIZATION_MENTION = / in organization [\w-]+/g;
+
+export interface UpstreamErrorText {
+  message: string;
+  type?: string;
+  code?: string;
+  param?: string;
+}
+
+/** The message and fields of an upstream error body, redacted and bounded; undefined for an empty body. */
+export function readUpstreamError(body: Buffer, providerKeys: SecretRedactor): UpstreamErrorText | undefined {
+  const parsed = parseErrorBody(body.toString('utf8').trim());
+  if (!parsed) return undefined;
+  // Redacted before it is cut, so a cut never leaves a piece of a key too short to be recognised.
+  const message = providerKeys.redact(parsed.message).replace(ORGANIZATION_MENTION, '').replace(/\s+/g, ' ').trim();
+  const clean = (field: string | undefined) => (field === undefined ? undefined : providerKeys.redact(field));
+  return {
+    message: message.length > MAX_MESSAGE_CHARS ? `${message.slice(0, MAX_MESSAGE_CHARS)}…` : message,
+    type: clean(parsed.type),
+    code: clean(parsed.code),
+    param: clean(parsed.param),
+  };
+}
+
+/** The upstream's error for the client, with its status, retry hints and request id. */
+export function relayedUpstreamError(status: number, text: UpstreamErrorText | undefined, headers: IncomingHttpHeaders): GatewayError {
+  const fallbackType = status === 429 ? 'rate_limit_exceeded' : status < 500 ? 'invalid_request_error' : 'server_error';
+  const relayedHeaders = Object.fromEntries(
+    RELAYED_HEADERS.filter((name) => typeof headers[name] === 'string').map((name) => [name, headers[name] as string]),
+  );
+  return upstreamError(status, text?.message || `Upstream error ${status}.`, {
+    type: text?.type ?? fallbackType,
+    code: text?.code ?? null,
+    param: text?.param ?? null,
+    headers: relayedHeaders,
+  });
+}
+
+function parseErrorBody(text: string): UpstreamErrorText | undefined {
+  if (!text) return undefined;
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    return { message: text };
+  }
+  if (!isObject(json)) return { message: text };
+  const { error, detail } = json;
+  if (isObject(error)) {
+    const message = stringOf(error.message) ?? JSON.stringify(error);
+    return { message, type: stringOf(error.type), code: stringOf(error.code), param: stringOf(error.param) };
+  }
+  if (typeof error === 'string') return { message: error, type: stringOf(json.type), code: stringOf(json.code) };
+  if (detail !== undefined) return { message: typeof detail === 'string' ? detail : JSON.stringify(detail) };
+  return { message: stringOf(json.message) ?? text, code: stringOf(json.code) };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+/** Strings as they are; numeric codes (some upstreams send `"code": 404`) as text. */
+function stringOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  return typeof value === 'number' ? String(value) : undefined;
+}
