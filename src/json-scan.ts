@@ -98,3 +98,21 @@ export function forEachMember(json: Buffer, visit: (name: string, valueStart: nu
   }
   return json[i] === CLOSE_BRACE ? i : -1;
 }
+
+/**
+ * Whether arrays and objects nest deeper than `maxDepth` anywhere in the bytes (valid JSON or not):
+ * one pass over the brackets outside strings, cheap enough to run before parsing.
+ */
+export function nestsDeeperThan(json: Buffer, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === QUOTE) {
+      i = stringEnd(json, i);
+      if (i < 0) return false; // an open string: not JSON, and the parser says so
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return false;
+}
