@@ -13,8 +13,9 @@ export const MAX_CHOICES = 128;
 const outputCap = z.number().int().positive().nullish();
 
 /**
- * Every output cap is checked on both APIs: upstreams honour whichever name they know (OpenAI-compatible
- * servers often accept all three on either API), and the gateway reserves the largest.
+ * Every output cap, and `n`, is checked on both APIs: upstreams honour whichever name they know
+ * (OpenAI-compatible servers often accept all three caps, and `n`, on either API), and the gateway
+ * reserves the largest cap times `n`.
  */
 const common = {
   model: z.string().min(1),
