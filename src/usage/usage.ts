@@ -20,7 +20,7 @@ export interface Usage {
 }
 
 /**
- * The most tokens one count of one answer may report: 2^31, a thousand times the largest context
+ * The most tokens one count of one answer may report: 2^31, hundreds of times the largest context
  * window any model offers today. Larger counts (`1e21`) are clamped to it, so every stored sum stays an
  * exact integer (Redis counters are 64-bit, JavaScript's exact up to 2^53).
  */
