@@ -2,8 +2,19 @@
  * Request bodies are JSON whatever their content type (`curl -d` sends form encoding by default), and
  * their bytes are kept beside the parsed value: the proxy forwards the client's own bytes with only
  * the routed members changed (upstream/json-members.ts), instead of serialising and encoding again.
+ *
+ * An empty (or blank) body is no body, as with no content type at all: many clients send
+ * `Content-Type: application/json` on every request, a DELETE included. Routes that need a body then
+ * answer their own 400. A body nesting arrays and objects deeper than MAX_JSON_DEPTH is refused
+ * before parsing: serialising one (prompt estimate, upstream body, logs) recurses once per level and
+ * overflows the stack some thousands of levels down.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { invalidRequest } from './errors.js';
+import { nestsDeeperThan, skipWhitespace } from './json-scan.js';
+
+/** Far deeper than any request needs (a tool's JSON schema nests a few dozen levels at most). */
+export const MAX_JSON_DEPTH = 128;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -19,6 +30,10 @@ export function parseBodiesAsJson(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('ignore', 'ignore');
   const keepingBytes = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const bytes = body as Buffer; // parseAs: 'buffer'
+    if (skipWhitespace(bytes, 0) === bytes.length) return done(null, undefined);
+    if (nestsDeeperThan(bytes, MAX_JSON_DEPTH)) {
+      return done(invalidRequest(`The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, null, 'json_too_deep'));
+    }
     request.jsonBytes = bytes;
     parseJson(request, bytes.toString('utf8'), done);
   };

@@ -8,6 +8,7 @@
 export const QUOTE = 0x22;
 export const COMMA = 0x2c;
 export const OPEN_BRACE = 0x7b;
+const COLON = 0x3a;
 const BACKSLASH = 0x5c;
 const CLOSE_BRACE = 0x7d;
 const OPEN_BRACKET = 0x5b;
@@ -71,4 +72,47 @@ function containerEnd(json: Buffer, start: number): number {
     else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
   }
   return -1;
+}
+
+/**
+ * Calls `visit` with each member of the object that opens at the first non-whitespace byte, in order,
+ * the name decoded; nested values are skipped whole, never entered. Returns the index of the object's
+ * closing brace, or -1 when the bytes are not an object or end (or break) first: the members read
+ * until then were visited.
+ */
+export function forEachMember(json: Buffer, visit: (name: string, valueStart: number, valueEnd: number) => void): number {
+  const open = skipWhitespace(json, 0);
+  if (json[open] !== OPEN_BRACE) return -1;
+  let i = skipWhitespace(json, open + 1);
+  while (json[i] === QUOTE) {
+    const nameEnd = stringEnd(json, i);
+    const colon = nameEnd < 0 ? -1 : skipWhitespace(json, nameEnd + 1);
+    if (colon < 0 || json[colon] !== COLON) return -1;
+    const valueStart = skipWhitespace(json, colon + 1);
+    const end = valueEnd(json, valueStart);
+    if (end < 0) return -1;
+    visit(stringAt(json, i, nameEnd), valueStart, end);
+    i = skipWhitespace(json, end);
+    if (json[i] !== COMMA) break;
+    i = skipWhitespace(json, i + 1);
+  }
+  return json[i] === CLOSE_BRACE ? i : -1;
+}
+
+/**
+ * Whether arrays and objects nest deeper than `maxDepth` anywhere in the bytes (valid JSON or not):
+ * one pass over the brackets outside strings, cheap enough to run before parsing.
+ */
+export function nestsDeeperThan(json: Buffer, maxDepth: number): boolean {
+  let depth = 0;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i];
+    if (c === QUOTE) {
+      i = stringEnd(json, i);
+      if (i < 0) return false; // an open string: not JSON, and the parser says so
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return true;
+    } else if (c === CLOSE_BRACE || c === CLOSE_BRACKET) depth--;
+  }
+  return false;
 }

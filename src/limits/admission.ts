@@ -74,7 +74,8 @@ export class AdmissionControl {
 
   /** What a request reserves: its prompt (o200k_base) plus the most it may generate. */
   estimate(body: ProxyBody, endpoint: Endpoint): RequestEstimate {
-    return new RequestEstimate(body, endpoint, outputCap(body, this.config.limits.defaultOutputTokens));
+    const cap = outputCap(body, this.config.limits.defaultOutputTokens, this.config.models[body.model]?.maxOutputTokens);
+    return new RequestEstimate(body, endpoint, cap);
   }
 
   /** Per key and model alias; throws the OpenAI-shaped 429 when any dimension lacks room. */

@@ -1,6 +1,6 @@
 /**
- * Prompt tokens a request reserves at admission (DESIGN.md §5): the o200k_base count of its text plus
- * tiktoken's chat overhead (openai-wire.md §7.2). The reservation is settled against the real usage
+ * Prompt tokens a request reserves at admission: the o200k_base count of its text plus tiktoken's chat
+ * overhead (3 tokens per message, 1 per name, 3 to prime the reply). The reservation is settled against the real usage
  * afterwards, so this must be cheap and close, not exact.
  *
  * The tokenizer runs on the event loop, so exact counting stops after EXACT_CHAR_BUDGET characters
@@ -73,11 +73,19 @@ export function countTextTokens(text: string, timeBudgetMs = EXACT_TIME_BUDGET_M
   return counter.total();
 }
 
-/** Output tokens reserved: the request's own cap, else the configured default. */
-export function outputCap(body: unknown, defaultOutputTokens: number): number {
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v > 0;
+
+/**
+ * Output tokens reserved: the most the upstream may generate. That is the largest cap the request sets
+ * under any name (upstreams honour max_tokens, max_completion_tokens and max_output_tokens, and which
+ * one wins differs), else the configured default; no more than the model's own maximum when it is
+ * configured; for each of the `n` choices asked for.
+ */
+export function outputCap(body: unknown, defaultOutputTokens: number, modelMaxOutputTokens = Infinity): number {
   const request = isObject(body) ? body : {};
-  const cap = request.max_completion_tokens ?? request.max_tokens ?? request.max_output_tokens;
-  return typeof cap === 'number' && Number.isSafeInteger(cap) && cap > 0 ? cap : defaultOutputTokens;
+  const caps = [request.max_tokens, request.max_completion_tokens, request.max_output_tokens].filter(isCount);
+  const perChoice = Math.min(caps.length > 0 ? Math.max(...caps) : defaultOutputTokens, modelMaxOutputTokens);
+  return perChoice * (isCount(request.n) ? request.n : 1);
 }
 
 /** One chat message or Responses item: its text goes to the counter, its overhead is returned. */

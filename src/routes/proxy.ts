@@ -36,7 +36,7 @@ export default proxyRoutes;
 async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, options: ProxyRouteOptions): Promise<FastifyReply> {
   const started = performance.now();
   const { admission, usage } = request.server;
-  const body = checkBody(endpoint, request.body);
+  const body = checkBody(endpoint, request.body, request.jsonBytes);
   const principal = request.principal!;
   request.modelAlias = body.model;
   const routes = routesFor(options.router, principal, body.model, endpoint);
@@ -55,7 +55,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       routes,
       pools: options.pools,
       clientHeaders: request.headers,
-      // jsonBytes: every body checkBody accepts came through the JSON parser (src/json-body.ts).
+      // jsonBytes: checkBody accepts only bodies that came through the JSON parser (src/json-body.ts).
       bodyFor: (route) => upstreamBody(request.jsonBytes!, body, route, endpoint, stream),
       signal: clientGone,
       providerKeys: options.providerKeys,

@@ -5,12 +5,25 @@
 import { z } from 'zod';
 import type { Endpoint } from '../config.js';
 import { invalidRequest } from '../errors.js';
+import { forEachMember } from '../json-scan.js';
+
+/** The most choices (`n`) one request may ask for: OpenAI's own bound. */
+export const MAX_CHOICES = 128;
 
 const outputCap = z.number().int().positive().nullish();
 
+/**
+ * Every output cap, and `n`, is checked on both APIs: upstreams honour whichever name they know
+ * (OpenAI-compatible servers often accept all three caps, and `n`, on either API), and the gateway
+ * reserves the largest cap times `n`.
+ */
 const common = {
   model: z.string().min(1),
   stream: z.boolean().nullish(),
+  max_tokens: outputCap,
+  max_completion_tokens: outputCap,
+  max_output_tokens: outputCap,
+  n: z.number().int().min(1).max(MAX_CHOICES).nullish(),
 };
 
 const schemas: Record<Endpoint, z.ZodType> = {
@@ -18,13 +31,10 @@ const schemas: Record<Endpoint, z.ZodType> = {
     ...common,
     messages: z.array(z.unknown()).min(1),
     stream_options: z.looseObject({ include_usage: z.boolean().nullish() }).nullish(),
-    max_tokens: outputCap,
-    max_completion_tokens: outputCap,
   }),
   responses: z.looseObject({
     ...common,
     input: z.union([z.string(), z.array(z.unknown())]),
-    max_output_tokens: outputCap,
   }),
 };
 
@@ -36,13 +46,43 @@ export interface ProxyBody {
   max_tokens?: number | null;
   max_completion_tokens?: number | null;
   max_output_tokens?: number | null;
+  n?: number | null;
   [field: string]: unknown;
 }
 
-export function checkBody(endpoint: Endpoint, body: unknown): ProxyBody {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+/**
+ * Members the gateway routes or limits on. JSON.parse keeps the last of duplicate members, other
+ * decoders the first, and some (Go's) match names regardless of case: a second `model`, or a `MODEL`,
+ * could reach an upstream that reads it instead of the one the gateway checked.
+ */
+const GUARDED_MEMBERS = new Set(['model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'n']);
+
+/**
+ * Case folding as lenient decoders do it, and a little wider: upper then lower case also folds the
+ * Kelvin sign to `k` and the long s to `s`, which Go's decoder matches to them.
+ */
+const fold = (name: string): string => name.toUpperCase().toLowerCase();
+
+/** 400 for a guarded member sent twice or under a case variant; only top-level names are read. */
+function refuseAmbiguousMembers(json: Buffer): void {
+  const seen = new Set<string>();
+  forEachMember(json, (name) => {
+    const folded = fold(name);
+    if (!GUARDED_MEMBERS.has(folded)) return;
+    if (name !== folded) {
+      throw invalidRequest(`The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`, name, 'duplicate_member');
+    }
+    if (seen.has(folded)) throw invalidRequest(`The request body has the member '${name}' more than once. Send it once.`, name, 'duplicate_member');
+    seen.add(folded);
+  });
+}
+
+/** `json`: the body's bytes as received, null when there was no body. */
+export function checkBody(endpoint: Endpoint, body: unknown, json: Buffer | null): ProxyBody {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || json === null) {
     throw invalidRequest('The request body must be a JSON object.');
   }
+  refuseAmbiguousMembers(json);
   const result = schemas[endpoint].safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0]!;

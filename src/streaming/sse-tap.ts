@@ -5,7 +5,7 @@
  * forwarded the moment it arrives, byte for byte; a decoded copy is scanned on the side.
  * Strip mode (chat clients that did not ask for usage): tollgate asked the upstream for the usage
  * chunk, so it is removed again. Events are forwarded whole as soon as their blank line arrives;
- * only the usage-only chunk (`"choices":[]` with a usage object) is dropped (DESIGN §6).
+ * only the usage-only chunk (`"choices":[]` with a usage object) is dropped.
  *
  * Only events that can carry usage are JSON-parsed; the rest are kept as raw text so a stream that
  * is cut short can still be counted afterwards (`streamedText`), and reduced to their text once a
@@ -22,6 +22,7 @@ const EVENT_END = /\r?\n\r?\n/;
 /** Whitespace-tolerant: not every OpenAI-compatible upstream writes compact JSON. */
 const HAS_USAGE_OBJECT = /"usage":\s*\{/;
 const TERMINAL_RESPONSE_EVENT = /"type":\s*"response\.(?:completed|incomplete|failed)"/;
+const TERMINAL_RESPONSE_TYPES = new Set<unknown>(['response.completed', 'response.incomplete', 'response.failed']);
 /**
  * Raw events are kept until this many, then reduced to the text they carried: a short stream's events
  * are parsed only if it is cut, and a long one (32k output tokens are ~6 MB of events) holds ~4 bytes
@@ -96,7 +97,7 @@ export class SseTap extends Transform {
 
   /**
    * The upstream broke off mid-stream. The client is told with an error event (the SDKs raise on a
-   * data object with an `error` key, openai-wire.md §4.4) instead of a silently truncated answer.
+   * data object with an `error` key) instead of a silently truncated answer.
    * A half-sent event cannot be completed, so then the stream just ends.
    */
   endWithError(): void {
@@ -143,18 +144,20 @@ export class SseTap extends Transform {
       return true;
     }
     const data = parseData(event);
-    this.usage = normaliseUsage(data?.usage) ?? this.usage;
+    this.usage = normaliseUsage(data?.usage) ?? this.usage; // the chunk's own member, never one nested in it
     const usageOnly = Array.isArray(data?.choices) && data.choices.length === 0;
     if (!usageOnly) this.keep(event);
     return !usageOnly;
   }
 
   private inspectResponsesEvent(event: string): boolean {
-    if (!TERMINAL_RESPONSE_EVENT.test(event)) {
+    // The pattern only spares parsing the other events: it may also match text the client chose (a
+    // `metadata` value echoed in response.created), so the parsed event's own type decides.
+    const data = TERMINAL_RESPONSE_EVENT.test(event) ? parseData(event) : undefined;
+    if (!TERMINAL_RESPONSE_TYPES.has(data?.type)) {
       this.keep(event);
       return true;
     }
-    const data = parseData(event);
     this.usage = normaliseUsage((data?.response as Record<string, unknown> | undefined)?.usage) ?? this.usage;
     this.completed = true;
     return true;

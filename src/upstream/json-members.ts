@@ -5,7 +5,7 @@
  * non-ASCII text a quarter of its CPU in the gateway, and would normalise numbers and escapes the
  * client chose. Only the top level is read (json-scan.ts).
  */
-import { COMMA, OPEN_BRACE, QUOTE, skipWhitespace, stringAt, stringEnd, valueEnd } from '../json-scan.js';
+import { OPEN_BRACE, forEachMember } from '../json-scan.js';
 
 /**
  * `json` must be valid JSON whose top level is an object (the gateway parsed it already). `members`
@@ -14,28 +14,21 @@ import { COMMA, OPEN_BRACE, QUOTE, skipWhitespace, stringAt, stringEnd, valueEnd
  */
 export function setJsonMembers(json: Buffer, members: Record<string, string>): Buffer {
   const open = json.indexOf(OPEN_BRACE) + 1;
-  const firstMember = skipWhitespace(json, open);
   const found = new Set<string>();
   const parts: Buffer[] = [json.subarray(0, open), Buffer.alloc(0)]; // the second: members added, if any
   let copiedTo = open;
-  let i = firstMember;
-  while (json[i] === QUOTE) {
-    const nameEnd = stringEnd(json, i);
-    const name = stringAt(json, i, nameEnd);
-    const valueStart = skipWhitespace(json, skipWhitespace(json, nameEnd + 1) + 1); // past the colon
-    const end = valueEnd(json, valueStart);
-    if (Object.hasOwn(members, name)) {
-      parts.push(json.subarray(copiedTo, valueStart), Buffer.from(members[name]!));
-      copiedTo = end;
-      found.add(name);
-    }
-    i = skipWhitespace(json, end);
-    if (json[i] === COMMA) i = skipWhitespace(json, i + 1);
-  }
+  let hasMembers = false;
+  forEachMember(json, (name, valueStart, valueEnd) => {
+    hasMembers = true;
+    if (!Object.hasOwn(members, name)) return;
+    parts.push(json.subarray(copiedTo, valueStart), Buffer.from(members[name]!));
+    copiedTo = valueEnd;
+    found.add(name);
+  });
   const added = Object.keys(members)
     .filter((name) => !found.has(name))
     .map((name) => `${JSON.stringify(name)}:${members[name]}`);
-  if (added.length > 0) parts[1] = Buffer.from(added.join(',') + (i > firstMember ? ',' : ''));
+  if (added.length > 0) parts[1] = Buffer.from(added.join(',') + (hasMembers ? ',' : ''));
   parts.push(json.subarray(copiedTo));
   return Buffer.concat(parts);
 }

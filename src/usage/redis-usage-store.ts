@@ -22,7 +22,8 @@
  * applies it only if it is newer than the last one applied, kept in
  *   P usage:applied:<storeId>         the last batch number this store applied (a day's TTL, renewed)
  * One connection runs a store's batches in order, resends included, so a resend is always a number
- * already seen. A batch Redis refuses (an error reply) is reported to onError, not retried.
+ * already seen. A batch Redis refuses (an error reply) is reported to onError, not retried; so is a
+ * write the script could not apply, which costs no other write of the batch.
  * The script touches keys of many hash tags, so it needs a single Redis, not Cluster.
  */
 import { randomBytes } from 'node:crypto';
@@ -36,7 +37,7 @@ import type { UsageEvent, UsageQuery, UsageRow, UsageStore } from './usage-store
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    tollgateRecordUsage(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
+    tollgateRecordUsage(numKeys: number, ...keysAndArgs: (string | number)[]): Result<0 | string[], Context>;
   }
 }
 
@@ -50,31 +51,39 @@ const APPLIED_TTL_MS = 86_400_000;
  *   h <key> <n> <field> <increment> (n pairs) <expireAt>   HINCRBY per field, then EXPIREAT
  *   s <key> <n> <member> (n of them) <expireAt>             SADD per member, then EXPIREAT
  *   i <key> <increment> <expireAt>                          INCRBY, then EXPIREAT
- * Returns 1 when applied, 0 when the batch had been applied already (a resend).
+ * Returns 0 when the batch had been applied already (a resend), else the errors of the writes Redis
+ * refused (none: an empty list). Each write runs under pcall: a script stops at its first error and
+ * does not roll back, so one refused write (a counter past 2^63, a key of the wrong type) would cost
+ * every later cell of the batch, and the batch could not be sent again (its number is applied).
  */
 const RECORD_LUA = `
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) <= last then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+local failed = {}
+local function write(...)
+  local reply = redis.pcall(...)
+  if type(reply) == 'table' and reply.err then failed[#failed + 1] = reply.err end
+end
 local i = 3
 while i <= #ARGV do
   local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
   if op == 'h' then
     local n = tonumber(ARGV[i + 2])
-    for j = i + 3, i + 1 + 2 * n, 2 do redis.call('HINCRBY', key, ARGV[j], ARGV[j + 1]) end
+    for j = i + 3, i + 1 + 2 * n, 2 do write('HINCRBY', key, ARGV[j], ARGV[j + 1]) end
     i = i + 3 + 2 * n
   elseif op == 's' then
     local n = tonumber(ARGV[i + 2])
-    for j = i + 3, i + 2 + n do redis.call('SADD', key, ARGV[j]) end
+    for j = i + 3, i + 2 + n do write('SADD', key, ARGV[j]) end
     i = i + 3 + n
   else -- 'i'
-    redis.call('INCRBY', key, ARGV[i + 2])
+    write('INCRBY', key, ARGV[i + 2])
     i = i + 3
   end
-  redis.call('EXPIREAT', key, ARGV[i])
+  write('EXPIREAT', key, ARGV[i])
   i = i + 1
 end
-return 1
+return failed
 `;
 
 /** Hash field per counter: short names, since every (day, key, model) hash repeats them. */
@@ -171,7 +180,9 @@ export class RedisUsageStore implements UsageStore {
     for (const [key, { nanos, expireAt }] of batch.spend) args.push('i', keyIndex(key), nanos, expireAt);
     const write: Promise<void> = this.redis
       .tollgateRecordUsage(keys.length, ...keys, ...args)
-      .then(() => undefined, this.options.onError)
+      .then((refused) => {
+        if (refused !== 0 && refused.length > 0) this.options.onError(new RefusedWritesError(refused));
+      }, this.options.onError)
       .finally(() => this.#inflight.delete(write));
     this.#inflight.add(write);
   }
@@ -214,6 +225,14 @@ export class RedisUsageStore implements UsageStore {
   /** Flushes only: the client belongs to whoever created it. */
   async close(): Promise<void> {
     await this.flush();
+  }
+}
+
+/** Writes of a batch that Redis refused; the batch's other writes were applied. */
+export class RefusedWritesError extends Error {
+  constructor(readonly errors: string[]) {
+    super(`Redis refused ${errors.length} usage write(s) of a batch, the rest was applied: ${errors[0]}`);
+    this.name = 'RefusedWritesError';
   }
 }
 

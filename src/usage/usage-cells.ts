@@ -4,6 +4,7 @@
  */
 import { nanosToUsd, usdToNanos } from './cost.js';
 import type { UsageEvent, UsageGrouping, UsageQuery, UsageRow } from './usage-store.js';
+import { MAX_REPORTED_TOKENS } from './usage.js';
 
 export const DEFAULT_RETENTION_DAYS = 400;
 export const DAY_MS = 86_400_000;
@@ -45,8 +46,16 @@ export const utcDay = (at: Date): string => dayOf(at).day;
 /** `YYYY-MM` of `at` in UTC. */
 export const utcMonth = (at: Date): string => dayOf(at).month;
 export const zeroCounters = (): Counters => ({ requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, estimatedRequests: 0, costNanos: 0 });
-/** Token counts become non-negative integers: Redis HINCRBY rejects anything else. */
-const count = (n: number): number => (Number.isFinite(n) && n > 0 ? Math.round(n) : 0);
+/**
+ * Every counter of an event becomes a non-negative safe integer no larger than its bound, whatever the
+ * event says: Redis HINCRBY refuses anything else (`1e+21`), and one refused counter must not cost
+ * another cell its record. The bounds keep a cell's sum within one batch exact (2^53) for a thousand
+ * events at the bound.
+ */
+const bounded = (n: number, max: number): number => (n > 0 ? Math.min(Math.round(n), max) : 0); // NaN: 0
+/** A cost above this (~$8,800) for one request is clamped to it. */
+const MAX_EVENT_COST_NANOS = 2 ** 43;
+const count = (n: number): number => bounded(n, MAX_REPORTED_TOKENS);
 
 export function eventCounters({ usage, costUsd }: UsageEvent): Counters {
   return {
@@ -56,7 +65,7 @@ export function eventCounters({ usage, costUsd }: UsageEvent): Counters {
     completionTokens: count(usage.completionTokens),
     reasoningTokens: count(usage.reasoningTokens),
     estimatedRequests: usage.estimated ? 1 : 0,
-    costNanos: usdToNanos(costUsd),
+    costNanos: bounded(usdToNanos(costUsd), MAX_EVENT_COST_NANOS),
   };
 }
 

@@ -1,8 +1,13 @@
 /**
  * One usage shape for both APIs. Chat reports prompt/completion tokens, Responses input/output
- * tokens; both nest cached and reasoning counts (openai-wire.md §5.3, §6).
+ * tokens; both nest cached and reasoning counts.
+ *
+ * Counts come from the upstream and are checked here, at the edge: a count is a non-negative integer,
+ * clamped to MAX_REPORTED_TOKENS. A usage whose prompt or completion count is anything else (negative,
+ * fractional, a string, missing) is no usage at all, and the gateway estimates it instead, as for a
+ * stream that was cut short.
  */
-import { OPEN_BRACE, skipWhitespace, valueEnd } from '../json-scan.js';
+import { OPEN_BRACE, forEachMember } from '../json-scan.js';
 
 export interface Usage {
   promptTokens: number;
@@ -14,46 +19,59 @@ export interface Usage {
   estimated: boolean;
 }
 
+/**
+ * The most tokens one count of one answer may report: 2^31, hundreds of times the largest context
+ * window any model offers today. Larger counts (`1e21`) are clamped to it, so every stored sum stays an
+ * exact integer (Redis counters are 64-bit, JavaScript's exact up to 2^53).
+ */
+export const MAX_REPORTED_TOKENS = 2 ** 31;
+
 type Json = Record<string, unknown> | undefined;
 
-const int = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+/** A reported count, or undefined when it is not one. */
+function count(v: unknown): number | undefined {
+  if (typeof v !== 'number' || !(v >= 0)) return undefined; // negative, NaN, a string, null
+  if (v >= MAX_REPORTED_TOKENS) return MAX_REPORTED_TOKENS; // also Infinity (`1e400` parses to it)
+  return Number.isInteger(v) ? v : undefined;
+}
 
-/** Accepts a Chat `usage` or a Responses `usage` object; undefined when it is neither. */
+/** Accepts a Chat `usage` or a Responses `usage` object; undefined when it is neither, or not credible. */
 export function normaliseUsage(raw: unknown): Usage | undefined {
   if (raw === null || typeof raw !== 'object') return undefined;
   const u = raw as Record<string, unknown>;
   const isChat = 'prompt_tokens' in u;
-  if (!isChat && !('input_tokens' in u)) return undefined;
+  const promptTokens = count(isChat ? u.prompt_tokens : u.input_tokens);
+  const completionTokens = count(isChat ? u.completion_tokens : u.output_tokens);
+  if (promptTokens === undefined || completionTokens === undefined) return undefined;
   const inputDetails = (isChat ? u.prompt_tokens_details : u.input_tokens_details) as Json;
   const outputDetails = (isChat ? u.completion_tokens_details : u.output_tokens_details) as Json;
-  const promptTokens = int(isChat ? u.prompt_tokens : u.input_tokens);
-  const completionTokens = int(isChat ? u.completion_tokens : u.output_tokens);
   return {
     promptTokens,
-    cachedTokens: int(inputDetails?.cached_tokens),
+    // Parts of the counts above, so never more than them.
+    cachedTokens: Math.min(count(inputDetails?.cached_tokens) ?? 0, promptTokens),
     completionTokens,
-    reasoningTokens: int(outputDetails?.reasoning_tokens),
-    totalTokens: int(u.total_tokens) || promptTokens + completionTokens,
+    reasoningTokens: Math.min(count(outputDetails?.reasoning_tokens) ?? 0, completionTokens),
+    // What limits settle against: never less than its parts, whatever the upstream says.
+    totalTokens: Math.max(count(u.total_tokens) ?? 0, promptTokens + completionTokens),
     estimated: false,
   };
 }
 
-const USAGE_KEY = Buffer.from('"usage":');
-
 /**
- * Usage of a whole non-streamed body (either API); undefined if the body carries none. Only the usage
- * object is parsed, not the whole answer: it sits near the end, and a `"usage":` inside a string
- * value would be escaped (`\"usage\":`), so the last literal match is the real key.
+ * Usage of a whole non-streamed body (either API); undefined if the body carries none. Only the answer
+ * object's own `usage` member counts: a `usage` nested anywhere else (the request's `metadata`, which
+ * Responses echoes, is the client's to fill) is data. Only the usage object is parsed.
  */
 export function usageFromBody(body: Buffer): Usage | undefined {
-  const key = body.lastIndexOf(USAGE_KEY);
-  if (key < 0) return undefined;
-  const start = skipWhitespace(body, key + USAGE_KEY.length);
-  const end = body[start] === OPEN_BRACE ? valueEnd(body, start) : -1; // `"usage": null` has none
-  if (end < 0) return undefined;
+  let start = -1;
+  let end = -1;
   try {
+    forEachMember(body, (name, valueStart, valueEnd) => {
+      if (name === 'usage') [start, end] = [valueStart, valueEnd]; // a duplicate: the last, as JSON.parse reads it
+    });
+    if (body[start] !== OPEN_BRACE) return undefined; // none, or `"usage": null`
     return normaliseUsage(JSON.parse(body.toString('utf8', start, end)));
   } catch {
-    return undefined;
+    return undefined; // a member name or the usage object that is not valid JSON
   }
 }

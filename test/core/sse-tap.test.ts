@@ -50,3 +50,16 @@ t.test('a 50 MB cut stream keeps a bounded sample of its text, and counts the re
   t.equal(chars, 50_000_000, 'every character streamed is counted');
   t.ok(sample.length <= 65 * 1024, `the kept sample is bounded (${sample.length} chars), not the 50M streamed`);
 });
+
+t.test('a Responses stream whose echoed metadata looks like a terminal event: only the real one counts', async (t) => {
+  const metadata = { type: 'response.completed', usage: '{"input_tokens":0}' };
+  const response = (status: string, usage: unknown) => ({ id: 'resp_1', status, metadata, usage });
+  const event = (type: string, payload: object) => `event: ${type}\ndata: ${JSON.stringify({ type, ...payload })}\n\n`;
+  const created = event('response.created', { response: response('in_progress', null) });
+  const cut = await relay([created, responsesEvent('Hello')], 'responses');
+  t.equal(cut.tap.completed, false, 'response.created with that metadata does not end the stream');
+  t.equal(cut.tap.streamedText(), 'Hello', 'and its deltas are still counted');
+  const usage = { input_tokens: 12, output_tokens: 2_000, total_tokens: 2_012 };
+  const whole = await relay([created, responsesEvent('Hello'), event('response.completed', { response: response('completed', usage) })], 'responses');
+  t.match(whole.tap.usage, { promptTokens: 12, completionTokens: 2_000 }, "the usage of response.completed's response");
+});

@@ -40,7 +40,8 @@ export interface MockUpstream {
   baseUrl: string;
   port: number;
   requests: RecordedRequest[];
-  behave(b: Behaviour | ((req: RecordedRequest) => Behaviour)): void;
+  /** A function may answer later (a promise), e.g. to hold every answer until some requests arrived. */
+  behave(b: Behaviour | ((req: RecordedRequest) => Behaviour | Promise<Behaviour>)): void;
   waitForAbort(timeoutMs?: number): Promise<RecordedRequest>;
   reset(): void;
   close(): Promise<void>;
@@ -251,7 +252,7 @@ async function readBody(req: http.IncomingMessage): Promise<{ text: string; body
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
   const settings: Settings = { text: DEFAULT_TEXT, promptTokens: DEFAULT_PROMPT_TOKENS, cachedTokens: 0, reasoningTokens: 0, ...options };
   const requests: RecordedRequest[] = [];
-  let behaviour: Behaviour | ((req: RecordedRequest) => Behaviour) = { kind: 'ok' };
+  let behaviour: Behaviour | ((req: RecordedRequest) => Behaviour | Promise<Behaviour>) = { kind: 'ok' };
   let closing = false;
   // Aborts not yet claimed by waitForAbort(), and waiters for future ones.
   let unclaimed: RecordedRequest[] = [];
@@ -270,7 +271,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     const x = new Exchange(rec, res);
     res.once('close', () => { if (!res.writableFinished && !x.selfClosed && !closing) noteAbort(rec); });
     Object.assign(rec, await readBody(req));
-    const b = typeof behaviour === 'function' ? behaviour(rec) : behaviour;
+    const b = typeof behaviour === 'function' ? await behaviour(rec) : behaviour;
 
     if (b.kind === 'hang') return; // never answers; the close handler above notices the client giving up
     if (b.kind === 'destroy') return x.destroy();

@@ -83,12 +83,16 @@ t.test('pathological texts cannot stall the event loop', async (t) => {
   }
 });
 
-t.test('outputCap takes the request cap, else the default', async (t) => {
-  t.equal(outputCap({ max_completion_tokens: 100, max_tokens: 200 }, 4096), 100, 'max_completion_tokens first');
-  t.equal(outputCap({ max_tokens: 200, max_output_tokens: 300 }, 4096), 200, 'then max_tokens');
-  t.equal(outputCap({ max_output_tokens: 300 }, 4096), 300, 'then max_output_tokens');
+t.test('outputCap reserves the largest cap under any name, times n, within the model maximum', async (t) => {
+  t.equal(outputCap({ max_completion_tokens: 100, max_tokens: 200 }, 4096), 200, 'max_tokens beside a smaller max_completion_tokens');
+  t.equal(outputCap({ max_tokens: 10, max_output_tokens: 5000 }, 4096), 5000, 'max_output_tokens on chat');
+  t.equal(outputCap({ max_output_tokens: 10, max_tokens: 5000 }, 4096), 5000, 'max_tokens on Responses');
+  t.equal(outputCap({ max_tokens: 1000, n: 5 }, 4096), 5000, 'n choices of 1000');
+  t.equal(outputCap({ n: 3 }, 4096), 3 * 4096, 'n choices of the default');
+  t.equal(outputCap({ max_tokens: 50_000, n: 2 }, 4096, 1000), 2000, "each choice within the model's maxOutputTokens");
+  t.equal(outputCap({}, 4096, 1000), 1000, 'the default too');
   t.equal(outputCap({ max_tokens: null }, 4096), 4096, 'null means unset');
-  t.equal(outputCap({ max_tokens: 'lots' }, 4096), 4096, 'garbage falls back to the default');
+  t.equal(outputCap({ max_tokens: 'lots', n: 'many' }, 4096), 4096, 'garbage falls back to the default');
 });
 
 t.test('texts counted once are not tokenized again', async (t) => {

@@ -187,6 +187,33 @@ t.test('a batch Redis ran whose reply was lost is resent by ioredis and counted 
   t.equal(await requests(), 65, 'later batches count as usual');
 });
 
+t.test('an event reporting 1e21 tokens costs no other event of its batch its record', async (t) => {
+  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  for (let i = 0; i < 90; i++) store.record(event(`key_${i % 9}`, 'gpt-nano'));
+  const absurd = { promptTokens: 1e21, cachedTokens: -5, completionTokens: Infinity, reasoningTokens: NaN, totalTokens: 1e21, estimated: false };
+  store.record({ ...event('key_absurd', 'gpt-nano'), usage: absurd, costUsd: 1e21 });
+  await store.flush();
+  const rows = await store.query({ from: today(), to: today(), groupBy: ['key'] });
+  const bystanders = rows.filter((row) => row.keyId !== 'key_absurd');
+  t.equal(bystanders.reduce((sum, row) => sum + row.requests, 0), 90, 'all 90 bystander records kept');
+  t.ok(bystanders.every((row) => row.requests === 10 && row.promptTokens === 10_000), 'with their own counts');
+  t.match(rows.find((row) => row.keyId === 'key_absurd'), { requests: 1, promptTokens: 2 ** 31, cachedTokens: 0, completionTokens: 2 ** 31, reasoningTokens: 0 }, 'the absurd one counted, clamped');
+});
+
+t.test('a write Redis refuses costs no other write of the batch', async (t) => {
+  const errors: unknown[] = [];
+  const keyPrefix = freshPrefix();
+  const store = new RedisUsageStore(redis, { keyPrefix, retentionDays: 400, onError: (err) => errors.push(err) });
+  await redis.set(`${keyPrefix}usage:{key_b}:${today()}:gpt-nano`, 'not a hash'); // HINCRBY on it: WRONGTYPE
+  for (const keyId of ['key_a', 'key_b', 'key_c']) store.record(event(keyId, 'gpt-nano'));
+  await store.flush();
+  const rows = await store.query({ from: today(), to: today(), keyIds: ['key_a', 'key_c'], groupBy: ['key'] });
+  t.same(rows.map((row) => [row.keyId, row.requests]), [['key_a', 1], ['key_c', 1]], 'the cells before and after the refused one are written');
+  t.equal(await store.monthlySpendUsd('key_c', today().slice(0, 7)), 0.000285, 'and the spend after it');
+  t.equal(errors.length, 1, 'the refusal is reported once');
+  t.match(String(errors[0]), /refused \d+ usage write\(s\).*WRONGTYPE/, 'naming what Redis said');
+});
+
 t.test('failures go to onError, never to the caller', async (t) => {
   const errors: unknown[] = [];
   const offline = new Redis(server.port, { lazyConnect: true, enableOfflineQueue: false });

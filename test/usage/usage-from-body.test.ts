@@ -32,3 +32,26 @@ t.test('valueEnd reports a value the bytes end inside of', async (t) => {
   t.equal(valueEnd(Buffer.from('[1,[2'), 0), -1, 'an open array');
   t.equal(valueEnd(Buffer.from('"日本"'), 0), Buffer.byteLength('"日本"'), 'byte offsets past multi-byte characters');
 });
+
+t.test("a metadata.usage the client sent and the answer echoes is not the answer's usage", async (t) => {
+  const real = { input_tokens: 12, output_tokens: 2_000, total_tokens: 2_012 };
+  const forged = { input_tokens: 0, output_tokens: 0, total_tokens: 0 };
+  const answer = { id: 'resp_1', usage: real, metadata: { usage: forged }, tools: [{ usage: forged }] };
+  t.match(usageFromBody(Buffer.from(JSON.stringify(answer))), { promptTokens: 12, completionTokens: 2_000, totalTokens: 2_012 }, 'the top-level member, though a nested one comes last');
+  t.equal(usageFromBody(Buffer.from(JSON.stringify({ id: 'x', metadata: { usage: forged } }))), undefined, 'only a nested one: none');
+});
+
+t.test('reported counts are checked: absurd ones clamped, impossible ones are no usage', async (t) => {
+  const body = (usage: object) => Buffer.from(JSON.stringify({ id: 'x', usage }));
+  t.match(usageFromBody(body({ prompt_tokens: 1e21, completion_tokens: 5, total_tokens: 1e21 })), { promptTokens: 2 ** 31, completionTokens: 5, totalTokens: 2 ** 31 + 5 }, '1e21 is clamped to 2^31');
+  t.match(usageFromBody(Buffer.from('{"usage":{"prompt_tokens":1e400,"completion_tokens":1}}')), { promptTokens: 2 ** 31 }, '1e400 (Infinity) too');
+  for (const bad of [-1, 1.5, '12', null, true]) {
+    t.equal(usageFromBody(body({ prompt_tokens: bad, completion_tokens: 5, total_tokens: 17 })), undefined, `prompt_tokens ${JSON.stringify(bad)}: no usage (it is estimated)`);
+    t.equal(usageFromBody(body({ input_tokens: 3, output_tokens: bad })), undefined, `output_tokens ${JSON.stringify(bad)}: no usage`);
+  }
+  t.same(
+    usageFromBody(body({ prompt_tokens: 10, completion_tokens: 4, total_tokens: 1, prompt_tokens_details: { cached_tokens: 99 }, completion_tokens_details: { reasoning_tokens: -3 } })),
+    { promptTokens: 10, cachedTokens: 10, completionTokens: 4, reasoningTokens: 0, totalTokens: 14, estimated: false },
+    'details never exceed their count, a bad one is 0, the total never falls below its parts',
+  );
+});
