@@ -8,11 +8,11 @@
 export const QUOTE = 0x22;
 export const COMMA = 0x2c;
 export const OPEN_BRACE = 0x7b;
-const COLON = 0x3a;
-const BACKSLASH = 0x5c;
-const CLOSE_BRACE = 0x7d;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACKET = 0x5d;
+export const COLON = 0x3a;
+export const BACKSLASH = 0x5c;
+export const CLOSE_BRACE = 0x7d;
+export const OPEN_BRACKET = 0x5b;
+export const CLOSE_BRACKET = 0x5d;
 
 export function skipWhitespace(json: Buffer, i: number): number {
   for (;;) {

@@ -3,16 +3,9 @@
  * for answers too large to buffer. Only the usage value's own bytes are kept (bounded); a `"usage"`
  * nested anywhere else (an echoed `metadata`, a tool's arguments) is not the answer's usage.
  */
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from '../json-scan.js';
 import { normaliseUsage, type Usage } from './usage.js';
 
-const QUOTE = 0x22;
-const BACKSLASH = 0x5c;
-const COLON = 0x3a;
-const COMMA = 0x2c;
-const OPEN_BRACE = 0x7b;
-const OPEN_BRACKET = 0x5b;
-const CLOSE_BRACE = 0x7d;
-const CLOSE_BRACKET = 0x5d;
 const USAGE_KEY = 'usage';
 /** A usage object is a few hundred bytes; anything far larger is not one. */
 const MAX_USAGE_BYTES = 64 * 1024;

@@ -7,8 +7,6 @@
  * fractional, a string, missing) is no usage at all, and the gateway estimates it instead, as for a
  * stream that was cut short.
  */
-import { OPEN_BRACE, forEachMember } from '../json-scan.js';
-
 export interface Usage {
   promptTokens: number;
   cachedTokens: number;
@@ -55,23 +53,4 @@ export function normaliseUsage(raw: unknown): Usage | undefined {
     totalTokens: Math.max(count(u.total_tokens) ?? 0, promptTokens + completionTokens),
     estimated: false,
   };
-}
-
-/**
- * Usage of a whole non-streamed body (either API); undefined if the body carries none. Only the answer
- * object's own `usage` member counts: a `usage` nested anywhere else (the request's `metadata`, which
- * Responses echoes, is the client's to fill) is data. Only the usage object is parsed.
- */
-export function usageFromBody(body: Buffer): Usage | undefined {
-  let start = -1;
-  let end = -1;
-  try {
-    forEachMember(body, (name, valueStart, valueEnd) => {
-      if (name === 'usage') [start, end] = [valueStart, valueEnd]; // a duplicate: the last, as JSON.parse reads it
-    });
-    if (body[start] !== OPEN_BRACE) return undefined; // none, or `"usage": null`
-    return normaliseUsage(JSON.parse(body.toString('utf8', start, end)));
-  } catch {
-    return undefined; // a member name or the usage object that is not valid JSON
-  }
 }

@@ -1,6 +1,16 @@
 import t from 'tap';
 import { valueEnd } from '../../src/json-scan.js';
-import { usageFromBody } from '../../src/usage/usage.js';
+import { TopLevelUsageScan } from '../../src/usage/usage-stream-scan.js';
+
+/**
+ * The usage an answer reports, as the relay finds it: the bytes fed to the scan in pieces of
+ * `pieceBytes`, so a member name or number split across two chunks is covered too.
+ */
+function usageFromBody(body: Buffer, pieceBytes = 7) {
+  const scan = new TopLevelUsageScan();
+  for (let i = 0; i < body.length; i += pieceBytes) scan.push(body.subarray(i, i + pieceBytes));
+  return scan.usage();
+}
 
 const chat = {
   id: 'chatcmpl-1',
@@ -11,6 +21,9 @@ const chat = {
 const expected = { promptTokens: 12, cachedTokens: 4, completionTokens: 5, reasoningTokens: 2, totalTokens: 17, estimated: false };
 
 t.test('chat and responses bodies, compact or indented', async (t) => {
+  for (const pieceBytes of [1, 3, 64, 1 << 20]) {
+    t.same(usageFromBody(Buffer.from(JSON.stringify(chat)), pieceBytes), expected, `fed in pieces of ${pieceBytes} bytes`);
+  }
   t.same(usageFromBody(Buffer.from(JSON.stringify(chat))), expected, 'compact chat body; the quoted usage inside the content is not taken');
   t.same(usageFromBody(Buffer.from(JSON.stringify(chat, null, 2))), expected, 'indented: a newline after the colon');
   const responses = { id: 'resp_1', output: [], usage: { input_tokens: 7, input_tokens_details: { cached_tokens: 0 }, output_tokens: 3, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 10 } };
