@@ -47,6 +47,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logController: new LogController({ disableRequestLogging: true }), // our own one line per request
     requestIdHeader: false, // never trust a client-chosen id in our logs
     genReqId: requestIdGenerator(),
+    trustProxy: config.server.trustProxy, // the client address behind a load balancer (src/trust-proxy.ts)
     // While closing, requests on open connections are still served (they are in-flight work);
     // /readyz reports draining so load balancers move away.
     return503OnClosing: false,
