@@ -5,6 +5,7 @@
  */
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import authPlugin from '../plugins/auth.js';
+import drainPlugin from '../plugins/drain.js';
 import keysPlugin from '../plugins/keys.js';
 import limitsPlugin from '../plugins/limits.js';
 import metricsPlugin from '../plugins/metrics.js';
@@ -58,6 +59,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installErrorRendering(app, config.server.bodyLimitBytes);
   registerRequestLog(app);
   parseBodiesAsJson(app);
+  await app.register(drainPlugin);
 
   await app.register(metricsPlugin, { token: config.metrics.token });
   await app.register(redisPlugin, { config: config.redis });
