@@ -19,6 +19,8 @@ export class LogSink {
   dropped = 0;
   private queue: string[] = [];
   private queuedChars = 0;
+  /** Lines in the chunk being written. */
+  private writingLines = 0;
   private writing = false;
   private failed = false;
   private idleWaiters: Array<() => void> = [];
@@ -59,6 +61,7 @@ export class LogSink {
 
   private writeQueued(): void {
     const chunk = Buffer.from(this.queue.join(''));
+    this.writingLines = this.queue.length;
     this.queue = [];
     this.queuedChars = 0;
     this.writing = true;
@@ -83,7 +86,7 @@ export class LogSink {
 
   private fail(err: NodeJS.ErrnoException): void {
     this.failed = true;
-    this.dropped += this.queue.length;
+    this.dropped += this.writingLines + this.queue.length;
     this.queue = [];
     this.queuedChars = 0;
     this.becomeIdle();
