@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # tollgate container image.
 #
 #   docker build -t tollgate .
@@ -12,6 +11,10 @@
 # test/deploy/dockerfile-replay.test.ts replays this recipe without Docker (every instruction below,
 # in order), so keep to the instructions it understands: FROM, WORKDIR, ENV, COPY, RUN, USER, EXPOSE,
 # HEALTHCHECK, CMD.
+#
+# No `# syntax=` parser directive: with BuildKit it makes the build pull a frontend image from Docker
+# Hub before the first FROM, which fails wherever that registry is unreachable (air-gapped CI, mirrors).
+# Everything here is understood by the frontend built into the engine.
 
 # ---- build stage: full install (TypeScript), compile to dist/ ----
 FROM node:24-bookworm-slim AS build

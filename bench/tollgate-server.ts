@@ -15,7 +15,6 @@ import { pino } from 'pino';
 const dist = '../dist/src';
 const { buildApp } = (await import(`${dist}/app.js`)) as typeof import('../src/app.js');
 const { parseConfig } = (await import(`${dist}/config.js`)) as typeof import('../src/config.js');
-const { loggerOptions } = (await import(`${dist}/logging.js`)) as typeof import('../src/logging.js');
 import { announce, BENCH_KEY, BENCH_MODEL } from './common.js';
 
 const logLevel = (process.env.BENCH_LOG_LEVEL || 'silent') as 'silent' | 'info';
@@ -37,7 +36,7 @@ const config = parseConfig(
   'bench config',
 );
 
-const logger = logLevel === 'silent' ? undefined : { ...loggerOptions(logLevel), stream: pino.destination({ dest: '/dev/null', sync: false }) };
-const app = await buildApp(config, { logger });
+// The level is in the config (`silent` logs nothing); any other level writes to /dev/null.
+const app = await buildApp(config, { logStream: pino.destination({ dest: '/dev/null', sync: false }) });
 await app.listen({ host: config.server.host, port: config.server.port });
 announce((app.server.address() as AddressInfo).port, () => app.close());

@@ -3,8 +3,10 @@
  * order: error rendering and logging, the shared services (metrics, Redis, keys, limits, usage),
  * health, the /v1 API behind authentication, and the admin API when a token is configured.
  */
-import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { DestinationStream } from 'pino';
 import authPlugin from '../plugins/auth.js';
+import drainPlugin from '../plugins/drain.js';
 import keysPlugin from '../plugins/keys.js';
 import limitsPlugin from '../plugins/limits.js';
 import metricsPlugin from '../plugins/metrics.js';
@@ -25,8 +27,10 @@ import { ModelRouter } from './upstream/routing.js';
 import { SecretRedactor } from './upstream/secret-redactor.js';
 
 export interface BuildOptions {
-  /** Overrides the pino logger settings (tests pass `false` or a destination stream). */
-  logger?: FastifyServerOptions['logger'];
+  /** Where log lines go (stdout by default); they are redacted the same wherever they go. */
+  logStream?: DestinationStream;
+  /** `false` turns logging off (tests that do not read logs). */
+  logger?: false;
 }
 
 declare module 'fastify' {
@@ -44,11 +48,12 @@ declare module 'fastify' {
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
   const providerKeys = SecretRedactor.fromConfig(config);
   const app = Fastify({
-    logger: options.logger ?? loggerOptions(config.server.logLevel, providerKeys),
+    logger: options.logger ?? { ...loggerOptions(config.server.logLevel, providerKeys), stream: options.logStream },
     bodyLimit: config.server.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }), // our own one line per request
     requestIdHeader: false, // never trust a client-chosen id in our logs
     genReqId: requestIdGenerator(),
+    trustProxy: config.server.trustProxy, // the client address behind a load balancer (src/trust-proxy.ts)
     // While closing, requests on open connections are still served (they are in-flight work);
     // /readyz reports draining so load balancers move away.
     return503OnClosing: false,
@@ -59,6 +64,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   installErrorRendering(app, config.server.bodyLimitBytes);
   registerRequestLog(app);
   parseBodiesAsJson(app);
+  await app.register(drainPlugin);
 
   await app.register(metricsPlugin, { token: config.metrics.token });
   await app.register(redisPlugin, { config: config.redis });

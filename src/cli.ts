@@ -4,6 +4,7 @@
  * TOLLGATE_ADMIN_TOKEN) rather than to Redis, so it behaves the same against any deployment and goes
  * through the same validation as every other admin client.
  */
+import './node-version.js'; // first: exits with a clear message on a Node.js too old for what follows
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { trustProxySchema } from './trust-proxy.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/tollgate.yaml';
 export const ENDPOINTS = ['chat', 'responses'] as const;
@@ -70,6 +71,8 @@ export const configSchema = z
         drainDelayMs: nonNegative.default(0),
         /** Then how long in-flight requests and streams may finish before their connections are closed. */
         shutdownGraceMs: nonNegative.default(25_000),
+        /** Proxies whose X-Forwarded-For gives the client address (per-IP guard): false (default), true, or their addresses/CIDRs. */
+        trustProxy: trustProxySchema.default(false),
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })
       .prefault({}),

@@ -2,15 +2,22 @@
  * Entry point: load the config, build the app, listen, and close gracefully on SIGTERM/SIGINT.
  * Everything else lives in buildApp so tests run the same gateway without a process.
  */
+import './node-version.js'; // first: exits with a clear message on a Node.js too old for what follows
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig, type Config } from './config.js';
 import { loadStaticKeys } from './keys/static-keys.js';
+import { LogSink } from './log-sink.js';
 import { hasCredential } from './upstream/routing.js';
+
+/** stdout, through a sink that a log reader which went away can neither crash nor keep alive. */
+const logSink = new LogSink(1);
+/** How long the last log lines may take to reach stdout before the process exits regardless. */
+const LOG_FLUSH_MS = 2_000;
 
 async function main(): Promise<void> {
   const config = loadOrExit();
-  const app = await buildApp(config);
+  const app = await buildApp(config, { logStream: logSink });
   explainSetup(app.log, config);
   await app.listen({ host: config.server.host, port: config.server.port });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
@@ -20,12 +27,16 @@ async function main(): Promise<void> {
 
 /**
  * Graceful shutdown: /readyz turns 503 (still serving for drainDelayMs), then new connections are
- * refused, in-flight requests and streams may finish until the grace period ends (then their connections are cut, which still records their
- * usage as estimated), pending usage is flushed, Redis and the upstream pools are closed.
+ * refused and the process exits as soon as the in-flight requests and streams are done: idle
+ * keep-alive sockets are closed at once and every other one when its answer is out (plugins/drain.ts).
+ * shutdownGraceMs is only the upper bound: then the remaining connections are cut (their usage is still
+ * recorded, as estimated). Pending usage is flushed, Redis and the upstream pools are closed.
  */
 async function shutDown(app: FastifyInstance, signal: string, { drainDelayMs, shutdownGraceMs: graceMs }: Config['server']): Promise<void> {
+  const started = performance.now();
   app.log.info({ signal, drainDelayMs, graceMs }, 'draining: /readyz answers 503; finishing in-flight requests');
   app.draining = true;
+  app.server.closeIdleConnections();
   await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
   const deadline = setTimeout(() => {
     app.log.warn('grace period over: closing the remaining connections');
@@ -34,12 +45,18 @@ async function shutDown(app: FastifyInstance, signal: string, { drainDelayMs, sh
   deadline.unref();
   try {
     await app.close();
-    app.log.info('shut down cleanly');
-    process.exit(0);
+    app.log.info({ shutdownMs: Math.round(performance.now() - started) }, 'shut down cleanly');
+    await exit(0);
   } catch (err) {
     app.log.error({ err }, 'shutdown failed');
-    process.exit(1);
+    await exit(1);
   }
+}
+
+/** The last log lines get a moment to reach stdout; a log reader that is gone or stuck does not hold the exit. */
+async function exit(code: number): Promise<never> {
+  await logSink.settled(LOG_FLUSH_MS);
+  process.exit(code);
 }
 
 function loadOrExit(): Config {

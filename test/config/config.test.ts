@@ -87,3 +87,24 @@ t.test('the shipped configs are valid', async (t) => {
     t.same(config.models['gpt-4.1-nano']?.pricing, { input: 0.1, cachedInput: 0.025, output: 0.4 }, `${file}: gpt-4.1-nano pricing`);
   }
 });
+
+t.test('server.trustProxy: off by default; true, or proxy addresses from a list or an environment string', async (t) => {
+  const trustProxy = (value: unknown) => parseConfig({ ...minimal, server: { trustProxy: value } }, {}).server.trustProxy;
+  t.equal(parseConfig(minimal, {}).server.trustProxy, false, 'default: X-Forwarded-For is not believed');
+  t.equal(trustProxy('false'), false, '"false" from an environment variable');
+  t.equal(trustProxy(''), false, 'an unset variable is off');
+  t.equal(trustProxy('true'), true, '"true" believes every hop');
+  t.same(trustProxy('uniquelocal, 10.1.2.3,fd00::/8'), ['uniquelocal', '10.1.2.3', 'fd00::/8'], 'a comma-separated string is a list');
+  t.same(trustProxy(['127.0.0.1', '172.16.0.0/255.240.0.0']), ['127.0.0.1', '172.16.0.0/255.240.0.0'], 'a YAML list, with a netmask');
+  const problems = (value: unknown) => {
+    try {
+      trustProxy(value);
+      return [];
+    } catch (err) {
+      return (err as ConfigError).problems;
+    }
+  };
+  t.match(problems('nginx'), [/server\.trustProxy.*"nginx" is not an IP address/], 'a hostname is refused at start-up, not at the first request');
+  t.match(problems('10.0.0.0/33'), [/server\.trustProxy/], 'an impossible prefix length is refused');
+  t.match(problems(2), [/server\.trustProxy/], 'a hop count is refused (Fastify would ignore the header)');
+});

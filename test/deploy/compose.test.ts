@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
+import { loadConfig } from '../../src/config.js';
 import { finalImage, readDockerfile } from './dockerfile.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -147,6 +148,17 @@ async function checks(): Promise<void> {
     t.match(conf, /server\s+tollgate:8080\s+resolve\s*;/, 'balances over every replica of the tollgate service (re-resolved)');
     t.match(conf, /resolver\s+127\.0\.0\.11\b/, "uses Docker's embedded DNS");
     t.match(conf, /proxy_buffering\s+off\s*;/, 'streams are not buffered');
+    t.match(conf, /proxy_set_header\s+X-Forwarded-For\s+\$remote_addr\s*;/, 'nginx names the client in X-Forwarded-For, replacing what a client sent');
+  });
+
+  t.test('scaling: TOLLGATE_TRUST_PROXY reaches server.trustProxy, off unless set', async (t) => {
+    const off = services.tollgate?.environment?.TOLLGATE_TRUST_PROXY;
+    t.equal(off, 'false', 'with .env.example the replicas believe no X-Forwarded-For');
+    const scaled = composeConfig(dir, ['--profile', 'scaled'], { TOLLGATE_TRUST_PROXY: 'uniquelocal' });
+    const value = scaled.parsed?.services?.tollgate?.environment?.TOLLGATE_TRUST_PROXY;
+    t.equal(value, 'uniquelocal', 'the setting reaches the container');
+    const shipped = loadConfig(join(repo, 'config/tollgate.yaml'), { TOLLGATE_TRUST_PROXY: value });
+    t.same(shipped.server.trustProxy, ['uniquelocal'], 'config/tollgate.yaml passes it to server.trustProxy');
   });
 
   t.test('scaling: TOLLGATE_PORT=127.0.0.1: gives every replica its own ephemeral port', async (t) => {

@@ -14,7 +14,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { durationMs, execForm, parseEnv, parseHealthcheck, readDockerfile, splitFlags, type Healthcheck, type Instruction } from './dockerfile.js';
+import { durationMs, execForm, parseEnv, parseHealthcheck, parserDirectives, readDockerfile, splitFlags, type Healthcheck, type Instruction } from './dockerfile.js';
 
 // Two `npm ci` runs and a TypeScript build: far beyond the default per-file timeout.
 t.setTimeout(600_000);
@@ -163,6 +163,16 @@ t.test('Dockerfile uses only instructions the replay understands', async (t) => 
   const unknown = instructions.filter((ins) => !known.has(ins.keyword)).map((ins) => `line ${ins.line}: ${ins.keyword}`);
   t.same(unknown, [], `every instruction is one of ${[...known].join(', ')} (extend this test for new ones)`);
   t.equal(instructions[0]?.keyword, 'FROM', 'the Dockerfile starts with FROM');
+});
+
+t.test('the build fetches no frontend image from a registry: no # syntax= directive', async (t) => {
+  // With BuildKit, `# syntax=docker/dockerfile:1` pulls that image from Docker Hub before the first FROM,
+  // so the build failed wherever Docker Hub is unreachable. The frontend built into the engine reads
+  // everything this file uses; the replay test below refuses RUN flags and every COPY flag but --from.
+  const text = readFileSync(join(repo, 'Dockerfile'), 'utf8');
+  t.notOk('syntax' in parserDirectives(text), 'no syntax parser directive at the top of the Dockerfile');
+  t.notMatch(text, /^#\s*syntax\s*=/im, 'no syntax line anywhere (a later one would become a directive if the lines above it went)');
+  t.same(parserDirectives('# syntax=docker/dockerfile:1\n# escape=`\nFROM x'), { syntax: 'docker/dockerfile:1', escape: '`' }, 'the directive reader finds a syntax line when there is one');
 });
 
 t.test('replay every instruction in order', async (t) => {

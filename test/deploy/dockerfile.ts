@@ -37,6 +37,21 @@ export function parseDockerfile(text: string): Instruction[] {
   return out;
 }
 
+/**
+ * Parser directives (`# syntax=…`, `# escape=…`, `# check=…`): Docker reads them only from the comment
+ * lines at the very top, and stops looking at the first line that is not one (blank, other comment, or
+ * instruction). Keys are lower-cased, as Docker treats them case-insensitively.
+ */
+export function parserDirectives(text: string): Record<string, string> {
+  const directives: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^#\s*([a-zA-Z][a-zA-Z0-9]*)\s*=\s*(.*?)\s*$/.exec(line);
+    if (!m) break;
+    directives[m[1]!.toLowerCase()] = m[2]!;
+  }
+  return directives;
+}
+
 export function readDockerfile(path: string): Instruction[] {
   return parseDockerfile(readFileSync(path, 'utf8'));
 }

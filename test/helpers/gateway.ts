@@ -15,8 +15,6 @@ import type { Test } from 'tap';
 import { startMockUpstream, type MockUpstream } from './mock-upstream.js';
 import { buildApp } from '../../src/app.js';
 import { parseConfig, type Config } from '../../src/config.js';
-import { loggerOptions } from '../../src/logging.js';
-import { SecretRedactor } from '../../src/upstream/secret-redactor.js';
 
 export const ALIAS = 'gpt-4.1-nano';
 export const PRIMARY_MODEL = 'gpt-4.1-nano';
@@ -101,9 +99,7 @@ export async function startGateway(options: GatewayOptions): Promise<Gateway> {
   options.configure?.(raw);
   const config = parseConfig(raw, {});
   const logs = captureLogs();
-  const app = await buildApp(config, {
-    logger: options.captureLogs ? { ...loggerOptions(config.server.logLevel, SecretRedactor.fromConfig(config)), stream: logs.stream } : false,
-  });
+  const app = await buildApp(config, options.captureLogs ? { logStream: logs.stream } : { logger: false });
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('gateway is not listening on TCP');

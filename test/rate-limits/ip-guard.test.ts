@@ -1,5 +1,5 @@
 // The per-IP guard (limits.perIpPerMinute) stops bad-key floods and never limits a valid key.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { startGateway } from '../helpers/gateway.js';
 import { startMockUpstream } from '../helpers/mock-upstream.js';
 import { assertEnvelope, post } from './harness.js';
@@ -42,4 +42,47 @@ t.test('the admin API is guarded per address, before its token is checked', asyn
   t.equal(limited.status, 429, 'the 4th admin request from the address gets 429');
   t.match(await limited.json(), { error: { type: 'requests', code: 'rate_limit_exceeded' } }, 'OpenAI-shaped');
   t.equal((await post(admin.url, {}, admin.key)).status, 200, 'a valid /v1 key is still served from that address');
+});
+
+/** Bad-key requests "from" `forwardedFor` until the guard answers 429; the statuses in order. */
+async function badKeyStatuses(url: string, forwardedFor: string, count: number): Promise<number[]> {
+  const statuses: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${url}/v1/models`, { headers: { authorization: 'Bearer sk-tg-not-a-real-key-000000000000', 'x-forwarded-for': forwardedFor } });
+    await res.arrayBuffer();
+    statuses.push(res.status);
+  }
+  return statuses;
+}
+
+async function guardedGateway(t: Test, trustProxy?: unknown) {
+  const upstream = await startMockUpstream();
+  const gateway = await startGateway({
+    primary: upstream,
+    configure: (raw) => {
+      raw.limits = { perIpPerMinute: 2 };
+      if (trustProxy !== undefined) raw.server.trustProxy = trustProxy;
+    },
+  });
+  t.teardown(async () => {
+    await gateway.close();
+    await upstream.close();
+  });
+  return gateway;
+}
+
+t.test('behind a trusted proxy every client had the proxy address: X-Forwarded-For now gives each its own bucket', async (t) => {
+  // The test's own connection (127.0.0.1) plays the proxy, as nginx does in the compose `scaled` profile.
+  const behindProxy = await guardedGateway(t, 'loopback');
+  t.same(await badKeyStatuses(behindProxy.url, '203.0.113.7', 3), [401, 401, 429], 'client A exhausts its own bucket');
+  t.same(await badKeyStatuses(behindProxy.url, '198.51.100.9', 2), [401, 401], 'client B behind the same proxy is not throttled with A');
+  // Only addresses the trusted peer vouches for count: a hop A added itself sits left of it.
+  t.same(await badKeyStatuses(behindProxy.url, '192.0.2.1, 203.0.113.7', 1), [429], "a prefix A sends is ignored: still A's bucket");
+});
+
+t.test('without server.trustProxy (the default) X-Forwarded-For is ignored, so a client cannot pick its bucket', async (t) => {
+  const direct = await guardedGateway(t);
+  t.same(await badKeyStatuses(direct.url, '203.0.113.7', 2), [401, 401], 'two bad keys from the socket address');
+  t.same(await badKeyStatuses(direct.url, '198.51.100.9', 1), [429], 'a different X-Forwarded-For is the same client: 429');
+  t.equal(direct.config.server.trustProxy, false, 'trustProxy is off by default');
 });
