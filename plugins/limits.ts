@@ -1,7 +1,9 @@
 /**
  * Rate limiting, two layers:
  * - `app.admission`: the tiered RPM/RPD/TPM/TPD limits per key and model (and per provider
- *   account), on Redis when configured, shared by every instance; in memory otherwise.
+ *   account), on Redis when configured, shared by every instance; in memory otherwise. With Redis,
+ *   each instance heartbeats the fleet's presence set so that, while Redis does not answer, it limits
+ *   from its share of Redis' last state (src/limits/failover-limiter.ts states the bound).
  * - a per-IP guard (@fastify/rate-limit), `app.perIpGuard`, for requests that carry no valid key and
  *   for the admin API: bad-key floods and token guessing hit it, authenticated traffic never does.
  */
@@ -63,8 +65,8 @@ function createLimiter(app: Parameters<FastifyPluginAsync>[0], config: Config): 
     // One per limiter call Redis did not answer: the log line below is throttled, the counter is not.
     onFailure: () => app.metrics.redisErrors.inc({ component: 'limits' }),
     onFallback: (err, failures) => {
-      const message = "redis unavailable: each instance limits from its share of Redis' last state until it answers (failMode=open)";
-      app.log.warn({ err: (err as Error).message, failures, instances: fleet.instances }, message);
+      const message = "redis unavailable: rate limits are this instance's share of Redis' last state until it answers";
+      app.log.warn({ err: (err as Error).message, failures, instances: fleet.instances, failMode: 'open' }, message);
     },
   });
 }

@@ -1,5 +1,5 @@
 /**
- * Keeps the gateway answering when Redis is not (DESIGN.md §5, `redis.failMode`):
+ * Keeps the gateway answering when Redis is not (`redis.failMode`):
  * - 'open': the call is answered in process, from this instance's share of what Redis last said (below);
  *   onFailure is told of every such call (a counter), onFallback at most once per noticeIntervalMs so a
  *   dead Redis cannot flood the log;
@@ -9,28 +9,31 @@
  * Redis is tried again on every call: once it answers, limiting is shared again.
  *
  * The fallback is a MemoryLimiter that mirrors Redis: every admission Redis answers stores its buckets'
- * state (full again `resetMs` from now, i.e. the remaining this instance was told and when; the mirror
- * refills from there as Redis would), and every adjustment Redis applied is applied to it too. While
- * Redis does not answer, a subject's buckets are read with limit/n, n being the live instances the
- * fleet last reported (fleet.ts): the same stored state is then 1/n of what Redis had left, refilling
- * at 1/n of the rate, and a subject never seen is 1/n of a full bucket.
+ * state (full again `resetMs` from now: the remaining this instance was told, and when, refilling from
+ * there as Redis does), and every adjustment Redis applied is applied to it too. While Redis does not
+ * answer, the buckets are read with limit / n, n being the live instances the fleet last reported
+ * (fleet.ts): the same state is then 1/n of what Redis had left, refilling at 1/n of the rate. A subject
+ * this instance never saw in Redis starts from 1/n of a full bucket: refusing every key not seen yet
+ * would turn a stall into an outage for them, and a key spread over the fleet is seen by every instance.
  *
- * The bound, per subject and dimension (limit L per period P): during an outage or stall of any length
- * D the fleet admits at most what a healthy Redis would have, Σ_i (r_i + refill since t_i) / n, where
- * r_i is the remaining Redis last told instance i, at t_i. When every instance's last answer is recent
- * (they all served the subject just before), that is what Redis had left plus D·L/P, so the limit holds.
- * It exceeds that only by 1/n of what the other instances admitted after an instance's last answer (an
- * instance that has not served the subject for a while holds a fuller, staler view), and it assumes n
- * is right: a count lags a joining instance by a heartbeat, and an instance that never reached Redis
- * knows of no other (n = 1) and no state (full buckets), as before this mirror existed.
+ * The bound, per subject and dimension (limit L per period P), with n at least the true live count.
+ * Let R be what Redis had left when it stopped answering, and A_i what the other instances admitted
+ * after instance i's last answer for the subject (everything the fleet used, if i never saw it). During
+ * a stall or outage of any length D the fleet admits at most R + D·L/P + Σ_i A_i / n: what a healthy
+ * Redis would have admitted, plus 1/n of each instance's staleness (instance i's view, what it was last
+ * told plus the refill since, is R + A_i; it admits 1/n of that and 1/n of the refill during D). When
+ * the subject is served across the fleet, every A_i is about 0 and the limit holds. Whatever the
+ * staleness, each share holds at most L/n, so the fleet never admits more than L + D·L/P during the
+ * stall (before this mirror: n·(L + D·L/P)). n comes from the heartbeat: it lags a joining instance by a beat, and
+ * an instance that never reached Redis knows of no other (n = 1) and no state (a full bucket).
  *
  * When Redis answers again it is authoritative again: its answer replaces the local state, and what was
- * admitted locally is not written back. For a stall that is exact enough: the admission scripts that
- * timed out still reach Redis and run when it wakes, so Redis charges every request sent during the
- * stall (at least as much as was admitted locally). A Redis that comes back with its data after
- * refusing connections (a partition) did not see them: over that period the fleet admits at most the
- * limit plus the outage's local admissions, themselves within the bound above. A Redis that comes back
- * empty (restarted without persistence) starts every bucket full, whatever this limiter does.
+ * admitted locally is not written back. For a stall nothing is lost: the admission scripts that timed
+ * out still reach Redis and run when it wakes, so Redis charges every request sent during the stall (at
+ * least what was admitted locally; writing back would charge them twice). A Redis that comes back with
+ * its data after refusing connections (a partition) never saw them: over that period the fleet admits at
+ * most the limit plus the outage's local admissions, themselves within the bound above. A Redis that
+ * comes back empty (restarted without persistence) starts every bucket full, whatever this limiter does.
  */
 import { assertRules } from './gcra.js';
 import { MemoryLimiter } from './memory-limiter.js';

@@ -1,7 +1,7 @@
 /**
  * Limiter in process memory: same GCRA (gcra.ts) and semantics as RedisLimiter, for a single instance,
- * for tests, and as FailoverLimiter's fallback while Redis is down. Counts are per process: N instances
- * each admit the full limit.
+ * for tests, and as FailoverLimiter's mirror of Redis, answering while Redis is down. Counts are per
+ * process: N instances each admit the full limit unless, as FailoverLimiter does, each is given 1/N.
  */
 import { adjustTat, assertRules, evaluate, toAdmission } from './gcra.js';
 import type { Admission, BucketState, Dimension, LimitRule, Limiter } from './limiter.js';

@@ -125,7 +125,8 @@ const RPD_100: LimitRule[] = [{ dimension: 'rpd', limit: 100, cost: 1 }];
 const RPD_100_INTERVAL_MS = 864_000;
 
 /** Admits on `limiter` until the first denial; returns how many passed and that denial. */
-async function drain(limiter: Limiter, subject: string, rules: LimitRule[], max = 1_000): Promise<{ passed: number; denied: Admission }> {
+async function drain(limiter: Limiter, subject: string, rules: LimitRule[]): Promise<{ passed: number; denied: Admission }> {
+  const max = 1_000;
   for (let passed = 0; passed < max; passed++) {
     const admission = await limiter.admit(subject, rules);
     if (!admission.allowed) return { passed, denied: admission };
@@ -142,10 +143,12 @@ t.test('a stall after 95 of rpd 100 lets the two instances admit only the 5 left
   const during = await Promise.all(members.map((m) => drain(m, 'key:s:gpt', RPD_100)));
   // Instance 0 last saw 5 left (share 2.5), instance 1 saw 6 before instance 0's last request (share 3).
   t.same(during.map((d) => d.passed), [2, 3], 'each admits its share of the remaining it last saw');
-  t.equal(95 + during[0]!.passed + during[1]!.passed, 100, 'the fleet admits 100 of rpd 100 in all (was up to 95 + 100 + 100)');
+  const total = 95 + during[0]!.passed + during[1]!.passed;
+  t.equal(total, 100, 'the fleet admits 100 of rpd 100 in all (was up to 95 + 100 + 100)');
   const denial = during[0]!.denied;
   t.match(denial.buckets[0], { dimension: 'rpd', limit: 100, remaining: 0 }, 'the denial reports the configured limit');
-  t.match(denial.denial, { dimension: 'rpd', limit: 100, used: 100, tooLarge: false }, 'as a wait, not a too-large request');
+  const expected = { dimension: 'rpd', limit: 100, used: 100, tooLarge: false };
+  t.match(denial.denial, expected, 'as a wait, not a too-large request');
 });
 
 t.test('a subject never seen in Redis starts from its share of a full bucket, refilling at the rate / instances', async (t) => {
@@ -155,10 +158,10 @@ t.test('a subject never seen in Redis starts from its share of a full bucket, re
   t.equal((await drain(a, 'key:new:gpt', RPD_100)).passed, 50, 'instance 0 admits half of rpd 100');
   t.equal((await drain(b, 'key:new:gpt', RPD_100)).passed, 50, 'so does instance 1: 100 in all');
   clock.now += 2 * RPD_100_INTERVAL_MS - 1_000;
-  t.notOk((await a.admit('key:new:gpt', RPD_100)).allowed, 'one unit of the fleet refill per instance takes two intervals');
+  t.notOk((await a.admit('key:new:gpt', RPD_100)).allowed, 'a unit of refill per instance takes two intervals');
   clock.now += 1_000;
   t.ok((await a.admit('key:new:gpt', RPD_100)).allowed, 'instance 0 gets one unit after two intervals');
-  t.ok((await b.admit('key:new:gpt', RPD_100)).allowed, 'instance 1 too: two units per two intervals, the rate of rpd 100');
+  t.ok((await b.admit('key:new:gpt', RPD_100)).allowed, 'instance 1 too: two per two intervals, the rate of rpd 100');
   t.notOk((await b.admit('key:new:gpt', RPD_100)).allowed, 'and no more');
 });
 
@@ -185,11 +188,12 @@ t.test('once Redis answers again its state replaces what was admitted locally', 
   t.equal((await drain(limiter, 'key:back:gpt', RPD_100)).passed, 10, 'alone in the fleet: the 10 left, from memory');
   state.down = false;
   const back = await limiter.admit('key:back:gpt', RPD_100);
-  t.match(back.buckets[0], { remaining: 9 }, 'Redis did not see them (not written back): it answers from its own 10 left');
+  t.match(back.buckets[0], { remaining: 9 }, 'Redis did not see them (not written back): it answers from its 10 left');
   await store.admit('key:back:gpt', [{ dimension: 'rpd', limit: 100, cost: 5 }]); // another instance takes 5
   await limiter.admit('key:back:gpt', RPD_100);
   state.down = true;
-  t.equal((await drain(limiter, 'key:back:gpt', RPD_100)).passed, 3, 'the next stall starts from what Redis said last: 3 left');
+  const next = await drain(limiter, 'key:back:gpt', RPD_100);
+  t.equal(next.passed, 3, 'the next stall starts from what Redis said last: 3 left');
 });
 
 t.test('a settlement Redis applied is mirrored, so a stall right after it starts from it', async (t) => {
@@ -198,15 +202,17 @@ t.test('a settlement Redis applied is mirrored, so a stall right after it starts
   await limiter.admit('key:tok:gpt', [{ dimension: 'tpm', limit: 1_000, cost: 100 }]);
   await limiter.adjust('key:tok:gpt', [{ dimension: 'tpm', limit: 1_000, delta: 400 }]);
   state.down = true;
-  t.notOk((await limiter.admit('key:tok:gpt', [{ dimension: 'tpm', limit: 1_000, cost: 501 }])).allowed, '501 tokens do not fit the 500 left');
-  t.ok((await limiter.admit('key:tok:gpt', [{ dimension: 'tpm', limit: 1_000, cost: 500 }])).allowed, '500 do');
+  const tokens = (cost: number): LimitRule[] => [{ dimension: 'tpm', limit: 1_000, cost }];
+  t.notOk((await limiter.admit('key:tok:gpt', tokens(501))).allowed, '501 tokens do not fit the 500 left');
+  t.ok((await limiter.admit('key:tok:gpt', tokens(500))).allowed, '500 do');
 });
 
 t.test('a cost that fits the limit but not the instance share is a wait, not a too-large request', async (t) => {
   const { state, members } = clockedFleet(t, 3);
   state.down = true;
   const share = await members[0]!.admit('key:big:gpt', [{ dimension: 'tpm', limit: 1_000, cost: 500 }]);
-  t.match(share.denial, { dimension: 'tpm', limit: 1_000, tooLarge: false, retryAfterMs: 1_000 }, '500 of tpm 1000 on a third of it: retry shortly');
+  const wait = { dimension: 'tpm', limit: 1_000, tooLarge: false, retryAfterMs: 1_000 };
+  t.match(share.denial, wait, '500 of tpm 1000 on a third of it: retry shortly');
   const never = await members[0]!.admit('key:big:gpt', [{ dimension: 'tpm', limit: 1_000, cost: 1_001 }]);
   t.match(never.denial, { limit: 1_000, tooLarge: true }, 'more than the whole limit stays too large');
 });

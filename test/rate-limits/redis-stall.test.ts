@@ -45,7 +45,8 @@ async function fleet(t: Test, count: number): Promise<Fleet> {
     await server.stop();
   });
   // Each instance has heard the fleet's size from Redis (heartbeats every second) before anything stalls.
-  const sized = (gw: Gateway) => gw.logs.waitFor((e) => e.instances === count && /live gateway instances/.test(e.msg), 10_000);
+  const sized = (gw: Gateway) =>
+    gw.logs.waitFor((e) => e.instances === count && /live gateway instances/.test(e.msg), 10_000);
   await Promise.all(instances.map(sized));
   return { server, mock, key, instances };
 }
@@ -94,7 +95,7 @@ t.test('a stalled Redis never lets two instances admit more than rpd 100 (was 15
   t.teardown(() => probe.quit());
   await probe.ping(); // awake: the scripts that timed out during the stall have run
   const after = await load(f, 1, 10);
-  t.equal(passed(after.flat()), 0, 'after the stall Redis is authoritative again: the stalled requests counted there too');
+  t.equal(passed(after.flat()), 0, 'after the stall Redis is authoritative again: it ran the stalled requests too');
   const total = passed(before) + admittedDuring + passed(after.flat());
   t.ok(total <= RPD, `${total} admitted in all across both instances, of rpd ${RPD}`);
   t.equal(f.mock.requests.length, total, 'and only those reached the upstream');
@@ -108,7 +109,8 @@ t.test('every admission answered from memory is counted in tollgate_redis_errors
   const during = await load(f, 4, 6); // 24 per instance, concurrent and within one notice interval
   f.server.resume();
   const counted = await Promise.all(f.instances.map(limitsErrors));
-  t.same(counted, during.map((answers) => answers.length), `each instance counts all ${during[0]!.length} of its fallbacks`);
+  const fallbacks = during.map((answers) => answers.length);
+  t.same(counted, fallbacks, `each instance counts all ${fallbacks[0]} of its fallbacks`);
   const notices = f.instances.map((gw) => gw.logs.entries().filter((e) => /^redis unavailable/.test(e.msg)).length);
   t.same(notices, [1, 1], 'while the warning is logged once per instance');
 });
