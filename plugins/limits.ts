@@ -1,7 +1,9 @@
 /**
  * Rate limiting, two layers:
  * - `app.admission`: the tiered RPM/RPD/TPM/TPD limits per key and model (and per provider
- *   account), on Redis when configured, shared by every instance; in memory otherwise.
+ *   account), on Redis when configured, shared by every instance; in memory otherwise. With Redis,
+ *   each instance heartbeats the fleet's presence set so that, while Redis does not answer, it limits
+ *   from its share of Redis' last state (src/limits/failover-limiter.ts states the bound).
  * - a per-IP guard (@fastify/rate-limit), `app.perIpGuard`, for requests that carry no valid key and
  *   for the admin API: bad-key floods and token guessing hit it, authenticated traffic never does.
  */
@@ -12,6 +14,7 @@ import type { Config } from '../src/config.js';
 import { GatewayError } from '../src/errors.js';
 import { AdmissionControl } from '../src/limits/admission.js';
 import { FailoverLimiter } from '../src/limits/failover-limiter.js';
+import { FleetPresence } from '../src/limits/fleet.js';
 import type { Limiter } from '../src/limits/limiter.js';
 import { MemoryLimiter } from '../src/limits/memory-limiter.js';
 import { RedisLimiter } from '../src/limits/redis-limiter.js';
@@ -50,12 +53,20 @@ const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =
 
 function createLimiter(app: Parameters<FastifyPluginAsync>[0], config: Config): Limiter {
   if (!app.redis) return new MemoryLimiter();
+  const fleet = new FleetPresence(app.redis.commands, config.redis.keyPrefix, {
+    onChange: (instances) => app.log.info({ instances }, 'rate limits: live gateway instances sharing Redis'),
+  });
+  fleet.start();
+  app.addHook('onClose', () => fleet.close());
   return new FailoverLimiter(new RedisLimiter(app.redis.commands, config.redis.keyPrefix), {
     failMode: config.redis.failMode,
     timeoutMs: 0, // the commands connection has its own commandTimeout
+    instances: () => fleet.instances,
+    // One per limiter call Redis did not answer: the log line below is throttled, the counter is not.
+    onFailure: () => app.metrics.redisErrors.inc({ component: 'limits' }),
     onFallback: (err, failures) => {
-      app.metrics.redisErrors.inc({ component: 'limits' }, failures);
-      app.log.warn({ err: (err as Error).message, failures }, 'redis unavailable: rate limits are per instance until it answers (failMode=open)');
+      const message = "redis unavailable: rate limits are this instance's share of Redis' last state until it answers";
+      app.log.warn({ err: (err as Error).message, failures, instances: fleet.instances, failMode: 'open' }, message);
     },
   });
 }

@@ -1,10 +1,10 @@
 /**
  * Limiter in process memory: same GCRA (gcra.ts) and semantics as RedisLimiter, for a single instance,
- * for tests, and as FailoverLimiter's fallback while Redis is down. Counts are per process: N instances
- * each admit the full limit.
+ * for tests, and as FailoverLimiter's mirror of Redis, answering while Redis is down. Counts are per
+ * process: N instances each admit the full limit unless, as FailoverLimiter does, each is given 1/N.
  */
 import { adjustTat, assertRules, evaluate, toAdmission } from './gcra.js';
-import type { Admission, Dimension, LimitRule, Limiter } from './limiter.js';
+import type { Admission, BucketState, Dimension, LimitRule, Limiter } from './limiter.js';
 
 const DEFAULT_SWEEP_INTERVAL_MS = 60_000;
 
@@ -47,6 +47,16 @@ export class MemoryLimiter implements Limiter {
     const now = this.#now();
     const buckets = this.#bucketsOf(subject);
     for (const { dimension, limit, delta } of adjustments) setTat(buckets, dimension, adjustTat(buckets[dimension], now, dimension, limit, delta), now);
+  }
+
+  /**
+   * Sets each of the subject's buckets to a state another limiter reported (full again `resetMs` from
+   * now): FailoverLimiter mirrors what Redis last said, so a fallback starts from it, not from full.
+   */
+  restore(subject: string, buckets: readonly BucketState[]): void {
+    const now = this.#now();
+    const stored = this.#bucketsOf(subject);
+    for (const { dimension, resetMs } of buckets) setTat(stored, dimension, now + resetMs, now);
   }
 
   /** Drops every bucket that is full again, and subjects left without one; returns how many buckets are left. */

@@ -1,6 +1,6 @@
 /**
  * A private redis-server for a test file: own port, no persistence, killable and restartable for the
- * fail-open/closed tests.
+ * fail-open/closed tests, and pausable (SIGSTOP) for the stall tests.
  *
  * With REDIS_URL set (CI with a Redis service), startRedis() uses that server instead: stop() then
  * leaves it running (it is not ours) and kill()/restart() throw. Pass `{ spawn: true }` when a test
@@ -26,6 +26,12 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts a fresh (empty) server on the same port, killing the current one first if it still runs. */
   restart(): Promise<void>;
+  /**
+   * SIGSTOP: the server stops answering but keeps its connections and whatever is sent to them, as a
+   * stuck Redis does (commands time out, then run when it wakes). resume() sends SIGCONT.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 export async function startRedis(options: { spawn?: boolean } = {}): Promise<RedisServer> {
@@ -42,11 +48,14 @@ export async function startRedis(options: { spawn?: boolean } = {}): Promise<Red
       await current.stop('SIGKILL');
       current = await launch(port);
     },
+    pause: () => current.signal('SIGSTOP'),
+    resume: () => current.signal('SIGCONT'),
   };
 }
 
 interface Launched {
   stop(signal: NodeJS.Signals): Promise<void>;
+  signal(signal: NodeJS.Signals): void;
 }
 
 async function launch(port: number): Promise<Launched> {
@@ -64,6 +73,7 @@ async function launch(port: number): Promise<Launched> {
     watchdog.kill('SIGKILL');
     if (server.exitCode !== null || server.signalCode !== null) return;
     server.ref(); // keep the loop alive until the exit event arrives
+    server.kill('SIGCONT'); // a paused server would hold SIGTERM until resumed
     server.kill(signal);
     await once(server, 'exit');
   };
@@ -73,7 +83,7 @@ async function launch(port: number): Promise<Launched> {
     await stop('SIGKILL');
     throw err;
   }
-  return { stop };
+  return { stop, signal: (signal) => void server.kill(signal) };
 }
 
 async function waitForPing(port: number, server: ChildProcess): Promise<void> {
@@ -116,5 +126,8 @@ function externalServer(url: string): RedisServer {
   const unsupported = async () => {
     throw new Error('kill()/restart() need a spawned server: unset REDIS_URL or call startRedis({ spawn: true })');
   };
-  return { url, port: Number(new URL(url).port || 6379), stop: async () => {}, kill: unsupported, restart: unsupported };
+  const notOurs = () => {
+    throw new Error('pause()/resume() need a spawned server: unset REDIS_URL or call startRedis({ spawn: true })');
+  };
+  return { url, port: Number(new URL(url).port || 6379), stop: async () => {}, kill: unsupported, restart: unsupported, pause: notOurs, resume: notOurs };
 }
