@@ -26,6 +26,12 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts a fresh (empty) server on the same port, killing the current one first if it still runs. */
   restart(): Promise<void>;
+  /**
+   * SIGSTOP: the server keeps its connections and data but answers nothing, as a stalled Redis does,
+   * until resume() (SIGCONT). stop(), kill() and restart() resume it first.
+   */
+  pause(): void;
+  resume(): void;
 }
 
 export async function startRedis(options: { spawn?: boolean } = {}): Promise<RedisServer> {
@@ -42,11 +48,14 @@ export async function startRedis(options: { spawn?: boolean } = {}): Promise<Red
       await current.stop('SIGKILL');
       current = await launch(port);
     },
+    pause: () => current.signal('SIGSTOP'),
+    resume: () => current.signal('SIGCONT'),
   };
 }
 
 interface Launched {
   stop(signal: NodeJS.Signals): Promise<void>;
+  signal(signal: NodeJS.Signals): void;
 }
 
 async function launch(port: number): Promise<Launched> {
@@ -64,6 +73,7 @@ async function launch(port: number): Promise<Launched> {
     watchdog.kill('SIGKILL');
     if (server.exitCode !== null || server.signalCode !== null) return;
     server.ref(); // keep the loop alive until the exit event arrives
+    server.kill('SIGCONT'); // a paused server would hold a SIGTERM pending forever
     server.kill(signal);
     await once(server, 'exit');
   };
@@ -73,7 +83,7 @@ async function launch(port: number): Promise<Launched> {
     await stop('SIGKILL');
     throw err;
   }
-  return { stop };
+  return { stop, signal: (signal) => server.kill(signal) };
 }
 
 async function waitForPing(port: number, server: ChildProcess): Promise<void> {
@@ -116,5 +126,11 @@ function externalServer(url: string): RedisServer {
   const unsupported = async () => {
     throw new Error('kill()/restart() need a spawned server: unset REDIS_URL or call startRedis({ spawn: true })');
   };
-  return { url, port: Number(new URL(url).port || 6379), stop: async () => {}, kill: unsupported, restart: unsupported };
+  const unsupportedNow = () => {
+    throw new Error('pause()/resume() need a spawned server: unset REDIS_URL or call startRedis({ spawn: true })');
+  };
+  return {
+    url, port: Number(new URL(url).port || 6379), stop: async () => {}, kill: unsupported, restart: unsupported,
+    pause: unsupportedNow, resume: unsupportedNow,
+  };
 }
