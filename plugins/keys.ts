@@ -1,9 +1,9 @@
 /**
  * The key store: static keys from the config, plus keys created over the admin API (in Redis when
  * configured, so every instance sees them; in memory otherwise). Exposed as `app.keys`.
- * While Redis is away, keys this instance has resolved keep working from their last known records;
- * every such lookup counts in tollgate_redis_errors_total{component="keys"}, and a warning says so at
- * most every 10 s.
+ * While Redis is away, keys this instance has resolved keep working from their last known records and
+ * other keys get 503; every lookup Redis could not answer counts in
+ * tollgate_redis_errors_total{component="keys"}, and a warning says so at most every 10 s.
  */
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';

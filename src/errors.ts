@@ -96,7 +96,8 @@ export function serviceUnavailable(message: string, code = 'service_unavailable'
  */
 export class StoreUnavailableError extends Error {
   constructor(readonly store: 'keys' | 'usage', cause: unknown) {
-    super(`The ${store} store is unavailable.`, { cause });
+    // The Redis error's text, for logs; clients get keyStoreUnavailable() or usageStoreUnavailable().
+    super(`The ${store} store is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'StoreUnavailableError';
   }
 }
