@@ -34,7 +34,10 @@ const NOTICE_INTERVAL_MS = 10_000;
 
 function redisKeyStore(app: Parameters<FastifyPluginAsync>[0], redis: Redis, config: Config): RedisKeyStore {
   const notice = new ThrottledNotice<unknown>(NOTICE_INTERVAL_MS, (err, failures) =>
-    app.log.warn({ err: (err as Error).message, failures }, 'redis unavailable: keys this instance resolved before are answered from their last known records, other keys get 503'),
+    app.log.warn(
+      { err: (err as Error).message, failures },
+      'redis unavailable: keys this instance resolved before are answered from their last known records, other keys get 503',
+    ),
   );
   return new RedisKeyStore(redis, {
     keyPrefix: config.redis.keyPrefix,

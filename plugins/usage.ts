@@ -27,8 +27,9 @@ const NOTICE_INTERVAL_MS = 10_000;
 
 const usage: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   const store = createStore(app, config);
+  const message = budgetFallbackMessage(config.redis.failMode);
   const notice = new ThrottledNotice<{ err: unknown; fallback: BudgetFallback }>(NOTICE_INTERVAL_MS, ({ err, fallback }, failures) =>
-    app.log.warn({ err: (err as Error).message, failures, ...fallback }, budgetFallbackMessage(config.redis.failMode)),
+    app.log.warn({ err: (err as Error).message, failures, ...fallback }, message),
   );
   const service = new UsageService(store, config.models, app.metrics, {
     failMode: config.redis.failMode,
@@ -61,7 +62,8 @@ function createStore(app: Parameters<FastifyPluginAsync>[0], config: Config): Us
 
 function budgetFallbackMessage(failMode: 'open' | 'closed'): string {
   if (failMode === 'closed') return 'redis unavailable: budgeted keys get 503 until it answers (failMode=closed)';
-  return 'redis unavailable: budgets are checked against the last spend this instance read plus its own spending since; a key it never read starts from zero (failMode=open)';
+  return 'redis unavailable: budgets are checked against the last spend this instance read plus its own spending since;'
+    + ' a key it never read starts from zero (failMode=open)';
 }
 
 export default fp(usage, { name: 'tollgate-usage', dependencies: ['tollgate-redis', 'tollgate-metrics'] });

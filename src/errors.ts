@@ -103,17 +103,21 @@ export class StoreUnavailableError extends Error {
 }
 
 export function keyStoreUnavailable(): GatewayError {
-  return serviceUnavailable('API keys cannot be checked or changed right now. Please retry shortly.', 'key_store_unavailable');
+  const message = 'API keys cannot be checked or changed right now. Please retry shortly.';
+  return serviceUnavailable(message, 'key_store_unavailable');
 }
 
 export function usageStoreUnavailable(): GatewayError {
-  return serviceUnavailable('Usage and budgets cannot be read right now. Please retry shortly.', 'usage_store_unavailable');
+  const message = 'Usage and budgets cannot be read right now. Please retry shortly.';
+  return serviceUnavailable(message, 'usage_store_unavailable');
 }
 
 /** Maps any thrown value (ours, Fastify's, or a bug) to a status and an OpenAI body. */
 export function renderError(err: unknown, bodyLimitBytes: number): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
   if (err instanceof GatewayError) return { status: err.status, body: err.toBody(), headers: err.headers };
-  if (err instanceof StoreUnavailableError) return render(err.store === 'keys' ? keyStoreUnavailable() : usageStoreUnavailable());
+  if (err instanceof StoreUnavailableError) {
+    return render(err.store === 'keys' ? keyStoreUnavailable() : usageStoreUnavailable());
+  }
   const fastifyCode = (err as { code?: string }).code;
   const statusCode = (err as { statusCode?: number }).statusCode;
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return render(bodyTooLarge(bodyLimitBytes));

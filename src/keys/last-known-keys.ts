@@ -13,7 +13,9 @@ export class LastKnownKeys {
   readonly #records = new Map<string, ApiKeyRecord>();
 
   constructor(private readonly maxEntries: number) {
-    if (!(Number.isInteger(maxEntries) && maxEntries > 0)) throw new RangeError('maxEntries must be a positive integer');
+    if (!(Number.isInteger(maxEntries) && maxEntries > 0)) {
+      throw new RangeError('maxEntries must be a positive integer');
+    }
   }
 
   get(keyHash: string): ApiKeyRecord | undefined {
