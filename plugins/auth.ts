@@ -8,7 +8,7 @@ import fp from 'fastify-plugin';
 import { isKeyActive, type ApiKeyRecord } from '../src/keys/api-key.js';
 import { KeyHashCache } from '../src/keys/key-hash-cache.js';
 import type { KeyStore } from '../src/keys/key-store.js';
-import { invalidApiKey, serviceUnavailable } from '../src/errors.js';
+import { invalidApiKey } from '../src/errors.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -34,7 +34,7 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
   const hashes = new KeyHashCache();
   app.addHook('onRequest', async (request, reply) => {
     const key = presentedKey(request);
-    if (key) request.principal = await activeRecord(keyStore, hashes, key, request);
+    if (key) request.principal = await activeRecord(keyStore, hashes, key);
     if (request.principal !== null) return;
     // Only requests without a valid key meet the per-IP guard (bad-key floods, key guessing): its 429
     // when the address is over its limit, else the 401.
@@ -43,15 +43,10 @@ const auth: FastifyPluginAsync<AuthOptions> = async (app, { keyStore }) => {
   });
 };
 
-async function activeRecord(keyStore: KeyStore, hashes: KeyHashCache, key: string, request: FastifyRequest): Promise<ApiKeyRecord | null> {
+async function activeRecord(keyStore: KeyStore, hashes: KeyHashCache, key: string): Promise<ApiKeyRecord | null> {
   const keyHash = hashes.hash(key);
-  let record: ApiKeyRecord | undefined;
-  try {
-    record = await keyStore.findByHash(keyHash);
-  } catch (err) {
-    request.log.warn({ err }, 'key store unavailable');
-    throw serviceUnavailable('API keys cannot be checked right now. Please retry shortly.', 'key_store_unavailable');
-  }
+  // A store that cannot answer rejects with StoreUnavailableError: a 503 key_store_unavailable.
+  const record = await keyStore.findByHash(keyHash);
   if (!record) return null;
   hashes.remember(key, keyHash);
   return isKeyActive(record) ? record : null;

@@ -1,7 +1,7 @@
 /**
  * The Redis connections, when `redis.url` is set (`app.redis` is null otherwise: memory stores).
- * - `commands`: request-path calls (limits, key lookups, admin reads). Fails fast while Redis is away
- *   so a request never hangs on it (see src/limits/redis-client.ts for the options).
+ * - `commands`: request-path calls (limits, key lookups, budget checks, usage and admin reads). Fails
+ *   fast while Redis is away so a request never hangs on it (see src/limits/redis-client.ts).
  * - `writes`: usage writes. Queues while disconnected and sends on reconnect, so a Redis blip loses
  *   no usage; nothing on the request path waits for it.
  */

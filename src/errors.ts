@@ -118,9 +118,34 @@ export function serviceUnavailable(message: string, code = 'service_unavailable'
   return new GatewayError(message, { status: 503, type: 'server_error', code });
 }
 
+/**
+ * Thrown by a store (keys, usage) whose Redis cannot answer: down, stalled past its command timeout,
+ * or refusing commands. Not a bug of ours, so the client gets a 503 to retry, not a 500.
+ */
+export class StoreUnavailableError extends Error {
+  constructor(readonly store: 'keys' | 'usage', cause: unknown) {
+    // The Redis error's text, for logs; clients get keyStoreUnavailable() or usageStoreUnavailable().
+    super(`The ${store} store is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+export function keyStoreUnavailable(): GatewayError {
+  const message = 'API keys cannot be checked or changed right now. Please retry shortly.';
+  return serviceUnavailable(message, 'key_store_unavailable');
+}
+
+export function usageStoreUnavailable(): GatewayError {
+  const message = 'Usage and budgets cannot be read right now. Please retry shortly.';
+  return serviceUnavailable(message, 'usage_store_unavailable');
+}
+
 /** Maps any thrown value (ours, Fastify's, or a bug) to a status and an OpenAI body. */
 export function renderError(err: unknown, bodyLimitBytes: number): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
   if (err instanceof GatewayError) return { status: err.status, body: err.toBody(), headers: err.headers };
+  if (err instanceof StoreUnavailableError) {
+    return render(err.store === 'keys' ? keyStoreUnavailable() : usageStoreUnavailable());
+  }
   const fastifyCode = (err as { code?: string }).code;
   const statusCode = (err as { statusCode?: number }).statusCode;
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return render(bodyTooLarge(bodyLimitBytes));

@@ -14,10 +14,17 @@
  * most one second: a revocation or patch made on any instance is seen by all within that second.
  * Cross-instance invalidation by pub/sub would be faster, but the TTL alone meets the contract
  * without a second connection to manage.
+ *
+ * While Redis cannot answer, every call rejects with StoreUnavailableError (a 503 to the client), except
+ * a lookup of a key this instance has resolved before: that one is answered from its last known record
+ * (LastKnownKeys) and onFallback is told. The answer is cached like a fresh one, so once Redis answers
+ * again a revocation made meanwhile is seen within the same TTL.
  */
 import type { ChainableCommander, Redis } from 'ioredis';
+import { StoreUnavailableError } from '../errors.js';
 import type { ApiKeyRecord } from './api-key.js';
 import type { KeyPatch, ManagedKeyStore, NewKey } from './key-store.js';
+import { LastKnownKeys } from './last-known-keys.js';
 import { applyPatch, newKeyRecord, PATCHABLE_FIELDS } from './memory-key-store.js';
 
 const DEFAULT_CACHE_TTL_MS = 1_000;
@@ -25,6 +32,8 @@ const DEFAULT_CACHE_TTL_MS = 1_000;
 const MAX_CACHE_TTL_MS = 1_000;
 /** Bounds memory under a flood of random keys (each one a negative entry). */
 const DEFAULT_CACHE_MAX_ENTRIES = 10_000;
+/** Far above the number of keys one deployment serves, and only found keys count towards it. */
+const DEFAULT_LAST_KNOWN_MAX_ENTRIES = 10_000;
 /** Fields that are not strings, stored as JSON text inside the hash. */
 const JSON_FIELDS = new Set(['models', 'budgetUsd']);
 
@@ -33,6 +42,10 @@ export interface RedisKeyStoreOptions {
   /** 0 disables the cache. */
   cacheTtlMs?: number;
   cacheMaxEntries?: number;
+  /** How many last known records are kept for outages (least recently used leave first). */
+  lastKnownMaxEntries?: number;
+  /** A lookup Redis could not answer; `served` when the last known record answered it instead. */
+  onFallback?: (err: unknown, served: boolean) => void;
 }
 
 interface CacheEntry {
@@ -49,12 +62,16 @@ export class RedisKeyStore implements ManagedKeyStore {
   private readonly cache = new Map<string, CacheEntry>();
   /** Concurrent misses for one hash share one Redis lookup. */
   private readonly inflight = new Map<string, Promise<ApiKeyRecord | undefined>>();
+  private readonly lastKnown: LastKnownKeys;
+  private readonly onFallback: RedisKeyStoreOptions['onFallback'];
 
   constructor(private readonly redis: Redis, options: RedisKeyStoreOptions) {
     const prefix = options.keyPrefix;
     this.names = { record: (id) => `${prefix}key:${id}`, hash: (keyHash) => `${prefix}keyhash:${keyHash}`, ids: `${prefix}keys` };
     this.ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     this.maxEntries = options.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
+    this.lastKnown = new LastKnownKeys(options.lastKnownMaxEntries ?? DEFAULT_LAST_KNOWN_MAX_ENTRIES);
+    this.onFallback = options.onFallback;
     if (!(this.ttlMs >= 0 && this.ttlMs <= MAX_CACHE_TTL_MS)) {
       throw new RangeError(`cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS} (revocations must propagate within 1 s)`);
     }
@@ -75,7 +92,7 @@ export class RedisKeyStore implements ManagedKeyStore {
   }
 
   async list(): Promise<ApiKeyRecord[]> {
-    const ids = await this.redis.smembers(this.names.ids);
+    const ids = await this.redis.smembers(this.names.ids).catch(unavailable);
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.names.record(id));
     const records = (await exec(pipeline)).map((fields) => decode(fields as Record<string, string>));
@@ -83,7 +100,7 @@ export class RedisKeyStore implements ManagedKeyStore {
   }
 
   async get(id: string): Promise<ApiKeyRecord | undefined> {
-    return decode(await this.redis.hgetall(this.names.record(id)));
+    return decode(await this.redis.hgetall(this.names.record(id)).catch(unavailable));
   }
 
   /** Writes only the touched fields, so concurrent patches of different fields both land. */
@@ -112,12 +129,16 @@ export class RedisKeyStore implements ManagedKeyStore {
     // The connection belongs to whoever passed it in; only the cache is ours.
     this.cache.clear();
     this.inflight.clear();
+    this.lastKnown.clear();
   }
 
   private async writeAndRead(tx: ChainableCommander, key: string): Promise<ApiKeyRecord | undefined> {
     const record = decode((await exec(tx.hgetall(key))).at(-1) as Record<string, string>);
-    // This instance sees its own change at once; the others within the cache TTL.
-    if (record) this.forget(record.keyHash);
+    // This instance sees its own change at once (during an outage too); the others within the cache TTL.
+    if (record) {
+      this.forget(record.keyHash);
+      this.lastKnown.update(record);
+    }
     return record;
   }
 
@@ -130,20 +151,34 @@ export class RedisKeyStore implements ManagedKeyStore {
         if (isCurrent()) {
           this.inflight.delete(keyHash);
           this.remember(keyHash, record, startedAt);
+          if (record) this.lastKnown.set(keyHash, record);
+          else this.lastKnown.delete(keyHash);
         }
         return record;
       },
       (err: unknown) => {
-        if (isCurrent()) this.inflight.delete(keyHash); // failures are not cached: the next request retries
-        throw err;
+        if (isCurrent()) this.inflight.delete(keyHash);
+        return this.fallBack(keyHash, err);
       },
     );
     this.inflight.set(keyHash, pending);
     return pending;
   }
 
+  /**
+   * The last known record when there is one (cached from now, so a stalled Redis is not waited on by
+   * every request); otherwise the failure, which is not cached: the next request retries.
+   */
+  private fallBack(keyHash: string, err: unknown): ApiKeyRecord {
+    const known = this.lastKnown.get(keyHash);
+    this.onFallback?.(err, known !== undefined);
+    if (!known) throw err;
+    this.remember(keyHash, known, Date.now());
+    return known;
+  }
+
   private async load(keyHash: string): Promise<ApiKeyRecord | undefined> {
-    const id = await this.redis.get(this.names.hash(keyHash));
+    const id = await this.redis.get(this.names.hash(keyHash)).catch(unavailable);
     return id === null ? undefined : this.get(id);
   }
 
@@ -180,12 +215,16 @@ function decode(fields: Record<string, string>): ApiKeyRecord | undefined {
   return Object.fromEntries(entries) as ApiKeyRecord;
 }
 
+function unavailable(err: unknown): never {
+  throw new StoreUnavailableError('keys', err);
+}
+
 /** A MULTI/pipeline's results, throwing the first command error instead of returning it. */
 async function exec(commands: ChainableCommander): Promise<unknown[]> {
-  const results = await commands.exec();
-  if (!results) throw new Error('Redis transaction was aborted');
+  const results = await commands.exec().catch(unavailable);
+  if (!results) unavailable(new Error('Redis transaction was aborted'));
   return results.map(([err, result]) => {
-    if (err) throw err;
+    if (err) unavailable(err);
     return result;
   });
 }

@@ -82,7 +82,7 @@ export class GatewayMetrics {
   });
   readonly redisErrors = new Counter({
     name: 'tollgate_redis_errors_total',
-    help: 'Redis failures, by component (limits, usage, keys).',
+    help: 'Redis failures, by component: limits, usage (writes), budget (budget checks), keys (key lookups).',
     labelNames: ['component'] as const,
     registers: [this.registry],
   });

@@ -25,9 +25,15 @@
  * already seen. A batch Redis refuses (an error reply) is reported to onError, not retried; so is a
  * write the script could not apply, which costs no other write of the batch.
  * The script touches keys of many hash tags, so it needs a single Redis, not Cluster.
+ *
+ * Reads (query, monthlySpendUsd) answer requests (budget checks, /v1/me, /admin/usage), so they must
+ * never wait in that offline queue for a Redis that may not come back: they go through `reads`, a
+ * fail-fast connection (src/limits/redis-client.ts), and a failed read rejects with
+ * StoreUnavailableError.
  */
 import { randomBytes } from 'node:crypto';
 import type { ChainableCommander, Redis, Result } from 'ioredis';
+import { StoreUnavailableError } from '../errors.js';
 import { nanosToUsd } from './cost.js';
 import {
   COUNTERS, DAY_MS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth, zeroCounters,
@@ -104,6 +110,8 @@ export interface RedisUsageStoreOptions {
   onError: (err: unknown) => void;
   /** How long events gather before they are written; usage and spend show this much later. */
   batchWindowMs?: number;
+  /** The fail-fast connection for reads; the write connection when absent (tests with one client). */
+  reads?: Redis;
 }
 
 const DEFAULT_BATCH_WINDOW_MS = 50;
@@ -125,6 +133,7 @@ export class RedisUsageStore implements UsageStore {
   readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
   readonly #appliedKey: string;
   #batchNumber = 0;
+  readonly #reads: Redis;
 
   constructor(
     private readonly redis: Redis,
@@ -132,6 +141,7 @@ export class RedisUsageStore implements UsageStore {
   ) {
     // Random per store: two stores (processes) never share a sequence.
     this.#appliedKey = `${options.keyPrefix}usage:applied:${randomBytes(8).toString('hex')}`;
+    this.#reads = options.reads ?? redis;
     if (typeof redis.tollgateRecordUsage !== 'function') redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
   }
 
@@ -195,7 +205,7 @@ export class RedisUsageStore implements UsageStore {
   /** Two round trips whatever the range: every day's index, then every matching hash. */
   async query(q: UsageQuery): Promise<UsageRow[]> {
     const days = queryDays(q, this.options.retentionDays);
-    const indexes = await run(days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.redis.pipeline()));
+    const indexes = await read(days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.#reads.pipeline()));
     const cells = days.flatMap((day, i) =>
       (indexes[i] as string[]).flatMap((member) => {
         const cut = member.indexOf('|');
@@ -203,15 +213,16 @@ export class RedisUsageStore implements UsageStore {
         return matches(q, keyId, model) ? [{ day, keyId, model }] : [];
       }),
     );
-    const pipeline = this.redis.pipeline();
+    const pipeline = this.#reads.pipeline();
     for (const c of cells) pipeline.hgetall(this.#hashKey(c.keyId, c.day, c.model));
-    const hashes = cells.length > 0 ? await run(pipeline) : [];
+    const hashes = cells.length > 0 ? await read(pipeline) : [];
     return toRows(cells.map((c, i) => ({ ...c, counters: fromHash(hashes[i] as Record<string, string>) })), q.groupBy);
   }
 
   async monthlySpendUsd(keyId: string, month: string): Promise<number> {
     assertMonth(month);
-    return nanosToUsd(Number((await this.redis.get(this.#spendKey(keyId, month))) ?? 0));
+    const nanos = await this.#reads.get(this.#spendKey(keyId, month)).catch(unavailable);
+    return nanosToUsd(Number(nanos ?? 0));
   }
 
   /** Sends what is pending now rather than next turn, then waits for every write, including later ones. */
@@ -241,11 +252,15 @@ function spendExpiry(at: Date): number {
   return (Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1) + SPEND_GRACE_DAYS * DAY_MS) / 1000;
 }
 
-/** Execs a pipeline or transaction; rejects with the first command error (Redis reports them per command). */
-async function run(commands: ChainableCommander): Promise<unknown[]> {
-  const replies = (await commands.exec()) ?? [];
+function unavailable(err: unknown): never {
+  throw new StoreUnavailableError('usage', err);
+}
+
+/** Execs a read pipeline; rejects with the first command error (Redis reports them per command). */
+async function read(commands: ChainableCommander): Promise<unknown[]> {
+  const replies = (await commands.exec().catch(unavailable)) ?? [];
   const failed = replies.find(([err]) => err);
-  if (failed) throw failed[0];
+  if (failed) unavailable(failed[0]);
   return replies.map(([, reply]) => reply);
 }
 

@@ -3,6 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
 import { hashKey, isKeyActive } from '../../src/keys/api-key.js';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { RedisKeyStore } from '../../src/keys/redis-key-store.js';
 import { startRedis } from '../helpers/redis.js';
 import { keyStoreSuite } from './key-store-suite.js';
@@ -94,17 +95,60 @@ t.test('concurrent misses for one hash share one Redis lookup', async (t) => {
   t.equal(gets, 2, 'a repeat within the TTL is served from the cache');
 });
 
-t.test('a Redis failure is not cached', async (t) => {
-  const redis = await connect(t);
-  const store = new RedisKeyStore(redis, { keyPrefix: `${run}:${++prefixes}:` });
-  const { plaintext } = await store.create({ name: 'alice', tier: 'tier-1' });
+/** Makes the store's index lookups fail as a dead Redis would, until the returned function is called. */
+function breakLookups(redis: Redis): () => void {
   const get = redis.get.bind(redis);
   redis.get = (async () => {
     throw new Error('connection lost');
   }) as typeof redis.get;
-  await t.rejects(store.findByHash(hashKey(plaintext)), /connection lost/, 'the lookup error reaches the caller');
-  redis.get = get;
+  return () => (redis.get = get);
+}
+
+t.test('a Redis failure is not cached', async (t) => {
+  const redis = await connect(t);
+  const store = new RedisKeyStore(redis, { keyPrefix: `${run}:${++prefixes}:` });
+  const { plaintext } = await store.create({ name: 'alice', tier: 'tier-1' });
+  const repair = breakLookups(redis);
+  const err = await store.findByHash(hashKey(plaintext)).catch((e: unknown) => e);
+  t.type(err, StoreUnavailableError, 'a key never resolved here: the lookup fails as StoreUnavailableError');
+  t.match((err as Error).cause, /connection lost/, 'with the Redis error as its cause');
+  repair();
   t.equal((await store.findByHash(hashKey(plaintext)))?.name, 'alice', 'the next lookup goes to Redis again');
+});
+
+// Regression: admin-created keys got 503 key_store_unavailable a second into an outage (1,360 of
+// 1,702 requests in 3 s), once their cache entry expired.
+t.test('a key resolved before is answered from its last known record while lookups fail', async (t) => {
+  const redis = await connect(t);
+  const fallbacks: boolean[] = [];
+  const store = new RedisKeyStore(redis, { keyPrefix: `${run}:${++prefixes}:`, cacheTtlMs: 0, onFallback: (_err, served) => fallbacks.push(served) });
+  const alice = await store.create({ name: 'alice', tier: 'tier-1' });
+  const bob = await store.create({ name: 'bob', tier: 'tier-1' });
+  t.equal((await store.findByHash(hashKey(alice.plaintext)))?.name, 'alice', 'alice resolved while Redis answers');
+  t.equal(await store.findByHash(hashKey('sk-tg-made-up')), undefined, 'a made-up key: not found');
+  const repair = breakLookups(redis);
+  t.equal((await store.findByHash(hashKey(alice.plaintext)))?.name, 'alice', 'alice: answered from her last known record');
+  await t.rejects(store.findByHash(hashKey(bob.plaintext)), StoreUnavailableError, 'bob, never resolved here: refused');
+  await t.rejects(store.findByHash(hashKey('sk-tg-made-up')), StoreUnavailableError, 'the made-up key was never kept');
+  t.same(fallbacks, [true, false, false], 'onFallback hears of every failed lookup, and whether it was answered');
+  repair();
+
+  await store.revoke(alice.record.id);
+  breakLookups(redis);
+  t.ok((await store.findByHash(hashKey(alice.plaintext)))?.revokedAt, 'revoked here: her last known record is the revoked one');
+});
+
+t.test('once lookups succeed again, a revocation made elsewhere replaces the last known record', async (t) => {
+  const prefix = `${run}:${++prefixes}:`;
+  const here = await connect(t);
+  const store = new RedisKeyStore(here, { keyPrefix: prefix, cacheTtlMs: 0 });
+  const other = new RedisKeyStore(await connect(t), { keyPrefix: prefix });
+  const { record, plaintext } = await other.create({ name: 'alice', tier: 'tier-1' });
+  await store.findByHash(hashKey(plaintext));
+  await other.revoke(record.id);
+  t.ok((await store.findByHash(hashKey(plaintext)))?.revokedAt, 'Redis answers: the revocation is seen, not the last known record');
+  breakLookups(here);
+  t.ok((await store.findByHash(hashKey(plaintext)))?.revokedAt, 'and the next outage answers with the revoked record');
 });
 
 t.test('a cache TTL beyond one second is refused', async (t) => {

@@ -2,6 +2,7 @@ import t from 'tap';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { StoreUnavailableError } from '../../src/errors.js';
 import { RedisUsageStore } from '../../src/usage/redis-usage-store.js';
 import type { UsageEvent } from '../../src/usage/usage-store.js';
 import { startRedis } from '../helpers/redis.js';
@@ -229,3 +230,21 @@ t.test('failures go to onError, never to the caller', async (t) => {
 function today(): string {
   return new Date().toISOString().slice(0, 10);
 }
+
+// Regression: reads went through the write connection, whose offline queue held a budget check,
+// /v1/me and /admin/usage until Redis came back.
+t.test('reads go through the reads connection and fail at once with StoreUnavailableError while it is down', async (t) => {
+  const reads = new Redis(server.port, { lazyConnect: true, enableOfflineQueue: false });
+  t.teardown(() => reads.disconnect());
+  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, reads, onError: (err) => t.fail(String(err)) });
+  store.record(event('key_a', 'gpt-nano'));
+  await store.flush();
+  const spend = await store.monthlySpendUsd('key_a', today().slice(0, 7)).catch((err: unknown) => err);
+  t.type(spend, StoreUnavailableError, 'monthlySpendUsd rejects while the reads connection is down (the write connection is up)');
+  const rows = await store.query({ from: today(), to: today() }).catch((err: unknown) => err);
+  t.type(rows, StoreUnavailableError, 'query rejects too');
+  t.equal((rows as StoreUnavailableError).store, 'usage', 'naming the usage store');
+  await t.rejects(store.query({ from: '2000-01-01', to: today() }), RangeError, 'a range beyond retention is still a RangeError, not an outage');
+  if (reads.status !== 'ready') await once(reads, 'ready'); // the first command set it connecting
+  t.ok(Math.abs((await store.monthlySpendUsd('key_a', today().slice(0, 7))) - 0.000285) < 1e-12, 'once it is up, the reads see what was written');
+});
