@@ -58,7 +58,7 @@ t.test('a Responses stream whose echoed metadata looks like a terminal event: on
   const created = event('response.created', { response: response('in_progress', null) });
   const cut = await relay([created, responsesEvent('Hello')], 'responses');
   t.equal(cut.tap.completed, false, 'response.created with that metadata does not end the stream');
-  t.equal(cut.tap.streamedText(), 'Hello', 'and its deltas are still counted');
+  t.same(cut.tap.streamedText(), { sample: 'Hello', chars: 5 }, 'and its deltas are still counted');
   const usage = { input_tokens: 12, output_tokens: 2_000, total_tokens: 2_012 };
   const whole = await relay([created, responsesEvent('Hello'), event('response.completed', { response: response('completed', usage) })], 'responses');
   t.match(whole.tap.usage, { promptTokens: 12, completionTokens: 2_000 }, "the usage of response.completed's response");
