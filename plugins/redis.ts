@@ -12,6 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { Config } from '../src/config.js';
 import { createLimiterRedis } from '../src/limits/redis-client.js';
+import { ThrottledNotice } from '../src/observability/throttled-notice.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,12 +34,10 @@ const redis: FastifyPluginAsync<{ config: Config['redis'] }> = async (app, { con
   const commands = createLimiterRedis(config.url, config.commandTimeoutMs);
   const writes = new Redis(config.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
   for (const [name, client] of [['commands', commands], ['writes', writes]] as const) {
-    let lastLogged = -Infinity;
-    client.on('error', (err) => {
-      if (performance.now() - lastLogged < ERROR_LOG_INTERVAL_MS) return;
-      lastLogged = performance.now();
-      app.log.warn({ connection: name, err: err.message }, 'redis connection error; reconnecting');
-    });
+    const notice = new ThrottledNotice<Error>(ERROR_LOG_INTERVAL_MS, (err, errors) =>
+      app.log.warn({ connection: name, err: err.message, errors }, 'redis connection error; reconnecting'),
+    );
+    client.on('error', (err) => notice.note(err));
   }
   app.decorate('redis', { commands, writes });
   app.addHook('onClose', async () => {

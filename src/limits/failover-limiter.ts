@@ -35,6 +35,7 @@
  * most the limit plus the outage's local admissions, themselves within the bound above. A Redis that
  * comes back empty (restarted without persistence) starts every bucket full, whatever this limiter does.
  */
+import { ThrottledNotice } from '../observability/throttled-notice.js';
 import { assertRules } from './gcra.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import type { Admission, Dimension, LimitRule, Limiter } from './limiter.js';
@@ -76,22 +77,19 @@ export class FailoverLimiter implements Limiter {
   readonly #mirror: MemoryLimiter;
   readonly #failMode: 'open' | 'closed';
   readonly #timeoutMs: number;
-  readonly #noticeIntervalMs: number;
   readonly #onFailure: ((err: unknown) => void) | undefined;
-  readonly #onFallback: ((err: unknown, failures: number) => void) | undefined;
+  readonly #fallbackNotice: ThrottledNotice<unknown>;
   readonly #instances: () => number;
   #fallbacks = 0;
-  #unreported = 0;
-  #lastNotice = -Infinity;
 
   constructor(primary: Limiter, options: FailoverLimiterOptions) {
     this.#primary = primary;
     this.#mirror = options.fallback ?? new MemoryLimiter();
     this.#failMode = options.failMode;
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-    this.#noticeIntervalMs = options.noticeIntervalMs ?? DEFAULT_NOTICE_INTERVAL_MS;
     this.#onFailure = options.onFailure;
-    this.#onFallback = options.onFallback;
+    const onFallback = options.onFallback;
+    this.#fallbackNotice = new ThrottledNotice(options.noticeIntervalMs ?? DEFAULT_NOTICE_INTERVAL_MS, (err, failures) => onFallback?.(err, failures));
     this.#instances = options.instances ?? (() => 1);
   }
 
@@ -145,7 +143,8 @@ export class FailoverLimiter implements Limiter {
   #fail(err: unknown): void {
     this.#onFailure?.(err);
     if (this.#failMode === 'closed') throw new LimiterUnavailableError(err);
-    this.#noteFallback(err);
+    this.#fallbacks += 1;
+    this.#fallbackNotice.note(err);
   }
 
   #bounded<T>(work: Promise<T>): Promise<T> {
@@ -156,17 +155,6 @@ export class FailoverLimiter implements Limiter {
       timer = setTimeout(() => reject(new Error(`rate limiter store did not answer within ${timeoutMs} ms`)), timeoutMs);
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
-  }
-
-  #noteFallback(err: unknown): void {
-    this.#fallbacks += 1;
-    this.#unreported += 1;
-    const now = performance.now();
-    if (now - this.#lastNotice < this.#noticeIntervalMs) return;
-    this.#lastNotice = now;
-    const failures = this.#unreported;
-    this.#unreported = 0;
-    this.#onFallback?.(err, failures);
   }
 }
 
