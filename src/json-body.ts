@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidRequest } from './errors.js';
-import { nestsDeeperThan, skipWhitespace } from './json-scan.js';
+import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from './json-scan.js';
 
 /** Far deeper than any request needs (a tool's JSON schema nests a few dozen levels at most). */
 export const MAX_JSON_DEPTH = 128;
@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The request body as received, when it was parsed as JSON. */
     jsonBytes: Buffer | null;
+    /** Its top-level members, when it is an object (found in the same pass as the depth check). */
+    jsonMembers: JsonMember[] | null;
   }
 }
 
@@ -31,13 +33,17 @@ export function parseBodiesAsJson(app: FastifyInstance): void {
   const keepingBytes = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
     const bytes = body as Buffer; // parseAs: 'buffer'
     if (skipWhitespace(bytes, 0) === bytes.length) return done(null, undefined);
-    if (nestsDeeperThan(bytes, MAX_JSON_DEPTH)) {
+    const top = topLevelMembers(bytes, MAX_JSON_DEPTH);
+    // Not an object, or a walk that broke off before the end: the plain depth scan covers every byte.
+    if (top?.tooDeep || (!top?.closed && nestsDeeperThan(bytes, MAX_JSON_DEPTH))) {
       return done(invalidRequest(`The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, null, 'json_too_deep'));
     }
     request.jsonBytes = bytes;
+    request.jsonMembers = top?.closed ? top.members : null;
     parseJson(request, bytes.toString('utf8'), done);
   };
   app.decorateRequest('jsonBytes', null);
+  app.decorateRequest('jsonMembers', null);
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepingBytes);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, keepingBytes);

@@ -30,14 +30,20 @@ export function stringEnd(json: Buffer, start: number): number {
   return end;
 }
 
-/** Index just past the value that starts at `start`, or -1. */
-export function valueEnd(json: Buffer, start: number): number {
+/** What valueEnd answers for a container that nests deeper than it was allowed to. */
+export const TOO_DEEP = -2;
+
+/**
+ * Index just past the value that starts at `start`, or -1 when the bytes end (or break) first, or
+ * TOO_DEEP when arrays and objects in it nest more than `maxDepth` levels (the value itself is one).
+ */
+export function valueEnd(json: Buffer, start: number, maxDepth = Infinity): number {
   const c = json[start];
   if (c === QUOTE) {
     const end = stringEnd(json, start);
     return end < 0 ? -1 : end + 1;
   }
-  if (c === OPEN_BRACE || c === OPEN_BRACKET) return containerEnd(json, start);
+  if (c === OPEN_BRACE || c === OPEN_BRACKET) return containerEnd(json, start, maxDepth);
   let i = start; // number, true, false or null: up to the next delimiter
   for (;;) {
     const d = json[i];
@@ -61,42 +67,75 @@ export function stringAt(json: Buffer, start: number, end: number): string {
   return json.toString('utf8', start + 1, end);
 }
 
-function containerEnd(json: Buffer, start: number): number {
+function containerEnd(json: Buffer, start: number, maxDepth: number): number {
   let depth = 0;
   for (let i = start; i < json.length; i++) {
     const c = json[i];
     if (c === QUOTE) {
       i = stringEnd(json, i);
       if (i < 0) return -1;
-    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) depth++;
+    } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
+      if (++depth > maxDepth) return TOO_DEEP;
+    }
     else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
   }
   return -1;
 }
 
+export interface JsonMember {
+  /** Decoded (`"mod\u0065l"` is `model`). */
+  name: string;
+  valueStart: number;
+  /** Index just past the value. */
+  valueEnd: number;
+}
+
+export interface TopLevelMembers {
+  /** In order, duplicates included; those read before the bytes broke, if they did. */
+  members: JsonMember[];
+  /** The walk reached the object's closing brace. */
+  closed: boolean;
+  /** A member's value nests deeper than allowed (the walk stopped there). */
+  tooDeep: boolean;
+}
+
 /**
- * Calls `visit` with each member of the object that opens at the first non-whitespace byte, in order,
- * the name decoded; nested values are skipped whole, never entered. Returns the index of the object's
- * closing brace, or -1 when the bytes are not an object or end (or break) first: the members read
- * until then were visited.
+ * The members of the object that opens at the first non-whitespace byte, nested values skipped whole,
+ * never entered; undefined when the bytes are not an object. One pass over the body: the same pass
+ * checks that nothing nests deeper than `maxDepth` levels (the object itself is one), so the body
+ * parser, the member checks and the upstream body's rewrite share it.
  */
-export function forEachMember(json: Buffer, visit: (name: string, valueStart: number, valueEnd: number) => void): number {
+export function topLevelMembers(json: Buffer, maxDepth = Infinity): TopLevelMembers | undefined {
   const open = skipWhitespace(json, 0);
-  if (json[open] !== OPEN_BRACE) return -1;
+  if (json[open] !== OPEN_BRACE) return undefined;
+  const members: JsonMember[] = [];
+  const result = (closed: boolean, tooDeep = false): TopLevelMembers => ({ members, closed, tooDeep });
   let i = skipWhitespace(json, open + 1);
   while (json[i] === QUOTE) {
     const nameEnd = stringEnd(json, i);
     const colon = nameEnd < 0 ? -1 : skipWhitespace(json, nameEnd + 1);
-    if (colon < 0 || json[colon] !== COLON) return -1;
+    if (colon < 0 || json[colon] !== COLON) return result(false);
     const valueStart = skipWhitespace(json, colon + 1);
-    const end = valueEnd(json, valueStart);
-    if (end < 0) return -1;
-    visit(stringAt(json, i, nameEnd), valueStart, end);
+    const end = valueEnd(json, valueStart, maxDepth - 1);
+    if (end === TOO_DEEP) return result(false, true);
+    if (end < 0) return result(false);
+    const name = decodedName(json, i, nameEnd);
+    if (name === undefined) return result(false);
+    members.push({ name, valueStart, valueEnd: end });
     i = skipWhitespace(json, end);
     if (json[i] !== COMMA) break;
     i = skipWhitespace(json, i + 1);
   }
-  return json[i] === CLOSE_BRACE ? i : -1;
+  return result(json[i] === CLOSE_BRACE);
+}
+
+/** A member name, or undefined when its escapes are not JSON (the walk runs before the parser). */
+function decodedName(json: Buffer, start: number, end: number): string | undefined {
+  try {
+    return stringAt(json, start, end);
+  } catch {
+    return undefined;
+  }
 }
 
 /**

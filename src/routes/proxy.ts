@@ -5,6 +5,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import type { Endpoint } from '../config.js';
 import { invalidRequest, modelNotFound, noCredentialedProvider } from '../errors.js';
+import type { JsonMember } from '../json-scan.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import { providerRefusal, type Reservation } from '../limits/admission.js';
 import { ClientGone } from '../upstream/client-gone.js';
@@ -36,7 +37,7 @@ export default proxyRoutes;
 async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, options: ProxyRouteOptions): Promise<FastifyReply> {
   const started = performance.now();
   const { admission, usage } = request.server;
-  const body = checkBody(endpoint, request.body, request.jsonBytes);
+  const body = checkBody(endpoint, request.body, request.jsonMembers);
   const principal = request.principal!;
   request.modelAlias = body.model;
   const routes = routesFor(options.router, principal, body.model, endpoint);
@@ -55,8 +56,8 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       routes,
       pools: options.pools,
       clientHeaders: request.headers,
-      // jsonBytes: checkBody accepts only bodies that came through the JSON parser (src/json-body.ts).
-      bodyFor: (route) => upstreamBody(request.jsonBytes!, body, route, endpoint, stream),
+      // checkBody accepts only objects that came through the JSON parser (src/json-body.ts): both are set.
+      bodyFor: (route) => upstreamBody(request.jsonBytes!, request.jsonMembers!, body, route, endpoint, stream),
       signal: clientGone,
       providerKeys: options.providerKeys,
       maxBufferedAnswerBytes: options.maxBufferedAnswerBytes,
@@ -111,10 +112,10 @@ function routesFor(router: ModelRouter, principal: ApiKeyRecord, alias: string, 
 }
 
 /** The client's body bytes with the provider's model id; chat streams always ask for the usage chunk. */
-function upstreamBody(json: Buffer, body: ProxyBody, route: UpstreamRoute, endpoint: Endpoint, stream: boolean): Buffer {
+function upstreamBody(json: Buffer, present: JsonMember[], body: ProxyBody, route: UpstreamRoute, endpoint: Endpoint, stream: boolean): Buffer {
   const members: Record<string, string> = { model: JSON.stringify(route.model) };
   if (endpoint === 'chat' && stream) members.stream_options = JSON.stringify({ ...body.stream_options, include_usage: true });
-  return setJsonMembers(json, members);
+  return setJsonMembers(json, members, present);
 }
 
 /** Upstream latency, and the gateway's own share of the time to the upstream's answer. */

@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Endpoint } from '../config.js';
 import { invalidRequest } from '../errors.js';
-import { forEachMember } from '../json-scan.js';
+import type { JsonMember } from '../json-scan.js';
 
 /** The most choices (`n`) one request may ask for: OpenAI's own bound. */
 export const MAX_CHOICES = 128;
@@ -64,25 +64,25 @@ const GUARDED_MEMBERS = new Set(['model', 'stream', 'stream_options', 'max_token
 const fold = (name: string): string => name.toUpperCase().toLowerCase();
 
 /** 400 for a guarded member sent twice or under a case variant; only top-level names are read. */
-function refuseAmbiguousMembers(json: Buffer): void {
+function refuseAmbiguousMembers(members: JsonMember[]): void {
   const seen = new Set<string>();
-  forEachMember(json, (name) => {
+  for (const { name } of members) {
     const folded = fold(name);
-    if (!GUARDED_MEMBERS.has(folded)) return;
+    if (!GUARDED_MEMBERS.has(folded)) continue;
     if (name !== folded) {
       throw invalidRequest(`The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`, name, 'duplicate_member');
     }
     if (seen.has(folded)) throw invalidRequest(`The request body has the member '${name}' more than once. Send it once.`, name, 'duplicate_member');
     seen.add(folded);
-  });
+  }
 }
 
-/** `json`: the body's bytes as received, null when there was no body. */
-export function checkBody(endpoint: Endpoint, body: unknown, json: Buffer | null): ProxyBody {
-  if (body === null || typeof body !== 'object' || Array.isArray(body) || json === null) {
+/** `members`: the body's top-level members as the JSON parser found them, null when it was no object. */
+export function checkBody(endpoint: Endpoint, body: unknown, members: JsonMember[] | null): ProxyBody {
+  if (body === null || typeof body !== 'object' || Array.isArray(body) || members === null) {
     throw invalidRequest('The request body must be a JSON object.');
   }
-  refuseAmbiguousMembers(json);
+  refuseAmbiguousMembers(members);
   const result = schemas[endpoint].safeParse(body);
   if (!result.success) {
     const issue = result.error.issues[0]!;

@@ -1,5 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
+import { topLevelMembers } from '../../src/json-scan.js';
 import { setJsonMembers as setMembersInBytes } from '../../src/upstream/json-members.js';
 
 const setJsonMembers = (text: string, members: Record<string, string>) => setMembersInBytes(Buffer.from(text), members).toString('utf8');
@@ -66,4 +67,13 @@ t.test('random objects: the result parses to the object with the members set', a
     if (!isDeepStrictEqual(JSON.parse(setJsonMembers(text, members)), expected)) mismatches.push(text);
   }
   t.same(mismatches, [], '500 random objects, compact and indented: every result parses to the expected object');
+});
+
+t.test('topLevelMembers: one pass finds the members and checks the nesting the body parser allows', async (t) => {
+  const nested = (levels: number) => `{"model":"a","tools":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+  t.same(topLevelMembers(Buffer.from(nested(128)), 128), { members: [{ name: 'model', valueStart: 9, valueEnd: 12 }, { name: 'tools', valueStart: 21, valueEnd: 21 + 2 * 127 }], closed: true, tooDeep: false }, '128 levels, the object included: allowed');
+  t.equal(topLevelMembers(Buffer.from(nested(129)), 128)?.tooDeep, true, '129 levels: too deep');
+  t.equal(topLevelMembers(Buffer.from('{"a":"[[[[","b":1}'), 2)?.tooDeep, false, 'brackets inside strings do not count');
+  t.equal(topLevelMembers(Buffer.from('{"mo\\xdel":1}'))?.closed, false, 'a name whose escape is not JSON ends the walk (the parser then refuses the body)');
+  t.equal(topLevelMembers(Buffer.from('[1,2]')), undefined, 'not an object');
 });
