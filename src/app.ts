@@ -22,6 +22,7 @@ import healthRoutes from './routes/health.js';
 import meRoutes from './routes/me.js';
 import modelRoutes from './routes/models.js';
 import proxyRoutes from './routes/proxy.js';
+import { AnswerBuffers } from './upstream/answer-body.js';
 import { UpstreamPools } from './upstream/pools.js';
 import { ModelRouter } from './upstream/routing.js';
 import { SecretRedactor } from './upstream/secret-redactor.js';
@@ -81,7 +82,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     async (v1) => {
       await v1.register(authPlugin, { keyStore: app.keys });
       await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
-      await v1.register(proxyRoutes, { router, pools, providerKeys, maxBufferedAnswerBytes: config.upstream.maxBufferedAnswerBytes });
+      const answers = new AnswerBuffers(config.upstream.maxBufferedAnswerBytes, config.upstream.maxBufferedAnswersTotalBytes);
+      await v1.register(proxyRoutes, { router, pools, providerKeys, answers });
       await v1.register(meRoutes, { config });
     },
     { prefix: '/v1' },

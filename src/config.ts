@@ -97,9 +97,11 @@ export const configSchema = z
         /**
          * Most of one upstream answer held in memory. A JSON answer up to this size is read whole before
          * anything is sent (so a truncated or invalid one falls through to the next route); a larger one
-         * is streamed to the client as it arrives. Bounds the memory N concurrent large answers take.
+         * is streamed to the client as it arrives.
          */
         maxBufferedAnswerBytes: positiveInt.default(8 * 1024 * 1024),
+        /** Most bytes of all the answers being read at once; past it, answers stream through too. */
+        maxBufferedAnswersTotalBytes: positiveInt.default(64 * 1024 * 1024),
       })
       .prefault({}),
     limits: z

@@ -8,6 +8,7 @@ import { invalidRequest, modelNotFound, noCredentialedProvider } from '../errors
 import type { JsonMember } from '../json-scan.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import { providerRefusal, type Reservation } from '../limits/admission.js';
+import type { AnswerBuffers } from '../upstream/answer-body.js';
 import { ClientGone } from '../upstream/client-gone.js';
 import { forwardWithFallback, type Attempt, type ForwardSuccess } from '../upstream/forward.js';
 import { downstreamHeaders } from '../upstream/headers.js';
@@ -24,7 +25,7 @@ export interface ProxyRouteOptions {
   pools: UpstreamPools;
   /** Removes provider keys from upstream error messages before they are relayed or logged. */
   providerKeys: SecretRedactor;
-  maxBufferedAnswerBytes: number;
+  answers: AnswerBuffers;
 }
 
 const proxyRoutes: FastifyPluginAsync<ProxyRouteOptions> = async (app, options) => {
@@ -60,7 +61,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
       bodyFor: (route) => upstreamBody(request.jsonBytes!, request.jsonMembers!, body, route, endpoint, stream),
       signal: clientGone,
       providerKeys: options.providerKeys,
-      maxBufferedAnswerBytes: options.maxBufferedAnswerBytes,
+      answers: options.answers,
       admitRoute: async (route) => {
         const { reservation, denial } = await admission.admitProvider(route.providerName, route.provider, estimate);
         if (denial) return providerRefusal(denial, body.model);

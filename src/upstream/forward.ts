@@ -2,7 +2,7 @@
  * Sends a request along a model's routes in order until one answers. Connection errors, timeouts
  * before the response headers, redirects, 401/403 (a refused provider credential), 404 (a retired
  * model id, a wrong baseUrl), 408, 429 and 5xx fall through to the next route, and so does a JSON
- * answer that breaks off or is not valid JSON: it is read (up to `maxBufferedAnswerBytes`) before
+ * answer that breaks off or is not valid JSON: it is read (within `AnswerBuffers`' bounds) before
  * anything reaches the client, so a retry is always safe. Once the caller starts relaying a body
  * (a stream, or an answer larger than the bound) there is no retry.
  *
@@ -12,7 +12,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { allRoutesFailed, GatewayError, upstreamTimeout, upstreamUnavailable } from '../errors.js';
-import { readAnswer, type AnswerRead } from './answer-body.js';
+import type { AnswerBuffers, AnswerRead } from './answer-body.js';
 import type { ClientGone } from './client-gone.js';
 import { upstreamHeaders } from './headers.js';
 import type { UpstreamPools } from './pools.js';
@@ -42,7 +42,8 @@ export interface ForwardRequest {
   /** Aborted when the client goes away: stops the attempt under way and any further ones. */
   signal: ClientGone;
   providerKeys: SecretRedactor;
-  maxBufferedAnswerBytes: number;
+  /** Reads JSON answers within the per-answer and process-wide memory bounds. */
+  answers: AnswerBuffers;
   /** Asked before each attempt; a refusal skips the route (e.g. its provider account is out of room). */
   admitRoute?(route: UpstreamRoute): Promise<RouteRefusal | undefined>;
   onAttemptFailed?(attempt: Attempt): void;
@@ -132,7 +133,7 @@ async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<Outco
 /** A 2xx: a stream is relayed as it comes; a JSON answer is read first, and a broken one is a failure. */
 async function answered(req: ForwardRequest, route: UpstreamRoute, response: Dispatcher.ResponseData): Promise<Outcome> {
   if (isEventStream(response)) return { response, answer: { kind: 'stream' } };
-  const read = await readAnswer(response.body, req.maxBufferedAnswerBytes);
+  const read = await req.answers.read(response.body);
   if (read.kind !== 'broken') return { response, answer: read };
   response.body.destroy();
   const what = read.cause === 'body_cut' ? 'broke off its answer before it was complete' : 'sent an answer that is not valid JSON';
