@@ -2,18 +2,23 @@ import { once } from 'node:events';
 import t from 'tap';
 import { FleetPresence, LIVE_WINDOW_MS } from '../../src/limits/fleet.js';
 import { createLimiterRedis } from '../../src/limits/redis-client.js';
-import { startRedis } from '../helpers/redis.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
 
 const KEY = 'fl:rl:{fleet}:instances';
 
-const server = await startRedis();
-const redis = createLimiterRedis(server.url, 500);
-redis.on('error', () => {});
-await once(redis, 'ready');
-t.teardown(async () => {
-  redis.disconnect();
-  await server.stop();
-});
+/** A fail-fast client on its own Redis server, both gone when `test` ends. */
+async function connected(test: Pick<typeof t, 'teardown'>, server: RedisServer, commandTimeoutMs: number) {
+  const client = createLimiterRedis(server.url, commandTimeoutMs);
+  client.on('error', () => {});
+  await once(client, 'ready');
+  test.teardown(async () => {
+    client.disconnect();
+    await server.stop();
+  });
+  return client;
+}
+
+const redis = await connected(t, await startRedis(), 500);
 
 t.test('instances sharing a Redis count each other, and one that leaves stops counting', async (t) => {
   await redis.del(KEY);
@@ -46,13 +51,7 @@ t.test('an instance that died without leaving ages out after the live window', a
 
 t.test('a failed beat keeps the last count seen', async (t) => {
   const own = await startRedis({ spawn: true });
-  const client = createLimiterRedis(own.url, 200);
-  client.on('error', () => {});
-  await once(client, 'ready');
-  t.teardown(async () => {
-    client.disconnect();
-    await own.stop();
-  });
+  const client = await connected(t, own, 200);
   const a = new FleetPresence(client, 'fl:');
   const b = new FleetPresence(client, 'fl:');
   await b.beat();
