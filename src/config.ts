@@ -1,6 +1,6 @@
 /**
  * Configuration: one YAML (or JSON) file, `${VAR}` / `${VAR:-default}` replaced from the environment,
- * validated with zod once at start-up. A bad file fails with every offending path (DESIGN §2).
+ * validated with zod once at start-up. A bad file fails with every offending path.
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';

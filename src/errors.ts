@@ -1,7 +1,7 @@
 /**
  * Every error a client can see leaves the gateway in OpenAI's envelope
  * (`{"error": {message, type, param, code}}`, all four keys present) so the official SDKs raise the
- * right class (openai-wire.md §2.1, §3.3). Handlers throw `GatewayError`; the app's error handler
+ * right class. Handlers throw `GatewayError`; the app's error handler
  * renders it with `renderError`.
  */
 

@@ -28,7 +28,7 @@ import { LastKnownKeys } from './last-known-keys.js';
 import { applyPatch, newKeyRecord, PATCHABLE_FIELDS } from './memory-key-store.js';
 
 const DEFAULT_CACHE_TTL_MS = 1_000;
-/** DESIGN §3: revoked keys fail within one second on every instance. */
+/** Revoked keys fail within one second on every instance. */
 const MAX_CACHE_TTL_MS = 1_000;
 /** Bounds memory under a flood of random keys (each one a negative entry). */
 const DEFAULT_CACHE_MAX_ENTRIES = 10_000;

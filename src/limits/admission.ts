@@ -1,7 +1,7 @@
 /**
  * Admission control: turns a key's tier into limiter rules, reserves prompt + output-cap tokens
- * before the upstream call, and settles the difference to the real usage exactly once afterwards
- * (DESIGN §5). Provider accounts get the same treatment, shared by every key.
+ * before the upstream call, and settles the difference to the real usage exactly once afterwards.
+ * Provider accounts get the same treatment, shared by every key.
  */
 import type { Config, Endpoint, ProviderConfig } from '../config.js';
 import { GatewayError, serviceUnavailable } from '../errors.js';

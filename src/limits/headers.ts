@@ -1,6 +1,6 @@
 /**
  * OpenAI's rate-limit headers and 429 bodies, so clients and SDKs written against api.openai.com
- * behave the same behind the gateway (openai-wire.md §1, §2.2, §3.1).
+ * behave the same behind the gateway.
  */
 import type { OpenAIErrorBody } from '../errors.js';
 import type { BucketState, Denial, Dimension } from './limiter.js';
@@ -79,7 +79,7 @@ export function rateLimitError(denial: Denial, modelAlias: string, scope: 'key' 
   const waitMs = Math.max(1, Math.ceil(retryAfterMs));
   return {
     status: 429,
-    // retry-after is whole seconds (at least 1, openai-wire §1.3); the SDKs prefer retry-after-ms.
+    // retry-after is whole seconds (at least 1); the SDKs prefer retry-after-ms.
     headers: { 'retry-after': String(Math.ceil(waitMs / 1_000)), 'retry-after-ms': String(waitMs) },
     body: error(`Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${formatDuration(waitMs)}.`),
   };

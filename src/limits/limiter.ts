@@ -1,5 +1,5 @@
 /**
- * The limiter contract shared by the Redis, in-memory and failover implementations (DESIGN.md §5).
+ * The limiter contract shared by the Redis, in-memory and failover implementations.
  * A subject (`key:<keyId>:<modelAlias>`, `provider:<name>`) owns one bucket per dimension; requests
  * and tokens are separate dimensions of the same subject so one call can check and charge all of them.
  */

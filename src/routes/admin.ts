@@ -1,5 +1,5 @@
 /**
- * Admin API (DESIGN §3), registered under /admin: keys and usage behind
+ * Admin API, registered under /admin: keys and usage behind
  * `Authorization: Bearer <admin token>`. Not wrapped in fastify-plugin, so its auth hook stays inside
  * the prefix. No response carries a key hash; the plaintext appears once, in the 201 of POST /keys.
  */

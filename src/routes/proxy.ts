@@ -98,7 +98,7 @@ async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: End
   return reply;
 }
 
-/** Unknown aliases and aliases this key may not use look the same (DESIGN §3). */
+/** Unknown aliases and aliases this key may not use look the same. */
 function routesFor(router: ModelRouter, principal: ApiKeyRecord, alias: string, endpoint: Endpoint): UpstreamRoute[] {
   const permitted = !principal.models || principal.models.includes(alias);
   const routes = permitted ? router.routes(alias, endpoint) : undefined;

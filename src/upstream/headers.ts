@@ -14,7 +14,7 @@ const NEVER_UPSTREAM = new Set([
   'content-length',
   // Node's server already answered the client's 100-continue; undici refuses to send one (UND_ERR_NOT_SUPPORTED).
   'expect',
-  // Client credentials and the client's OpenAI account routing (DESIGN §4).
+  // Client credentials and the client's OpenAI account routing.
   'authorization',
   'api-key',
   'x-api-key',

@@ -1,7 +1,7 @@
 /**
  * Usage for a stream that ended without the upstream's usage report (cut short, or the client
  * left): the prompt as tollgate counted it at admission plus the completion text the client
- * actually received, flagged `estimated` (DESIGN §6).
+ * actually received, flagged `estimated`.
  */
 import { countTextTokens } from '../limits/prompt-tokens.js';
 import type { StreamedText } from '../streaming/sse-tap.js';

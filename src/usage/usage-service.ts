@@ -70,7 +70,7 @@ export class UsageService {
     this.metrics.rateLimited.inc({ dimension: 'budget' });
     throw new GatewayError(
       `You exceeded your current quota, please check your plan and billing details. This key's monthly budget of $${principal.budgetUsd} is spent ($${spent.toFixed(4)} used); it renews on the 1st (UTC).`,
-      // Not transient: tell the SDKs not to retry (openai-wire §3.1).
+      // Not transient: tell the SDKs not to retry (`x-should-retry: false`).
       { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', headers: { 'x-should-retry': 'false' } },
     );
   }

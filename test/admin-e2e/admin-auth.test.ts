@@ -1,4 +1,4 @@
-// The admin API's door (DESIGN §3): with a token configured, a missing or wrong token gets an
+// The admin API's door: with a token configured, a missing or wrong token gets an
 // OpenAI-shaped 401 and changes nothing; without a token the admin API does not exist (404).
 import t from 'tap';
 import { ADMIN_TOKEN, adminApi, http, adminOnRedis, upstreamAndRedis } from '../helpers/admin-http.js';

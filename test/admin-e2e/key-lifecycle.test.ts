@@ -1,4 +1,4 @@
-// Managed keys over HTTP against real gateways on one Redis (DESIGN §3): create (plaintext shown
+// Managed keys over HTTP against real gateways on one Redis: create (plaintext shown
 // once) → use with the SDK → list (no plaintext, no hash) → patch tier and models (in force at once) →
 // revoke (401); and a key revoked on one instance is refused by another within one second.
 import t, { type Test } from 'tap';

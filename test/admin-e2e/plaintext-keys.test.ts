@@ -1,4 +1,4 @@
-// Plaintext keys are shown once, in the 201 of POST /admin/keys, and nowhere else (DESIGN §3, §4): not
+// Plaintext keys are shown once, in the 201 of POST /admin/keys, and nowhere else: not
 // in a log line, not in any admin listing, and never written to Redis (only their SHA-256 is).
 import t from 'tap';
 import { Redis } from 'ioredis';

@@ -1,4 +1,4 @@
-// The config contract (DESIGN §2): ${VAR} / ${VAR:-default} from the environment, PORT/HOST overrides,
+// The config contract: ${VAR} / ${VAR:-default} from the environment, PORT/HOST overrides,
 // defaults filled in, and a bad file rejected with every offending path — by the loader and by the
 // server process, which exits non-zero.
 import { spawnSync } from 'node:child_process';

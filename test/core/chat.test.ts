@@ -1,6 +1,6 @@
 // POST /v1/chat/completions through the gateway with the official SDK: non-stream and stream, with
-// and without stream_options.include_usage (DESIGN §6: the gateway always asks the upstream for usage
-// and hides the usage-only chunk from clients that did not ask for it).
+// and without stream_options.include_usage (the gateway always asks the upstream for usage and hides
+// the usage-only chunk from clients that did not ask for it).
 import t from 'tap';
 import { ALIAS, PRIMARY_MODEL, gatewayFixture } from '../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, wordChunks } from '../helpers/mock-upstream.js';

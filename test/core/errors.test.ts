@@ -1,4 +1,4 @@
-// Requests the gateway refuses itself (DESIGN §3): OpenAI-shaped bodies so the SDK raises the right
+// Requests the gateway refuses itself: OpenAI-shaped bodies so the SDK raises the right
 // class, the offending param named, and nothing sent upstream.
 import t, { type Test as Tap } from 'tap';
 import OpenAI, { APIError, AuthenticationError, BadRequestError, NotFoundError } from 'openai';

@@ -1,4 +1,4 @@
-// Fallback along a model's routes (DESIGN §2): 5xx, 429, refused or reset connections and header
+// Fallback along a model's routes: 5xx, 429, refused or reset connections and header
 // timeouts fall through to the next route; the last failure shapes the answer; the upstream's 4xx is
 // the client's own and is relayed at once; a refused provider credential is never relayed.
 import net from 'node:net';

@@ -1,4 +1,4 @@
-// Request ids and the per-request log line (DESIGN §4, §6): x-request-id on every answer (the
+// Request ids and the per-request log line: x-request-id on every answer (the
 // upstream's when it sent one), one pino line per proxied request with who/what/where/how long, and
 // no client or provider key in any log line, even when the upstream refuses the provider key.
 import t from 'tap';

@@ -1,5 +1,5 @@
 // POST /v1/responses through the gateway with the official SDK, non-stream and stream. Responses
-// streams carry their usage in response.completed (DESIGN §6); every event must arrive whole.
+// streams carry their usage in response.completed; every event must arrive whole.
 import t from 'tap';
 import { ALIAS, PRIMARY_MODEL, gatewayFixture } from '../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, wordChunks } from '../helpers/mock-upstream.js';

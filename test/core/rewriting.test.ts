@@ -1,4 +1,4 @@
-// Key rewriting and body passthrough, seen from the upstream (DESIGN §4): the provider credential
+// Key rewriting and body passthrough, seen from the upstream: the provider credential
 // replaces the client's, client identity headers stay inside, the alias becomes the provider's model
 // id, and every other body field reaches the upstream unchanged.
 import http from 'node:http';

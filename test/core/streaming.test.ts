@@ -1,4 +1,4 @@
-// Streaming passthrough (DESIGN §6): SSE bytes relayed as they arrive and unchanged, a client that
+// Streaming passthrough: SSE bytes relayed as they arrive and unchanged, a client that
 // leaves aborts the upstream request, an upstream that breaks off ends the client's stream with an
 // error, and the gateway keeps serving afterwards.
 import http from 'node:http';

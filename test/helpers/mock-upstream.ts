@@ -1,6 +1,6 @@
 /**
  * A realistic fake OpenAI upstream over real HTTP (127.0.0.1, random port) for gateway tests.
- * Wire shapes follow /work/shared/openai-wire.md §4–§6 and §8.
+ * Wire shapes follow OpenAI's: chat completions and chunks, Responses objects and their stream events, error envelopes.
  *
  * Deterministic usage numbers (what tests can compute):
  *  - The reply text is split by wordChunks(): each chunk is one word with its LEADING whitespace

@@ -1,4 +1,4 @@
-// Redis killed mid-run (DESIGN §5): failMode open keeps serving on per-instance limits, failMode
+// Redis killed mid-run: failMode open keeps serving on per-instance limits, failMode
 // closed answers an OpenAI-shaped 503 at once; after a restart the limits live in Redis again.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';

@@ -1,4 +1,4 @@
-// Two gateway instances on one Redis admit exactly as many requests as one would (DESIGN §5).
+// Two gateway instances on one Redis admit exactly as many requests as one would.
 import t from 'tap';
 import { randomKey, startGateway } from '../helpers/gateway.js';
 import { startMockUpstream } from '../helpers/mock-upstream.js';

@@ -1,4 +1,4 @@
-// Monthly budgets (DESIGN §2, §3): once a key's spend this UTC month reaches its budgetUsd, requests get
+// Monthly budgets: once a key's spend this UTC month reaches its budgetUsd, requests get
 // 429 insufficient_quota with x-should-retry: false, so the SDK raises RateLimitError without retrying.
 // The budget check reads the store at most once per second per instance, so a spend made on another
 // instance is seen within about a second.

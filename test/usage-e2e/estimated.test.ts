@@ -1,4 +1,4 @@
-// Streams that end without the upstream's usage report (DESIGN §6): an upstream that breaks off and a
+// Streams that end without the upstream's usage report: an upstream that breaks off and a
 // client that leaves. Each is still recorded once, as an estimated request: the prompt as tollgate
 // counted it at admission plus the completion text that was streamed, and the request's log line says so.
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';

@@ -1,4 +1,4 @@
-// Usage totals end to end (DESIGN §3, §6): a mix of chat and responses calls, streamed and not, chat
+// Usage totals end to end: a mix of chat and responses calls, streamed and not, chat
 // streams with and without include_usage, through a real gateway; GET /admin/usage then adds up to
 // exactly what the upstream reported, and the cost is gpt-4.1-nano's list price to the nano-dollar.
 import t, { type Test } from 'tap';
