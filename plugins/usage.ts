@@ -31,8 +31,10 @@ const usage: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =>
   const notice = new ThrottledNotice<{ err: unknown; fallback: BudgetFallback }>(NOTICE_INTERVAL_MS, ({ err, fallback }, failures) =>
     app.log.warn({ err: (err as Error).message, failures, ...fallback }, message),
   );
-  const service = new UsageService(store, config.models, app.metrics, {
+  const service = new UsageService(store, config.models, {
     failMode: config.redis.failMode,
+    onRecorded: (model, recorded, costUsd) => app.metrics.recordUsage(model, recorded, costUsd),
+    onBudgetExceeded: () => app.metrics.rateLimited.inc({ dimension: 'budget' }),
     onBudgetFallback: (err, fallback) => {
       app.metrics.redisErrors.inc({ component: 'budget' });
       notice.note({ err, fallback });

@@ -5,11 +5,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ENDPOINTS } from './openai/endpoint.js';
 import { trustProxySchema } from './trust-proxy.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/tollgate.yaml';
-export const ENDPOINTS = ['chat', 'responses'] as const;
-export type Endpoint = (typeof ENDPOINTS)[number];
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();

@@ -1,7 +1,7 @@
 /**
  * Request bodies are JSON whatever their content type (`curl -d` sends form encoding by default), and
  * their bytes are kept beside the parsed value: the proxy forwards the client's own bytes with only
- * the routed members changed (upstream/json-members.ts), instead of serialising and encoding again.
+ * the routed members changed (openai/json-members.ts), instead of serialising and encoding again.
  *
  * An empty (or blank) body is no body, as with no content type at all: many clients send
  * `Content-Type: application/json` on every request, a DELETE included. Routes that need a body then
@@ -11,7 +11,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { invalidRequest } from './errors.js';
-import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from './json-scan.js';
+import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from './openai/json-scan.js';
 
 /** Far deeper than any request needs (a tool's JSON schema nests a few dozen levels at most). */
 export const MAX_JSON_DEPTH = 128;

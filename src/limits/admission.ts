@@ -3,16 +3,17 @@
  * before the upstream call, and settles the difference to the real usage exactly once afterwards.
  * Provider accounts get the same treatment, shared by every key.
  */
-import type { Config, Endpoint, ProviderConfig } from '../config.js';
+import type { Config, ProviderConfig } from '../config.js';
+import type { Endpoint } from '../openai/endpoint.js';
 import { GatewayError, serviceUnavailable } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
-import type { ProxyBody } from '../routes/request-body.js';
+import type { ProxyBody } from '../openai/request-body.js';
 import { LimiterUnavailableError } from './failover-limiter.js';
 import type { RouteRefusal } from '../upstream/forward.js';
 import { rateLimitError, rateLimitHeaders, type RateLimitResponse } from './headers.js';
 import { SettlementQueue } from './settlement-queue.js';
 import type { Admission, Denial, Dimension, LimitRule, Limiter } from './limiter.js';
-import { estimatePromptTokens, outputCap } from './prompt-tokens.js';
+import { estimatePromptTokens, outputCap } from '../openai/prompt-tokens.js';
 
 const TOKEN_DIMENSIONS = new Set<Dimension>(['tpm', 'tpd']);
 

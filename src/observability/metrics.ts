@@ -6,7 +6,7 @@
  * every request count in plain arrays (FastHistogram).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Usage } from '../usage/usage.js';
+import type { Usage } from '../openai/usage.js';
 import { BatchedCounter } from './batched-counter.js';
 import { FastHistogram } from './fast-histogram.js';
 

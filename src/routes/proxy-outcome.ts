@@ -3,12 +3,12 @@
  * the real usage, record usage and cost, observe metrics, and write the request's one log line.
  */
 import type { FastifyRequest } from 'fastify';
-import type { Endpoint } from '../config.js';
+import type { Endpoint } from '../openai/endpoint.js';
 import type { RequestEstimate, Reservation } from '../limits/admission.js';
 import type { ForwardSuccess } from '../upstream/forward.js';
 import { estimateUsage } from '../usage/estimate.js';
-import type { Usage } from '../usage/usage.js';
-import type { RelayOutcome } from './relay.js';
+import type { Usage } from '../openai/usage.js';
+import type { RelayOutcome } from '../upstream/relay.js';
 
 export interface ProxyContext {
   request: FastifyRequest;

@@ -3,22 +3,22 @@
  * against the key's tier, forward with fallback, relay the answer, then settle once (proxy-outcome).
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Endpoint } from '../config.js';
+import type { Endpoint } from '../openai/endpoint.js';
 import { invalidRequest, modelNotFound, noCredentialedProvider } from '../errors.js';
-import type { JsonMember } from '../json-scan.js';
+import type { JsonMember } from '../openai/json-scan.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import { providerRefusal, type Reservation } from '../limits/admission.js';
 import type { AnswerBuffers } from '../upstream/answer-body.js';
 import { ClientGone } from '../upstream/client-gone.js';
 import { forwardWithFallback, type Attempt, type ForwardSuccess } from '../upstream/forward.js';
 import { downstreamHeaders } from '../upstream/headers.js';
-import { setJsonMembers } from '../upstream/json-members.js';
+import { setJsonMembers } from '../openai/json-members.js';
 import type { UpstreamPools } from '../upstream/pools.js';
 import type { ModelRouter, UpstreamRoute } from '../upstream/routing.js';
 import type { SecretRedactor } from '../upstream/secret-redactor.js';
 import { finishProxiedRequest, type ProxyContext } from './proxy-outcome.js';
-import { checkBody, type ProxyBody } from './request-body.js';
-import { relayJson, relayStream, type RelayOutcome } from './relay.js';
+import { checkBody, type ProxyBody } from '../openai/request-body.js';
+import { relayJson, relayStream, type RelayOutcome } from '../upstream/relay.js';
 
 export interface ProxyRouteOptions {
   router: ModelRouter;

@@ -4,7 +4,8 @@
  * A provider without credentials would only refuse every request (after a round trip), so it is
  * skipped; a provider that needs none (a local server) is given any placeholder apiKey.
  */
-import type { Config, Endpoint, ModelConfig, ProviderConfig } from '../config.js';
+import type { Config, ModelConfig, ProviderConfig } from '../config.js';
+import type { Endpoint } from '../openai/endpoint.js';
 import { providerHeaders } from './headers.js';
 
 export interface UpstreamRoute {

@@ -3,7 +3,7 @@
  * stores add up.
  */
 import type { Pricing } from '../config.js';
-import type { Usage } from './usage.js';
+import type { Usage } from '../openai/usage.js';
 
 const TOKENS_PER_PRICE_UNIT = 1_000_000;
 const NANOS_PER_USD = 1e9;

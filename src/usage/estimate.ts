@@ -3,9 +3,9 @@
  * left): the prompt as tollgate counted it at admission plus the completion text the client
  * actually received, flagged `estimated`.
  */
-import { countTextTokens } from '../limits/prompt-tokens.js';
-import type { StreamedText } from '../streaming/sse-tap.js';
-import type { Usage } from './usage.js';
+import { countTextTokens } from '../openai/prompt-tokens.js';
+import type { StreamedText } from '../openai/sse-tap.js';
+import type { Usage } from '../openai/usage.js';
 
 /** `streamed.sample` is counted; a longer stream (`streamed.chars`) is extrapolated at the sample's tokens per char. */
 export function estimateUsage(promptTokens: number, streamed: StreamedText): Usage {

@@ -4,7 +4,7 @@
  */
 import { nanosToUsd, usdToNanos } from './cost.js';
 import type { UsageEvent, UsageGrouping, UsageQuery, UsageRow } from './usage-store.js';
-import { MAX_REPORTED_TOKENS } from './usage.js';
+import { MAX_REPORTED_TOKENS } from '../openai/usage.js';
 
 export const DEFAULT_RETENTION_DAYS = 400;
 export const DAY_MS = 86_400_000;

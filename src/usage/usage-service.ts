@@ -13,11 +13,10 @@
 import type { Config } from '../config.js';
 import { GatewayError, StoreUnavailableError } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
-import type { GatewayMetrics } from '../observability/metrics.js';
 import { costUsd } from './cost.js';
 import { utcMonth } from './usage-cells.js';
 import type { UsageStore } from './usage-store.js';
-import type { Usage } from './usage.js';
+import type { Usage } from '../openai/usage.js';
 
 const SPEND_CACHE_MS = 1_000;
 
@@ -31,6 +30,10 @@ export interface BudgetFallback {
 
 export interface UsageServiceOptions {
   failMode: 'open' | 'closed';
+  /** Every recorded request (metrics count tokens and cost by model). */
+  onRecorded?: (model: string, usage: Usage, costUsd: number) => void;
+  /** Every request refused because its key's budget is spent. */
+  onBudgetExceeded?: () => void;
   /** Every budget check the store could not answer; throttle any logging yourself. */
   onBudgetFallback?: (err: unknown, fallback: BudgetFallback) => void;
 }
@@ -47,7 +50,6 @@ export class UsageService {
   constructor(
     readonly store: UsageStore,
     private readonly models: Config['models'],
-    private readonly metrics: GatewayMetrics,
     private readonly options: UsageServiceOptions = { failMode: 'open' },
   ) {}
 
@@ -58,7 +60,7 @@ export class UsageService {
     this.store.record({ keyId: principal.id, model, provider, at: new Date(), usage, costUsd: cost });
     const cached = this.spendCache.get(principal.id);
     if (cached) cached.usd += cost;
-    this.metrics.recordUsage(model, usage, cost);
+    this.options.onRecorded?.(model, usage, cost);
     return cost;
   }
 
@@ -67,7 +69,7 @@ export class UsageService {
     if (principal.budgetUsd === undefined) return;
     const spent = await this.budgetSpend(principal.id);
     if (spent < principal.budgetUsd) return;
-    this.metrics.rateLimited.inc({ dimension: 'budget' });
+    this.options.onBudgetExceeded?.();
     throw new GatewayError(
       `You exceeded your current quota, please check your plan and billing details. This key's monthly budget of $${principal.budgetUsd} is spent ($${spent.toFixed(4)} used); it renews on the 1st (UTC).`,
       // Not transient: tell the SDKs not to retry (`x-should-retry: false`).

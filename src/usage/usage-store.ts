@@ -2,7 +2,7 @@
  * Usage accounting store: per key, model alias and UTC day. Two implementations behind one
  * interface (memory without Redis, Redis otherwise), exercised by one shared test suite.
  */
-import type { Usage } from './usage.js';
+import type { Usage } from '../openai/usage.js';
 
 /** One finished request, as the proxy reports it. */
 export interface UsageEvent {

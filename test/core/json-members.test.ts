@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import t from 'tap';
-import { topLevelMembers } from '../../src/json-scan.js';
-import { setJsonMembers as setMembersInBytes } from '../../src/upstream/json-members.js';
+import { topLevelMembers } from '../../src/openai/json-scan.js';
+import { setJsonMembers as setMembersInBytes } from '../../src/openai/json-members.js';
 
 const setJsonMembers = (text: string, members: Record<string, string>) => setMembersInBytes(Buffer.from(text), members).toString('utf8');
 

@@ -1,6 +1,6 @@
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import t from 'tap';
-import { countTextTokens, estimatePromptTokens, outputCap } from '../../src/limits/prompt-tokens.js';
+import { countTextTokens, estimatePromptTokens, outputCap } from '../../src/openai/prompt-tokens.js';
 
 const count = (text: string) => countTokens(text, { disallowedSpecial: new Set() });
 /**

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { TokenCountCache } from '../../src/limits/token-count-cache.js';
+import { TokenCountCache } from '../../src/openai/token-count-cache.js';
 
 t.test('holds at most maxChars of text, dropping the oldest first', async (t) => {
   const cache = new TokenCountCache(80);

@@ -7,7 +7,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Test } from 'tap';
 import { request } from 'undici';
-import { estimatePromptTokens } from '../../src/limits/prompt-tokens.js';
+import { estimatePromptTokens } from '../../src/openai/prompt-tokens.js';
 import { ALIAS, startGateway, type Gateway, type RawConfig } from '../helpers/gateway.js';
 import { startMockUpstream, type MockUpstream, type MockUpstreamOptions } from '../helpers/mock-upstream.js';
 

@@ -5,7 +5,7 @@
  */
 import type { Test } from 'tap';
 import { ALIAS } from '../helpers/gateway.js';
-import { estimatePromptTokens } from '../../src/limits/prompt-tokens.js';
+import { estimatePromptTokens } from '../../src/openai/prompt-tokens.js';
 import { MOCK_TOTAL_TOKENS, PROMPT_ESTIMATE, limitedGateway, messages, num, parseDuration, type Backend } from './harness.js';
 
 export function settlementSuite(t: Test, backend: Backend): void {

@@ -5,7 +5,7 @@ import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { APIError } from 'openai';
 import t, { type Test } from 'tap';
 import { hashKey, staticKeyId } from '../../src/keys/api-key.js';
-import { estimatePromptTokens } from '../../src/limits/prompt-tokens.js';
+import { estimatePromptTokens } from '../../src/openai/prompt-tokens.js';
 import { adminApi, adminOnRedis, expectedCostUsd, flushUsage, sumRows, uniquePrefix } from '../helpers/admin-http.js';
 import { ALIAS, startGateway, type Gateway, type LogEntry } from '../helpers/gateway.js';
 import { startMockUpstream } from '../helpers/mock-upstream.js';

@@ -1,6 +1,6 @@
 import t, { type Test } from 'tap';
 import { costUsd, nanosToUsd, usdToNanos } from '../../src/usage/cost.js';
-import type { Usage } from '../../src/usage/usage.js';
+import type { Usage } from '../../src/openai/usage.js';
 
 /** gpt-4.1-nano list prices, USD per 1M tokens. */
 const NANO = { input: 0.1, cachedInput: 0.025, output: 0.4 };

@@ -1,6 +1,6 @@
 import t from 'tap';
-import { valueEnd } from '../../src/json-scan.js';
-import { TopLevelUsageScan } from '../../src/usage/usage-stream-scan.js';
+import { valueEnd } from '../../src/openai/json-scan.js';
+import { TopLevelUsageScan } from '../../src/openai/usage-scan.js';
 
 /**
  * The usage an answer reports, as the relay finds it: the bytes fed to the scan in pieces of

@@ -8,11 +8,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import type { Dispatcher } from 'undici';
-import type { Endpoint } from '../config.js';
-import { SseTap, type StreamedText } from '../streaming/sse-tap.js';
+import type { Endpoint } from '../openai/endpoint.js';
+import { SseTap, type StreamedText } from '../openai/sse-tap.js';
 import type { UpstreamAnswer } from '../upstream/forward.js';
-import { TopLevelUsageScan } from '../usage/usage-stream-scan.js';
-import { normaliseUsage, type Usage } from '../usage/usage.js';
+import { TopLevelUsageScan } from '../openai/usage-scan.js';
+import { normaliseUsage, type Usage } from '../openai/usage.js';
 
 export interface RelayOutcome {
   /** The status the client received. */
