@@ -83,7 +83,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       await v1.register(authPlugin, { keyStore: app.keys });
       await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
       const answers = new AnswerBuffers(config.upstream.maxBufferedAnswerBytes, config.upstream.maxBufferedAnswersTotalBytes);
-      await v1.register(proxyRoutes, { router, pools, providerKeys, answers });
+      const { admission, usage, metrics } = app;
+      const upstream = { pools, providerKeys, answers };
+      await v1.register(proxyRoutes, { services: { admission, usage, metrics, router, upstream, now: () => performance.now() } });
       await v1.register(meRoutes, { config });
     },
     { prefix: '/v1' },

@@ -163,3 +163,19 @@ export function renderError(err: unknown, bodyLimitBytes: number): { status: num
 function render(err: GatewayError) {
   return { status: err.status, body: err.toBody(), headers: err.headers };
 }
+
+/** Every route was refused before its attempt for want of room, and none said when it has room again. */
+export function noRouteAvailable(): GatewayError {
+  return new GatewayError('No upstream route has room for this request right now. Please try again shortly.', {
+    status: 503,
+    type: 'server_error',
+    code: 'no_route_available',
+    headers: { 'retry-after': '1' },
+  });
+}
+
+/** Why a route was skipped before its attempt: its error, and when it has room again. */
+export interface RouteRefusal {
+  retryAfterMs: number;
+  error: GatewayError;
+}

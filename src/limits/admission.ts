@@ -9,7 +9,7 @@ import { GatewayError, serviceUnavailable } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import type { ProxyBody } from '../openai/request-body.js';
 import { LimiterUnavailableError } from './failover-limiter.js';
-import type { RouteRefusal } from '../upstream/forward.js';
+import type { RouteRefusal } from '../errors.js';
 import { rateLimitError, rateLimitHeaders, type RateLimitResponse } from './headers.js';
 import { SettlementQueue } from './settlement-queue.js';
 import type { Admission, Denial, Dimension, LimitRule, Limiter } from './limiter.js';
@@ -17,7 +17,7 @@ import { estimatePromptTokens, outputCap } from '../openai/prompt-tokens.js';
 
 const TOKEN_DIMENSIONS = new Set<Dimension>(['tpm', 'tpd']);
 
-/** A reservation taken at admission; settle it once with the request's real token total. */
+/** A reservation taken at admission; settle it once (the exchange's finish()) with the request's real token total. */
 export interface Reservation {
   headers: Record<string, string>;
   /**
@@ -131,10 +131,7 @@ export class AdmissionControl {
   }
 
   private settler(subject: string, limits: Limits, estimate: RequestEstimate): Reservation['settle'] {
-    let settled = false;
     return (actual, untried = false) => {
-      if (settled) return;
-      settled = true;
       let delta: number | undefined; // read only for token tiers: it needs the prompt count
       const adjustments = [];
       for (const dimension of DIMENSIONS) {

@@ -5,7 +5,7 @@
  * non-ASCII text a quarter of its CPU in the gateway, and would normalise numbers and escapes the
  * client chose. Only the top level is read (json-scan.ts).
  */
-import { OPEN_BRACE, topLevelMembers, type JsonMember } from '../openai/json-scan.js';
+import { OPEN_BRACE, topLevelMembers, type JsonMember } from './json-scan.js';
 
 /**
  * `json` must be valid JSON whose top level is an object (the gateway parsed it already). `members`

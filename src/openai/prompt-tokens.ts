@@ -13,7 +13,7 @@
  * again, and stay exact however long the prompt around them grows.
  */
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
-import { TokenCountCache } from '../openai/token-count-cache.js';
+import { TokenCountCache } from './token-count-cache.js';
 
 const EXACT_CHAR_BUDGET = 24_000;
 const EXACT_TIME_BUDGET_MS = 5;

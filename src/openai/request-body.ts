@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import type { Endpoint } from './endpoint.js';
 import { invalidRequest } from '../errors.js';
-import type { JsonMember } from '../openai/json-scan.js';
+import type { JsonMember } from './json-scan.js';
 
 /** The most choices (`n`) one request may ask for: OpenAI's own bound. */
 export const MAX_CHOICES = 128;

@@ -15,7 +15,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
 import type { Endpoint } from './endpoint.js';
-import { normaliseUsage, type Usage } from '../openai/usage.js';
+import { normaliseUsage, type Usage } from './usage.js';
 
 /** SSE events end at a blank line; OpenAI sends LF, some proxies CRLF. */
 const EVENT_END = /\r?\n\r?\n/;

@@ -3,8 +3,8 @@
  * for answers too large to buffer. Only the usage value's own bytes are kept (bounded); a `"usage"`
  * nested anywhere else (an echoed `metadata`, a tool's arguments) is not the answer's usage.
  */
-import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from '../openai/json-scan.js';
-import { normaliseUsage, type Usage } from '../openai/usage.js';
+import { BACKSLASH, CLOSE_BRACE, CLOSE_BRACKET, COLON, COMMA, OPEN_BRACE, OPEN_BRACKET, QUOTE } from './json-scan.js';
+import { normaliseUsage, type Usage } from './usage.js';
 
 const USAGE_KEY = 'usage';
 /** A usage object is a few hundred bytes; anything far larger is not one. */

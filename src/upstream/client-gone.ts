@@ -4,13 +4,18 @@
  * EventTarget machinery shows up in the gateway's CPU profile.
  */
 import { EventEmitter } from 'node:events';
-import type { ServerResponse } from 'node:http';
+
+/** The part of the client's response (a node:http ServerResponse) that tells whether it went away. */
+export interface ClientResponse {
+  readonly writableFinished: boolean;
+  once(event: 'close', listener: () => void): unknown;
+}
 
 export class ClientGone extends EventEmitter {
   /** Not named `aborted`: undici treats any object with that property as an AbortSignal. */
   gone = false;
 
-  constructor(response: ServerResponse) {
+  constructor(response: ClientResponse) {
     super();
     response.once('close', () => {
       if (response.writableFinished) return;

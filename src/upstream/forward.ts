@@ -1,5 +1,6 @@
 /**
- * Sends a request along a model's routes in order until one answers. Connection errors, timeouts
+ * One attempt of a request on one of a model's routes (the exchange tries them in order until one
+ * answers), and the error the client gets when none did. Connection errors, timeouts
  * before the response headers, redirects, 401/403 (a refused provider credential), 404 (a retired
  * model id, a wrong baseUrl), 408, 429 and 5xx fall through to the next route, and so does a JSON
  * answer that breaks off or is not valid JSON: it is read (within `AnswerBuffers`' bounds) before
@@ -11,11 +12,10 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { allRoutesFailed, GatewayError, upstreamTimeout, upstreamUnavailable } from '../errors.js';
+import { allRoutesFailed, noRouteAvailable, upstreamTimeout, upstreamUnavailable, type GatewayError, type RouteRefusal } from '../errors.js';
 import type { AnswerBuffers, AnswerRead } from './answer-body.js';
 import type { ClientGone } from './client-gone.js';
 import { upstreamHeaders } from './headers.js';
-import type { UpstreamPools } from './pools.js';
 import type { UpstreamRoute } from './routing.js';
 import type { SecretRedactor } from './secret-redactor.js';
 import { readUpstreamError, relayedUpstreamError } from './upstream-error.js';
@@ -33,20 +33,22 @@ export interface Attempt {
   ms: number;
 }
 
-export interface ForwardRequest {
-  routes: UpstreamRoute[];
-  pools: UpstreamPools;
-  clientHeaders: IncomingHttpHeaders;
-  /** The body for one route (the model alias replaced by the route's model id). */
-  bodyFor(route: UpstreamRoute): Buffer;
-  /** Aborted when the client goes away: stops the attempt under way and any further ones. */
-  signal: ClientGone;
+/** What every attempt needs from the upstream side, shared by all requests. */
+export interface UpstreamServices {
+  pools: { get(origin: string): Dispatcher };
+  /** Removes provider keys from upstream error messages before they are relayed or logged. */
   providerKeys: SecretRedactor;
   /** Reads JSON answers within the per-answer and process-wide memory bounds. */
   answers: AnswerBuffers;
-  /** Asked before each attempt; a refusal skips the route (e.g. its provider account is out of room). */
-  admitRoute?(route: UpstreamRoute): Promise<RouteRefusal | undefined>;
-  onAttemptFailed?(attempt: Attempt): void;
+}
+
+/** One request to one route. */
+export interface RouteRequest {
+  route: UpstreamRoute;
+  body: Buffer;
+  clientHeaders: IncomingHttpHeaders;
+  /** Aborted when the client goes away: stops the attempt under way. */
+  signal: ClientGone;
 }
 
 /** A stream (SSE) is relayed from `response.body`; a JSON answer was read, whole or up to the bound. */
@@ -60,65 +62,71 @@ export interface ForwardSuccess {
   upstreamMs: number;
 }
 
-/** Why a route was skipped: the answer when no route was tried, the one that ends soonest. */
-export interface RouteRefusal {
-  retryAfterMs: number;
-  error: GatewayError;
-}
-
 /** One failed attempt: the error it alone would give the client, its line in a combined message, its log fields. */
-interface Failure {
+export interface Failure {
   error: GatewayError;
   summary: string;
   attempt: Omit<Attempt, 'ms'>;
 }
 
-type Outcome = { response: Dispatcher.ResponseData; answer: UpstreamAnswer } | { failure: Failure } | { final: GatewayError };
+/** An answer to relay, a failure to fall through, or the client's own error that every route would give. */
+export type AttemptOutcome = { response: Dispatcher.ResponseData; answer: UpstreamAnswer } | { failure: Failure } | { final: GatewayError };
 
-export async function forwardWithFallback(req: ForwardRequest): Promise<ForwardSuccess> {
-  const attempts: Attempt[] = [];
-  const failures: Failure[] = [];
-  const refusals: RouteRefusal[] = [];
-  for (const route of req.routes) {
-    const refusal = await req.admitRoute?.(route);
-    if (refusal) {
-      refusals.push(refusal);
-      continue;
-    }
-    const started = performance.now();
-    const outcome = await attempt(req, route);
-    const ms = performance.now() - started;
-    if ('response' in outcome) {
-      attempts.push({ provider: route.providerName, status: outcome.response.statusCode, ms });
-      return { route, response: outcome.response, answer: outcome.answer, attempts, upstreamMs: ms };
-    }
-    if ('final' in outcome) throw outcome.final; // the client's own error: every route would refuse it
-    const failed: Attempt = { ...outcome.failure.attempt, ms };
-    attempts.push(failed);
-    failures.push(outcome.failure);
-    req.onAttemptFailed?.(failed);
+/**
+ * The attempts of one request along its routes, and the error it gets when none answered: the one
+ * failure, or a message naming each; when no route was tried, the refusal that ends soonest.
+ */
+export class FallbackTrail {
+  readonly attempts: Attempt[] = [];
+  private readonly failures: Failure[] = [];
+  private readonly refusals: RouteRefusal[] = [];
+
+  refused(refusal: RouteRefusal): void {
+    this.refusals.push(refusal);
   }
-  throw finalError(failures, refusals);
+
+  failed(failure: Failure, ms: number): Attempt {
+    const attempt = { ...failure.attempt, ms };
+    this.attempts.push(attempt);
+    this.failures.push(failure);
+    return attempt;
+  }
+
+  succeeded(route: UpstreamRoute, status: number, ms: number): Attempt[] {
+    this.attempts.push({ provider: route.providerName, status, ms });
+    return this.attempts;
+  }
+
+  error(): GatewayError {
+    const last = this.failures.at(-1);
+    if (!last) {
+      // No route was tried: every one was refused before its attempt (or there were none).
+      const soonest = this.refusals.reduce<RouteRefusal | undefined>((best, r) => (best && best.retryAfterMs <= r.retryAfterMs ? best : r), undefined);
+      return soonest?.error ?? noRouteAvailable();
+    }
+    if (this.failures.length === 1) return last.error;
+    return allRoutesFailed(last.error, this.failures.map((failure) => failure.summary));
+  }
 }
 
-async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<Outcome> {
-  const body = req.bodyFor(route);
+/** Sends the request to its route; throws only when the client left (nobody to answer, no fallback). */
+export async function attemptRoute(upstream: UpstreamServices, { route, body, clientHeaders, signal }: RouteRequest): Promise<AttemptOutcome> {
   let response: Dispatcher.ResponseData;
   try {
-    response = await req.pools.get(route.origin).request({
+    response = await upstream.pools.get(route.origin).request({
       method: 'POST',
       path: route.path,
-      headers: upstreamHeaders(req.clientHeaders, route.headers, body.length),
+      headers: upstreamHeaders(clientHeaders, route.headers, body.length),
       body,
-      signal: req.signal,
+      signal,
     });
   } catch (err) {
-    if (req.signal.gone) throw err; // the client left: no fallback, nobody to answer
+    if (signal.gone) throw err;
     return { failure: networkFailure(route, err) };
   }
   const status = response.statusCode;
-  if (status >= 200 && status < 300) return answered(req, route, response);
-  const text = readUpstreamError(await readCapped(response.body), req.providerKeys) ?? (status < 400 ? redirected(status) : undefined);
+  if (status >= 200 && status < 300) return answered(upstream, route, response);
+  const text = readUpstreamError(await readCapped(response.body), upstream.providerKeys) ?? (status < 400 ? redirected(status) : undefined);
   if (!shouldFallThrough(status)) return { final: relayedUpstreamError(status, text, response.headers) };
   const attempt = { provider: route.providerName, status, ...(text && { message: text.message }) };
   if (status === 401 || status === 403) {
@@ -131,9 +139,9 @@ async function attempt(req: ForwardRequest, route: UpstreamRoute): Promise<Outco
 }
 
 /** A 2xx: a stream is relayed as it comes; a JSON answer is read first, and a broken one is a failure. */
-async function answered(req: ForwardRequest, route: UpstreamRoute, response: Dispatcher.ResponseData): Promise<Outcome> {
+async function answered(upstream: UpstreamServices, route: UpstreamRoute, response: Dispatcher.ResponseData): Promise<AttemptOutcome> {
   if (isEventStream(response)) return { response, answer: { kind: 'stream' } };
-  const read = await req.answers.read(response.body);
+  const read = await upstream.answers.read(response.body);
   if (read.kind !== 'broken') return { response, answer: read };
   response.body.destroy();
   const what = read.cause === 'body_cut' ? 'broke off its answer before it was complete' : 'sent an answer that is not valid JSON';
@@ -169,22 +177,6 @@ function networkFailure(route: UpstreamRoute, err: unknown): Failure {
 
 function errorCode(err: unknown): string {
   return (err as { code?: string }).code ?? (err as Error).name ?? 'UNKNOWN';
-}
-
-function finalError(failures: Failure[], refusals: RouteRefusal[]): GatewayError {
-  const last = failures.at(-1);
-  if (!last) {
-    // No route was tried: every one was refused before its attempt (or there were none).
-    if (refusals.length > 0) return refusals.reduce((soonest, r) => (r.retryAfterMs < soonest.retryAfterMs ? r : soonest)).error;
-    return new GatewayError('No upstream route has room for this request right now. Please try again shortly.', {
-      status: 503,
-      type: 'server_error',
-      code: 'no_route_available',
-      headers: { 'retry-after': '1' },
-    });
-  }
-  if (failures.length === 1) return last.error;
-  return allRoutesFailed(last.error, failures.map((failure) => failure.summary));
 }
 
 async function readCapped(body: Dispatcher.ResponseData['body']): Promise<Buffer> {

@@ -1,18 +1,20 @@
 /**
  * Relays the chosen upstream answer to the client. A JSON answer within the buffering bound was read
- * and checked already (forward.ts) and is sent whole; a larger one is sent as it arrives (what was
- * read first, then the rest of the body, with backpressure), its usage found by a streaming scan.
- * SSE streams go through an SseTap chunk by chunk. A client that disconnects destroys the upstream
- * body, which makes undici abort the upstream request.
+ * and checked already (forward.ts) and is sent whole, as the route's dialect renders it; a larger one
+ * is sent as it arrives (what was read first, then the rest of the body, with backpressure), its usage
+ * found by a streaming scan. SSE streams go through the dialect's tap chunk by chunk. A client that
+ * disconnects destroys the upstream body, which makes undici abort the upstream request.
+ *
+ * Each relay hands the body to `send` and reports its outcome through `onDone`, which may hear both
+ * a stream's end and its close: the caller (src/exchange.ts) acts on the first.
  */
-import { Transform, type TransformCallback } from 'node:stream';
-import type { FastifyReply } from 'fastify';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import type { Dispatcher } from 'undici';
-import type { Endpoint } from '../openai/endpoint.js';
-import { SseTap, type StreamedText } from '../openai/sse-tap.js';
-import type { UpstreamAnswer } from '../upstream/forward.js';
+import type { ClientRequest, StreamTap } from '../dialects/dialect.js';
+import type { StreamedText } from '../openai/sse-tap.js';
 import { TopLevelUsageScan } from '../openai/usage-scan.js';
-import { normaliseUsage, type Usage } from '../openai/usage.js';
+import type { Usage } from '../openai/usage.js';
+import type { UpstreamAnswer, ForwardSuccess } from './forward.js';
 
 export interface RelayOutcome {
   /** The status the client received. */
@@ -25,9 +27,9 @@ export interface RelayOutcome {
   streamedText?: () => StreamedText;
 }
 
-export interface RelayOptions {
-  endpoint: Endpoint;
-  stripUsageChunk: boolean;
+/** Where a relay sends the client's body, and whom it tells how the answer went. */
+export interface RelaySink {
+  send(body: Buffer | Readable): void;
   /** Streams: the first bytes are on their way to the client. */
   onFirstByte(): void;
   onDone(outcome: RelayOutcome): void;
@@ -35,28 +37,27 @@ export interface RelayOptions {
 
 type JsonAnswer = Exclude<UpstreamAnswer, { kind: 'stream' }>;
 
-export function relayJson(reply: FastifyReply, response: Dispatcher.ResponseData, answer: JsonAnswer, options: RelayOptions): void {
+/** A JSON answer: sent whole (as the dialect renders it), or streamed past the bound. */
+export function relayJson(request: ClientRequest, success: ForwardSuccess, answer: JsonAnswer, sink: RelaySink): void {
+  const { response } = success;
   const status = response.statusCode;
   if (answer.kind === 'whole') {
-    reply.send(answer.body);
-    const usage = isObject(answer.json) ? normaliseUsage(answer.json.usage) : undefined;
-    options.onDone({ status, usage, completed: true, stream: false });
+    const { body, usage } = success.route.dialect.clientAnswer(request, answer.body, answer.json);
+    sink.send(body);
+    sink.onDone({ status, usage, completed: true, stream: false });
     return;
   }
   const scan = new UsageScanTap(answer.head);
-  let done = false;
   const finish = () => {
-    if (done) return;
-    done = true;
     if (!response.body.destroyed) response.body.destroy(); // client gone: abort the upstream request
-    options.onDone({ status, usage: scan.usage(), completed: scan.completed, stream: false });
+    sink.onDone({ status, usage: scan.usage(), completed: scan.completed, stream: false });
   };
   // Headers are sent: a body that breaks off now can only end the connection, which the client notices.
   response.body.on('error', (err) => scan.destroy(err));
   scan.on('end', finish);
   scan.on('close', finish);
   response.body.pipe(scan);
-  reply.send(scan);
+  sink.send(scan);
 }
 
 /** Passes a large JSON answer through (the part read before deciding to stream it first), scanning for usage. */
@@ -89,25 +90,20 @@ class UsageScanTap extends Transform {
   }
 }
 
-export function relayStream(reply: FastifyReply, response: Dispatcher.ResponseData, options: RelayOptions): void {
-  const upstream = response.body;
-  const tap = new SseTap({ endpoint: options.endpoint, stripUsageChunk: options.stripUsageChunk });
-  let done = false;
+/** An SSE answer: the upstream stream through the route dialect's tap. */
+export function relayStream(request: ClientRequest, success: ForwardSuccess, sink: RelaySink): void {
+  const upstream = success.response.body;
+  const tap: StreamTap = success.route.dialect.clientStream(request);
   const finish = () => {
-    if (done) return;
-    done = true;
     if (!upstream.destroyed) upstream.destroy(); // client gone: abort the upstream request
-    options.onDone({ status: response.statusCode, usage: tap.usage, completed: tap.completed, stream: true, streamedText: () => tap.streamedText() });
+    const streamedText = () => tap.streamedText();
+    sink.onDone({ status: success.response.statusCode, usage: tap.usage, completed: tap.completed, stream: true, streamedText });
   };
   upstream.on('error', () => tap.endWithError());
   tap.on('end', finish);
   tap.on('close', finish);
   upstream.pipe(tap);
   // A second 'data' listener on an already piped stream is safe: pipe keeps control of the flow.
-  upstream.once('data', () => options.onFirstByte());
-  reply.send(tap);
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
+  upstream.once('data', () => sink.onFirstByte());
+  sink.send(tap);
 }

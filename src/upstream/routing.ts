@@ -5,6 +5,8 @@
  * skipped; a provider that needs none (a local server) is given any placeholder apiKey.
  */
 import type { Config, ModelConfig, ProviderConfig } from '../config.js';
+import type { Dialect } from '../dialects/dialect.js';
+import { openaiDialect } from '../dialects/openai.js';
 import type { Endpoint } from '../openai/endpoint.js';
 import { providerHeaders } from './headers.js';
 
@@ -17,6 +19,8 @@ export interface UpstreamRoute {
   path: string;
   /** Set on every request to this route: the provider's configured headers and its credential. */
   headers: Record<string, string>;
+  /** How this provider is spoken to (every provider speaks OpenAI's own API for now). */
+  dialect: Dialect;
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: '/chat/completions', responses: '/responses' };
@@ -76,6 +80,7 @@ export class ModelRouter {
           origin: base.origin,
           path: base.pathname.replace(/\/+$/, '') + ENDPOINT_PATHS[endpoint],
           headers: providerHeaders(provider),
+          dialect: openaiDialect,
         };
       });
     return { routes, uncredentialed };

@@ -1,0 +1,42 @@
+/**
+ * A dialect is how tollgate speaks to one kind of provider: it turns the client's request into the
+ * body the route's upstream expects, and the upstream's answer into what the client receives. Each
+ * route carries its provider's dialect (upstream/routing.ts) and the exchange (src/exchange.ts) asks
+ * it for both, so a fallback from one kind of provider to another changes the body and the answer.
+ */
+import type { Transform } from 'node:stream';
+import type { Endpoint } from '../openai/endpoint.js';
+import type { JsonMember } from '../openai/json-scan.js';
+import type { ProxyBody } from '../openai/request-body.js';
+import type { StreamedText } from '../openai/sse-tap.js';
+import type { Usage } from '../openai/usage.js';
+
+/** The client's request as the gateway checked it: the members it reads, and the bytes it came in. */
+export interface ClientRequest {
+  endpoint: Endpoint;
+  body: ProxyBody;
+  /** The body exactly as received. */
+  json: Buffer;
+  /** Its top-level members, where they sit in `json`. */
+  members: JsonMember[];
+}
+
+/** A streamed answer on its way to the client, and what it told about usage as it passed. */
+export interface StreamTap extends Transform {
+  readonly usage: Usage | undefined;
+  /** The stream reached its natural end (chat's [DONE], a terminal Responses event). */
+  readonly completed: boolean;
+  /** Completion text the client received, to estimate usage when the stream was cut. */
+  streamedText(): StreamedText;
+  /** Ends the client's stream after the upstream's broke off. */
+  endWithError(): void;
+}
+
+export interface Dialect {
+  /** The upstream body for one route of the request; `model` is the provider's id for the model. */
+  upstreamBody(request: ClientRequest, model: string): Buffer;
+  /** The client's answer of a whole JSON answer, and its usage. */
+  clientAnswer(request: ClientRequest, body: Buffer, json: unknown): { body: Buffer; usage: Usage | undefined };
+  /** The transform an upstream stream passes through to the client, tapping its usage. */
+  clientStream(request: ClientRequest): StreamTap;
+}

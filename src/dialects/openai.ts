@@ -1,0 +1,37 @@
+/**
+ * OpenAI-native providers (OpenAI, AI/ML API and any other server of the same API): the client's own
+ * bytes go upstream with only the model id replaced, and answers come back as they are. Chat streams
+ * always ask the upstream for its usage chunk (the gateway counts from it); a client that did not ask
+ * for it does not get it (docs/openai-wire.md §4.3).
+ */
+import { setJsonMembers } from '../openai/json-members.js';
+import { SseTap } from '../openai/sse-tap.js';
+import { normaliseUsage } from '../openai/usage.js';
+import type { ClientRequest, Dialect } from './dialect.js';
+
+export const openaiDialect: Dialect = {
+  upstreamBody({ endpoint, body, json, members }, model) {
+    const replaced: Record<string, string> = { model: JSON.stringify(model) };
+    if (endpoint === 'chat' && body.stream === true) {
+      replaced.stream_options = JSON.stringify({ ...body.stream_options, include_usage: true });
+    }
+    return setJsonMembers(json, replaced, members);
+  },
+
+  clientAnswer(_request, body, json) {
+    return { body, usage: isObject(json) ? normaliseUsage(json.usage) : undefined };
+  },
+
+  clientStream(request) {
+    return new SseTap({ endpoint: request.endpoint, stripUsageChunk: stripsUsageChunk(request) });
+  },
+};
+
+/** The gateway asked for the usage chunk on the client's behalf: the client gets it only if it asked too. */
+function stripsUsageChunk({ endpoint, body }: ClientRequest): boolean {
+  return endpoint === 'chat' && body.stream === true && body.stream_options?.include_usage !== true;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

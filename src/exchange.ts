@@ -1,0 +1,257 @@
+/**
+ * One proxied request, owned from start to end by one object, in four steps:
+ * - open(): find the alias' routes, check the key's monthly budget, admit the request against the
+ *   key's limits (reserving its prompt plus output cap);
+ * - forward(): try the routes in order (each provider account admits its attempt, the route's
+ *   dialect writes its body) until one answers; the client's own errors end the trying;
+ * - relay(): send that answer on through the route dialect's tap;
+ * - finish(): exactly once, whatever happened: settle the reservations against the real usage,
+ *   record usage and cost, observe the metrics, write the request's one log line.
+ * Nothing here knows Fastify (routes/proxy.ts adapts its request and reply), so the exchange runs in
+ * unit tests with a fake clock and memory stores (test/unit/exchange.test.ts).
+ */
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { ClientRequest } from './dialects/dialect.js';
+import { invalidRequest, modelNotFound, noCredentialedProvider } from './errors.js';
+import type { ApiKeyRecord } from './keys/api-key.js';
+import { providerRefusal, type AdmissionControl, type RequestEstimate, type Reservation } from './limits/admission.js';
+import type { GatewayMetrics } from './observability/metrics.js';
+import type { Usage } from './openai/usage.js';
+import { ClientGone, type ClientResponse } from './upstream/client-gone.js';
+import { attemptRoute, FallbackTrail, type Attempt, type ForwardSuccess, type UpstreamServices } from './upstream/forward.js';
+import { downstreamHeaders } from './upstream/headers.js';
+import { relayJson, relayStream, type RelayOutcome, type RelaySink } from './upstream/relay.js';
+import type { ModelRouter, UpstreamRoute } from './upstream/routing.js';
+import { estimateUsage } from './usage/estimate.js';
+import type { UsageService } from './usage/usage-service.js';
+
+/** Everything an exchange uses that outlives it, shared by every request. */
+export interface ExchangeServices {
+  admission: AdmissionControl;
+  usage: Pick<UsageService, 'checkBudget' | 'record'>;
+  metrics: GatewayMetrics;
+  router: ModelRouter;
+  upstream: UpstreamServices;
+  /** Milliseconds on a monotonic clock (performance.now). */
+  now(): number;
+}
+
+/** The pino-style logger of the request (its lines carry the request id). */
+export interface ExchangeLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** The client's side of the exchange: its HTTP response, seen without Fastify. */
+export interface ClientConnection {
+  /** Watched for a client that goes away before its answer is complete. */
+  readonly response: ClientResponse;
+  readonly headers: IncomingHttpHeaders;
+  readonly requestId: string;
+  readonly log: ExchangeLog;
+  /** Headers for whatever answer the client gets, an error included (the key's x-ratelimit-*). */
+  setHeaders(headers: Record<string, string>): void;
+  send(status: number, headers: OutgoingHttpHeaders, body: Buffer | Readable): void;
+  /** The exchange writes this request's completion line itself; the generic one must not. */
+  logsItself(): void;
+}
+
+export class Exchange {
+  readonly #services: ExchangeServices;
+  readonly #request: ClientRequest;
+  readonly #principal: ApiKeyRecord;
+  readonly #client: ClientConnection;
+  readonly #started: number;
+  readonly #clientGone: ClientGone;
+  #estimate!: RequestEstimate;
+  #keyReservation!: Reservation;
+  /** Provider accounts that admitted an attempt, by provider name. */
+  readonly #providerReservations = new Map<string, Reservation>();
+  #finished = false;
+
+  constructor(services: ExchangeServices, request: ClientRequest, principal: ApiKeyRecord, client: ClientConnection) {
+    this.#services = services;
+    this.#request = request;
+    this.#principal = principal;
+    this.#client = client;
+    this.#started = services.now();
+    this.#clientGone = new ClientGone(client.response);
+  }
+
+  get #model(): string {
+    return this.#request.body.model;
+  }
+
+  /**
+   * Runs the request until its answer is on its way (finish() runs when the relay ends). Throws the
+   * client's error (budget, limits, every route failed) for the app's error handler to render.
+   */
+  async run(): Promise<void> {
+    const routes = await this.open();
+    let success: ForwardSuccess;
+    try {
+      success = await this.forward(routes);
+    } catch (err) {
+      this.finish(); // nothing was served: give back what was reserved
+      if (!this.#clientGone.gone) throw err;
+      this.logClientLeft();
+      return;
+    }
+    this.relay(success);
+  }
+
+  /** Throws before anything is reserved, or holds the key's reservation. */
+  private async open(): Promise<UpstreamRoute[]> {
+    const { admission, usage } = this.#services;
+    const routes = this.routes();
+    this.#estimate = admission.estimate(this.#request.body, this.#request.endpoint);
+    await usage.checkBudget(this.#principal);
+    this.#keyReservation = await admission.admitKey(this.#principal, this.#model, this.#estimate);
+    this.#client.setHeaders(this.#keyReservation.headers);
+    return routes;
+  }
+
+  /** Unknown aliases and aliases this key may not use look the same. */
+  private routes(): UpstreamRoute[] {
+    const { router } = this.#services;
+    const { endpoint } = this.#request;
+    const alias = this.#model;
+    const permitted = !this.#principal.models || this.#principal.models.includes(alias);
+    const routes = permitted ? router.routes(alias, endpoint) : undefined;
+    if (!routes) throw modelNotFound(alias);
+    if (routes.length > 0) return routes;
+    const uncredentialed = router.uncredentialed(alias, endpoint);
+    if (uncredentialed.length > 0) throw noCredentialedProvider(alias, uncredentialed);
+    const api = endpoint === 'chat' ? 'Chat Completions' : 'Responses';
+    throw invalidRequest(`The model \`${alias}\` is not available on the ${api} API.`, 'model', 'unsupported_endpoint');
+  }
+
+  private async forward(routes: UpstreamRoute[]): Promise<ForwardSuccess> {
+    const trail = new FallbackTrail();
+    for (const route of routes) {
+      if (!(await this.admitProvider(route, trail))) continue;
+      const body = route.dialect.upstreamBody(this.#request, route.model);
+      const started = this.#services.now();
+      const request = { route, body, clientHeaders: this.#client.headers, signal: this.#clientGone };
+      const outcome = await attemptRoute(this.#services.upstream, request);
+      const ms = this.#services.now() - started;
+      if ('response' in outcome) {
+        const attempts = trail.succeeded(route, outcome.response.statusCode, ms);
+        return { route, response: outcome.response, answer: outcome.answer, attempts, upstreamMs: ms };
+      }
+      if ('final' in outcome) throw outcome.final; // the client's own error: every route would refuse it
+      this.noteFailedAttempt(trail.failed(outcome.failure, ms));
+    }
+    throw trail.error();
+  }
+
+  /** The route's provider account has room (its reservation is kept), or the route is skipped. */
+  private async admitProvider(route: UpstreamRoute, trail: FallbackTrail): Promise<boolean> {
+    const { admission } = this.#services;
+    const { reservation, denial } = await admission.admitProvider(route.providerName, route.provider, this.#estimate);
+    if (denial) {
+      trail.refused(providerRefusal(denial, this.#model));
+      return false;
+    }
+    this.#providerReservations.set(route.providerName, reservation);
+    return true;
+  }
+
+  private relay(success: ForwardSuccess): void {
+    this.observeUpstream(success);
+    const { response } = success;
+    const headers: OutgoingHttpHeaders = downstreamHeaders(response.headers);
+    headers['x-request-id'] = response.headers['x-request-id'] ?? this.#client.requestId;
+    this.#client.logsItself();
+    const sink: RelaySink = {
+      send: (body) => this.#client.send(response.statusCode, headers, body),
+      onFirstByte: () => this.observeFirstByte(success),
+      onDone: (outcome) => this.finish(success, outcome),
+    };
+    if (success.answer.kind === 'stream') {
+      this.#services.metrics.activeStreams.inc();
+      relayStream(this.#request, success, sink);
+    } else {
+      relayJson(this.#request, success, success.answer, sink);
+    }
+  }
+
+  /** `success`/`outcome` are absent when no upstream answered (every route failed, the client left). */
+  private finish(success?: ForwardSuccess, outcome?: RelayOutcome): void {
+    if (this.#finished) return;
+    this.#finished = true;
+    const usage = outcome && outcome.status < 300 ? this.usageOf(outcome) : undefined;
+    this.settle(success, usage?.totalTokens ?? 0);
+    if (!success || !outcome) return; // the app's error handler answers and logs these
+    if (outcome.stream) this.#services.metrics.activeStreams.dec();
+    const costUsd = usage ? this.#services.usage.record(this.#principal, this.#model, success.route.providerName, usage) : 0;
+    this.logCompleted(success, outcome, usage, costUsd);
+  }
+
+  /** What the upstream reported, or an estimate when it reported nothing (a cut stream). */
+  private usageOf(outcome: RelayOutcome): Usage {
+    return outcome.usage ?? estimateUsage(this.#estimate.promptTokens, outcome.streamedText?.() ?? { sample: '', chars: 0 });
+  }
+
+  private settle(success: ForwardSuccess | undefined, actualTokens: number): void {
+    // No provider account had room for any route: nothing was asked upstream, so the key gets its request back.
+    this.#keyReservation.settle(actualTokens, this.#providerReservations.size === 0);
+    for (const [provider, reservation] of this.#providerReservations) {
+      reservation.settle(provider === success?.route.providerName ? actualTokens : 0);
+    }
+  }
+
+  /** Upstream latency, and the gateway's own share of the time to the upstream's answer. */
+  private observeUpstream(success: ForwardSuccess): void {
+    const { metrics, now } = this.#services;
+    const upstreamTotalMs = success.attempts.reduce((sum, attempt) => sum + attempt.ms, 0);
+    metrics.upstreamSeconds.observe({ provider: success.route.providerName, model: this.#model }, success.upstreamMs / 1000);
+    const overheadMs = Math.max(0, now() - this.#started - upstreamTotalMs);
+    metrics.overheadSeconds.observe({ route: this.#request.endpoint }, overheadMs / 1000);
+  }
+
+  private observeFirstByte(success: ForwardSuccess): void {
+    const seconds = (this.#services.now() - this.#started) / 1000;
+    this.#services.metrics.streamFirstByteSeconds.observe({ provider: success.route.providerName, model: this.#model }, seconds);
+  }
+
+  private noteFailedAttempt(attempt: Attempt): void {
+    this.#services.metrics.upstreamErrors.inc({ provider: attempt.provider, cause: attempt.cause ?? String(attempt.status) });
+    const refused = attempt.status === 401 || attempt.status === 403;
+    const message = refused ? 'upstream refused the provider credential; check its apiKey' : 'upstream attempt failed; trying the next route';
+    // `upstreamMessage` is already redacted of provider keys (and the log line is again, as a whole).
+    const fields = { provider: attempt.provider, status: attempt.status, cause: attempt.cause, upstreamMessage: attempt.message };
+    this.#client.log[refused ? 'error' : 'warn'](fields, message);
+  }
+
+  /** The client left before any upstream answered: nobody to answer, nothing to relay. */
+  private logClientLeft(): void {
+    this.#client.logsItself();
+    const fields = { keyName: this.#principal.name, model: this.#model, status: 499, totalMs: this.elapsedMs() };
+    this.#client.log.info(fields, 'client closed the request before the upstream answered');
+  }
+
+  private logCompleted(success: ForwardSuccess, outcome: RelayOutcome, usage: Usage | undefined, costUsd: number): void {
+    const fields = {
+      keyName: this.#principal.name,
+      keyId: this.#principal.id,
+      model: this.#model,
+      provider: success.route.providerName,
+      endpoint: this.#request.endpoint,
+      status: outcome.status,
+      stream: outcome.stream,
+      completed: outcome.completed,
+      attempts: success.attempts.length,
+      upstreamMs: Math.round(success.upstreamMs),
+      totalMs: this.elapsedMs(),
+      ...(usage && { usage, costUsd }),
+    };
+    this.#client.log.info(fields, 'request completed');
+  }
+
+  private elapsedMs(): number {
+    return Math.round(this.#services.now() - this.#started);
+  }
+}
