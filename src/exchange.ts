@@ -14,12 +14,13 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ClientRequest } from './dialects/dialect.js';
 import { invalidRequest, modelNotFound, noCredentialedProvider } from './errors.js';
+import { ExchangeReport } from './exchange-report.js';
 import type { ApiKeyRecord } from './keys/api-key.js';
 import { providerRefusal, type AdmissionControl, type RequestEstimate, type Reservation } from './limits/admission.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { Usage } from './openai/usage.js';
 import { ClientGone, type ClientResponse } from './upstream/client-gone.js';
-import { attemptRoute, FallbackTrail, type Attempt, type ForwardSuccess, type UpstreamServices } from './upstream/forward.js';
+import { attemptRoute, FallbackTrail, type ForwardSuccess, type UpstreamServices } from './upstream/forward.js';
 import { downstreamHeaders } from './upstream/headers.js';
 import { relayJson, relayStream, type RelayOutcome, type RelaySink } from './upstream/relay.js';
 import type { ModelRouter, UpstreamRoute } from './upstream/routing.js';
@@ -63,8 +64,8 @@ export class Exchange {
   readonly #request: ClientRequest;
   readonly #principal: ApiKeyRecord;
   readonly #client: ClientConnection;
-  readonly #started: number;
   readonly #clientGone: ClientGone;
+  readonly #report: ExchangeReport;
   #estimate!: RequestEstimate;
   #keyReservation!: Reservation;
   /** Provider accounts that admitted an attempt, by provider name. */
@@ -76,8 +77,8 @@ export class Exchange {
     this.#request = request;
     this.#principal = principal;
     this.#client = client;
-    this.#started = services.now();
     this.#clientGone = new ClientGone(client.response);
+    this.#report = new ExchangeReport(services, request, principal, client.log);
   }
 
   get #model(): string {
@@ -96,7 +97,8 @@ export class Exchange {
     } catch (err) {
       this.finish(); // nothing was served: give back what was reserved
       if (!this.#clientGone.gone) throw err;
-      this.logClientLeft();
+      this.#client.logsItself();
+      this.#report.clientLeft();
       return;
     }
     this.relay(success);
@@ -142,7 +144,7 @@ export class Exchange {
         return { route, response: outcome.response, answer: outcome.answer, attempts, upstreamMs: ms };
       }
       if ('final' in outcome) throw outcome.final; // the client's own error: every route would refuse it
-      this.noteFailedAttempt(trail.failed(outcome.failure, ms));
+      this.#report.attemptFailed(trail.failed(outcome.failure, ms));
     }
     throw trail.error();
   }
@@ -160,14 +162,14 @@ export class Exchange {
   }
 
   private relay(success: ForwardSuccess): void {
-    this.observeUpstream(success);
+    this.#report.upstreamAnswered(success);
     const { response } = success;
     const headers: OutgoingHttpHeaders = downstreamHeaders(response.headers);
     headers['x-request-id'] = response.headers['x-request-id'] ?? this.#client.requestId;
     this.#client.logsItself();
     const sink: RelaySink = {
       send: (body) => this.#client.send(response.statusCode, headers, body),
-      onFirstByte: () => this.observeFirstByte(success),
+      onFirstByte: () => this.#report.firstByte(success),
       onDone: (outcome) => this.finish(success, outcome),
     };
     if (success.answer.kind === 'stream') {
@@ -187,7 +189,7 @@ export class Exchange {
     if (!success || !outcome) return; // the app's error handler answers and logs these
     if (outcome.stream) this.#services.metrics.activeStreams.dec();
     const costUsd = usage ? this.#services.usage.record(this.#principal, this.#model, success.route.providerName, usage) : 0;
-    this.logCompleted(success, outcome, usage, costUsd);
+    this.#report.completed(success, outcome, usage, costUsd);
   }
 
   /** What the upstream reported, or an estimate when it reported nothing (a cut stream). */
@@ -203,55 +205,4 @@ export class Exchange {
     }
   }
 
-  /** Upstream latency, and the gateway's own share of the time to the upstream's answer. */
-  private observeUpstream(success: ForwardSuccess): void {
-    const { metrics, now } = this.#services;
-    const upstreamTotalMs = success.attempts.reduce((sum, attempt) => sum + attempt.ms, 0);
-    metrics.upstreamSeconds.observe({ provider: success.route.providerName, model: this.#model }, success.upstreamMs / 1000);
-    const overheadMs = Math.max(0, now() - this.#started - upstreamTotalMs);
-    metrics.overheadSeconds.observe({ route: this.#request.endpoint }, overheadMs / 1000);
-  }
-
-  private observeFirstByte(success: ForwardSuccess): void {
-    const seconds = (this.#services.now() - this.#started) / 1000;
-    this.#services.metrics.streamFirstByteSeconds.observe({ provider: success.route.providerName, model: this.#model }, seconds);
-  }
-
-  private noteFailedAttempt(attempt: Attempt): void {
-    this.#services.metrics.upstreamErrors.inc({ provider: attempt.provider, cause: attempt.cause ?? String(attempt.status) });
-    const refused = attempt.status === 401 || attempt.status === 403;
-    const message = refused ? 'upstream refused the provider credential; check its apiKey' : 'upstream attempt failed; trying the next route';
-    // `upstreamMessage` is already redacted of provider keys (and the log line is again, as a whole).
-    const fields = { provider: attempt.provider, status: attempt.status, cause: attempt.cause, upstreamMessage: attempt.message };
-    this.#client.log[refused ? 'error' : 'warn'](fields, message);
-  }
-
-  /** The client left before any upstream answered: nobody to answer, nothing to relay. */
-  private logClientLeft(): void {
-    this.#client.logsItself();
-    const fields = { keyName: this.#principal.name, model: this.#model, status: 499, totalMs: this.elapsedMs() };
-    this.#client.log.info(fields, 'client closed the request before the upstream answered');
-  }
-
-  private logCompleted(success: ForwardSuccess, outcome: RelayOutcome, usage: Usage | undefined, costUsd: number): void {
-    const fields = {
-      keyName: this.#principal.name,
-      keyId: this.#principal.id,
-      model: this.#model,
-      provider: success.route.providerName,
-      endpoint: this.#request.endpoint,
-      status: outcome.status,
-      stream: outcome.stream,
-      completed: outcome.completed,
-      attempts: success.attempts.length,
-      upstreamMs: Math.round(success.upstreamMs),
-      totalMs: this.elapsedMs(),
-      ...(usage && { usage, costUsd }),
-    };
-    this.#client.log.info(fields, 'request completed');
-  }
-
-  private elapsedMs(): number {
-    return Math.round(this.#services.now() - this.#started);
-  }
 }
