@@ -23,9 +23,10 @@
 import type { ChainableCommander, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { ApiKeyRecord } from './api-key.js';
-import type { KeyPatch, ManagedKeyStore, NewKey } from './key-store.js';
+import {
+  applyPatch, newKeyRecord, PATCHABLE_FIELDS, type KeyPatch, type ManagedKeyStore, type NewKey,
+} from './key-store.js';
 import { LastKnownKeys } from './last-known-keys.js';
-import { applyPatch, newKeyRecord, PATCHABLE_FIELDS } from './memory-key-store.js';
 
 const DEFAULT_CACHE_TTL_MS = 1_000;
 /** Revoked keys fail within one second on every instance. */
