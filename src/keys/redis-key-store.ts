@@ -22,6 +22,7 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
+import { execReplies } from '../redis/pipeline.js';
 import type { ApiKeyRecord } from './api-key.js';
 import {
   applyPatch, newKeyRecord, PATCHABLE_FIELDS, type KeyPatch, type ManagedKeyStore, type NewKey,
@@ -81,7 +82,12 @@ export class RedisKeyStore implements ManagedKeyStore {
   async create(input: NewKey): Promise<{ record: ApiKeyRecord; plaintext: string }> {
     const created = newKeyRecord(input);
     const { id, keyHash } = created.record;
-    await exec(this.redis.multi().hset(this.names.record(id), encode(created.record)).set(this.names.hash(keyHash), id).sadd(this.names.ids, id));
+    const tx = this.redis
+      .multi()
+      .hset(this.names.record(id), encode(created.record))
+      .set(this.names.hash(keyHash), id)
+      .sadd(this.names.ids, id);
+    await execReplies(tx).catch(unavailable);
     this.forget(keyHash);
     return created;
   }
@@ -96,7 +102,8 @@ export class RedisKeyStore implements ManagedKeyStore {
     const ids = await this.redis.smembers(this.names.ids).catch(unavailable);
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.names.record(id));
-    const records = (await exec(pipeline)).map((fields) => decode(fields as Record<string, string>));
+    const replies = await execReplies(pipeline).catch(unavailable);
+    const records = replies.map((fields) => decode(fields as Record<string, string>));
     return records.filter((r) => r !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
@@ -134,7 +141,8 @@ export class RedisKeyStore implements ManagedKeyStore {
   }
 
   private async writeAndRead(tx: ChainableCommander, key: string): Promise<ApiKeyRecord | undefined> {
-    const record = decode((await exec(tx.hgetall(key))).at(-1) as Record<string, string>);
+    const replies = await execReplies(tx.hgetall(key)).catch(unavailable);
+    const record = decode(replies.at(-1) as Record<string, string>);
     // This instance sees its own change at once (during an outage too); the others within the cache TTL.
     if (record) {
       this.forget(record.keyHash);
@@ -218,14 +226,4 @@ function decode(fields: Record<string, string>): ApiKeyRecord | undefined {
 
 function unavailable(err: unknown): never {
   throw new StoreUnavailableError('keys', err);
-}
-
-/** A MULTI/pipeline's results, throwing the first command error instead of returning it. */
-async function exec(commands: ChainableCommander): Promise<unknown[]> {
-  const results = await commands.exec().catch(unavailable);
-  if (!results) unavailable(new Error('Redis transaction was aborted'));
-  return results.map(([err, result]) => {
-    if (err) unavailable(err);
-    return result;
-  });
 }

@@ -32,8 +32,9 @@
  * StoreUnavailableError.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
+import { execReplies } from '../redis/pipeline.js';
 import { nanosToUsd } from './cost.js';
 import {
   COUNTERS, DAY_MS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth, zeroCounters,
@@ -205,7 +206,8 @@ export class RedisUsageStore implements UsageStore {
   /** Two round trips whatever the range: every day's index, then every matching hash. */
   async query(q: UsageQuery): Promise<UsageRow[]> {
     const days = queryDays(q, this.options.retentionDays);
-    const indexes = await read(days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.#reads.pipeline()));
+    const indexReads = days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.#reads.pipeline());
+    const indexes = await execReplies(indexReads).catch(unavailable);
     const cells = days.flatMap((day, i) =>
       (indexes[i] as string[]).flatMap((member) => {
         const cut = member.indexOf('|');
@@ -215,7 +217,7 @@ export class RedisUsageStore implements UsageStore {
     );
     const pipeline = this.#reads.pipeline();
     for (const c of cells) pipeline.hgetall(this.#hashKey(c.keyId, c.day, c.model));
-    const hashes = cells.length > 0 ? await read(pipeline) : [];
+    const hashes = cells.length > 0 ? await execReplies(pipeline).catch(unavailable) : [];
     return toRows(cells.map((c, i) => ({ ...c, counters: fromHash(hashes[i] as Record<string, string>) })), q.groupBy);
   }
 
@@ -254,14 +256,6 @@ function spendExpiry(at: Date): number {
 
 function unavailable(err: unknown): never {
   throw new StoreUnavailableError('usage', err);
-}
-
-/** Execs a read pipeline; rejects with the first command error (Redis reports them per command). */
-async function read(commands: ChainableCommander): Promise<unknown[]> {
-  const replies = (await commands.exec().catch(unavailable)) ?? [];
-  const failed = replies.find(([err]) => err);
-  if (failed) unavailable(failed[0]);
-  return replies.map(([, reply]) => reply);
 }
 
 function fromHash(hash: Record<string, string>): Counters {
