@@ -34,7 +34,7 @@ export function finishProxiedRequest(ctx: ProxyContext, success: ForwardSuccess 
   if (!success || !outcome) return; // the error handler answers and logs these
   const { request } = ctx;
   if (outcome.stream) request.server.metrics.activeStreams.dec();
-  const costUsd = usage ? request.server.usage.record(request.principal!, ctx.model, success.route.providerName, usage) : 0;
+  const costUsd = usage ? request.server.usage.record(request.principal!, ctx.model, usage) : 0;
   logLine(ctx, success, outcome, usage, costUsd);
 }
 

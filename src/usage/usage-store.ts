@@ -8,8 +8,6 @@ import type { Usage } from '../openai/usage.js';
 export interface UsageEvent {
   keyId: string;
   model: string;
-  /** The provider that answered (after fallback). */
-  provider: string;
   at: Date;
   usage: Usage;
   costUsd: number;
