@@ -69,13 +69,19 @@ export class RedisKeyStore implements ManagedKeyStore {
 
   constructor(private readonly redis: Redis, options: RedisKeyStoreOptions) {
     const prefix = options.keyPrefix;
-    this.names = { record: (id) => `${prefix}key:${id}`, hash: (keyHash) => `${prefix}keyhash:${keyHash}`, ids: `${prefix}keys` };
+    this.names = {
+      record: (id) => `${prefix}key:${id}`,
+      hash: (keyHash) => `${prefix}keyhash:${keyHash}`,
+      ids: `${prefix}keys`,
+    };
     this.ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     this.maxEntries = options.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
     this.lastKnown = new LastKnownKeys(options.lastKnownMaxEntries ?? DEFAULT_LAST_KNOWN_MAX_ENTRIES);
     this.onFallback = options.onFallback;
     if (!(this.ttlMs >= 0 && this.ttlMs <= MAX_CACHE_TTL_MS)) {
-      throw new RangeError(`cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS} (revocations must propagate within 1 s)`);
+      throw new RangeError(
+        `cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS} (revocations must propagate within 1 s)`,
+      );
     }
   }
 
@@ -220,7 +226,10 @@ function encode(fields: Partial<ApiKeyRecord>): Record<string, string> {
 /** HGETALL answers `{}` for a missing key. */
 function decode(fields: Record<string, string>): ApiKeyRecord | undefined {
   if (!fields.id) return undefined;
-  const entries = Object.entries(fields).map(([field, value]) => [field, JSON_FIELDS.has(field) ? JSON.parse(value) : value]);
+  const entries = Object.entries(fields).map(([field, value]) => [
+    field,
+    JSON_FIELDS.has(field) ? JSON.parse(value) : value,
+  ]);
   return Object.fromEntries(entries) as ApiKeyRecord;
 }
 

@@ -129,7 +129,8 @@ export class RedisUsageStore implements UsageStore {
   #batch: Batch | undefined;
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   // The layout in the header comment.
-  readonly #hashKey = (keyId: string, day: string, model: string) => `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
+  readonly #hashKey = (keyId: string, day: string, model: string) =>
+    `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
   readonly #indexKey = (day: string) => `${this.options.keyPrefix}usage:index:${day}`;
   readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
   readonly #appliedKey: string;
@@ -143,7 +144,9 @@ export class RedisUsageStore implements UsageStore {
     // Random per store: two stores (processes) never share a sequence.
     this.#appliedKey = `${options.keyPrefix}usage:applied:${randomBytes(8).toString('hex')}`;
     this.#reads = options.reads ?? redis;
-    if (typeof redis.tollgateRecordUsage !== 'function') redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
+    if (typeof redis.tollgateRecordUsage !== 'function') {
+      redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
+    }
   }
 
   record(event: UsageEvent): void {
@@ -153,7 +156,9 @@ export class RedisUsageStore implements UsageStore {
       const batch = (this.#batch ??= { hashes: new Map(), indexes: new Map(), spend: new Map() });
       const hashKey = this.#hashKey(event.keyId, day, event.model);
       let cell = batch.hashes.get(hashKey);
-      if (!cell) batch.hashes.set(hashKey, (cell = { day, keyId: event.keyId, model: event.model, counters: zeroCounters() }));
+      if (!cell) {
+        batch.hashes.set(hashKey, (cell = { day, keyId: event.keyId, model: event.model, counters: zeroCounters() }));
+      }
       addCounters(cell.counters, counters);
       batch.indexes.set(day, (batch.indexes.get(day) ?? new Set()).add(`${event.keyId}|${event.model}`));
       const spendKey = this.#spendKey(event.keyId, utcMonth(event.at));
@@ -185,9 +190,12 @@ export class RedisUsageStore implements UsageStore {
     const keyIndex = (key: string) => keys.push(key); // 1-based, as KEYS in Lua
     for (const [key, { day, counters }] of batch.hashes) {
       const fields = COUNTERS.filter((name) => counters[name] !== 0);
-      args.push('h', keyIndex(key), fields.length, ...fields.flatMap((name) => [FIELDS[name], counters[name]]), this.#dayExpiry(day));
+      const increments = fields.flatMap((name) => [FIELDS[name], counters[name]]);
+      args.push('h', keyIndex(key), fields.length, ...increments, this.#dayExpiry(day));
     }
-    for (const [day, members] of batch.indexes) args.push('s', keyIndex(this.#indexKey(day)), members.size, ...members, this.#dayExpiry(day));
+    for (const [day, members] of batch.indexes) {
+      args.push('s', keyIndex(this.#indexKey(day)), members.size, ...members, this.#dayExpiry(day));
+    }
     for (const [key, { nanos, expireAt }] of batch.spend) args.push('i', keyIndex(key), nanos, expireAt);
     const write: Promise<void> = this.redis
       .tollgateRecordUsage(keys.length, ...keys, ...args)

@@ -84,11 +84,16 @@ export function addCounters(into: Counters, from: Counters): void {
 function parseDay(day: string, name: string): number {
   const ms = DAY_PATTERN.test(day) ? Date.parse(`${day}T00:00:00Z`) : NaN;
   // The round trip rejects days that do not exist (2025-02-30), which Date.parse may roll over.
-  if (Number.isNaN(ms) || utcDay(new Date(ms)) !== day) throw new RangeError(`${name} must be a UTC day YYYY-MM-DD, got "${day}"`);
+  if (Number.isNaN(ms) || utcDay(new Date(ms)) !== day) {
+    throw new RangeError(`${name} must be a UTC day YYYY-MM-DD, got "${day}"`);
+  }
   return ms;
 }
 
-/** The query's days, oldest first. RangeError (the admin route's 400) if malformed, reversed or longer than retention. */
+/**
+ * The query's days, oldest first. RangeError (the admin route's 400) if malformed, reversed or longer
+ * than retention.
+ */
 export function queryDays({ from, to }: UsageQuery, retentionDays: number): string[] {
   const start = parseDay(from, 'from');
   const end = parseDay(to, 'to');
