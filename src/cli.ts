@@ -8,6 +8,7 @@ import './node-version.js'; // first: exits with a clear message on a Node.js to
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { USAGE_ROW_COUNTERS } from './usage/usage-store.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
 
@@ -108,8 +109,7 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<void>> = {
     if (values.csv) return out.stdout(await response.text());
     const { data } = (await response.json()) as { data: Row[] };
     const columns = ['day', 'keyId', 'model'].filter((c) => data.some((row) => c in row));
-    const counters = ['requests', 'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'costUsd', 'estimatedRequests'];
-    out.stdout(values.json ? `${JSON.stringify(data, null, 2)}\n` : table(data, [...columns, ...counters]));
+    out.stdout(values.json ? `${JSON.stringify(data, null, 2)}\n` : table(data, [...columns, ...USAGE_ROW_COUNTERS]));
   },
 };
 

@@ -188,7 +188,7 @@ export class Exchange {
     this.settle(success, usage?.totalTokens ?? 0);
     if (!success || !outcome) return; // the app's error handler answers and logs these
     if (outcome.stream) this.#services.metrics.activeStreams.dec();
-    const costUsd = usage ? this.#services.usage.record(this.#principal, this.#model, success.route.providerName, usage) : 0;
+    const costUsd = usage ? this.#services.usage.record(this.#principal, this.#model, usage) : 0;
     this.#report.completed(success, outcome, usage, costUsd);
   }
 

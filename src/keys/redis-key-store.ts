@@ -22,10 +22,12 @@
  */
 import type { ChainableCommander, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
+import { execReplies } from '../redis/pipeline.js';
 import type { ApiKeyRecord } from './api-key.js';
-import type { KeyPatch, ManagedKeyStore, NewKey } from './key-store.js';
+import {
+  applyPatch, newKeyRecord, PATCHABLE_FIELDS, type KeyPatch, type ManagedKeyStore, type NewKey,
+} from './key-store.js';
 import { LastKnownKeys } from './last-known-keys.js';
-import { applyPatch, newKeyRecord, PATCHABLE_FIELDS } from './memory-key-store.js';
 
 const DEFAULT_CACHE_TTL_MS = 1_000;
 /** Revoked keys fail within one second on every instance. */
@@ -67,20 +69,31 @@ export class RedisKeyStore implements ManagedKeyStore {
 
   constructor(private readonly redis: Redis, options: RedisKeyStoreOptions) {
     const prefix = options.keyPrefix;
-    this.names = { record: (id) => `${prefix}key:${id}`, hash: (keyHash) => `${prefix}keyhash:${keyHash}`, ids: `${prefix}keys` };
+    this.names = {
+      record: (id) => `${prefix}key:${id}`,
+      hash: (keyHash) => `${prefix}keyhash:${keyHash}`,
+      ids: `${prefix}keys`,
+    };
     this.ttlMs = options.cacheTtlMs ?? DEFAULT_CACHE_TTL_MS;
     this.maxEntries = options.cacheMaxEntries ?? DEFAULT_CACHE_MAX_ENTRIES;
     this.lastKnown = new LastKnownKeys(options.lastKnownMaxEntries ?? DEFAULT_LAST_KNOWN_MAX_ENTRIES);
     this.onFallback = options.onFallback;
     if (!(this.ttlMs >= 0 && this.ttlMs <= MAX_CACHE_TTL_MS)) {
-      throw new RangeError(`cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS} (revocations must propagate within 1 s)`);
+      throw new RangeError(
+        `cacheTtlMs must be between 0 and ${MAX_CACHE_TTL_MS} (revocations must propagate within 1 s)`,
+      );
     }
   }
 
   async create(input: NewKey): Promise<{ record: ApiKeyRecord; plaintext: string }> {
     const created = newKeyRecord(input);
     const { id, keyHash } = created.record;
-    await exec(this.redis.multi().hset(this.names.record(id), encode(created.record)).set(this.names.hash(keyHash), id).sadd(this.names.ids, id));
+    const tx = this.redis
+      .multi()
+      .hset(this.names.record(id), encode(created.record))
+      .set(this.names.hash(keyHash), id)
+      .sadd(this.names.ids, id);
+    await execReplies(tx).catch(unavailable);
     this.forget(keyHash);
     return created;
   }
@@ -95,7 +108,8 @@ export class RedisKeyStore implements ManagedKeyStore {
     const ids = await this.redis.smembers(this.names.ids).catch(unavailable);
     const pipeline = this.redis.pipeline();
     for (const id of ids) pipeline.hgetall(this.names.record(id));
-    const records = (await exec(pipeline)).map((fields) => decode(fields as Record<string, string>));
+    const replies = await execReplies(pipeline).catch(unavailable);
+    const records = replies.map((fields) => decode(fields as Record<string, string>));
     return records.filter((r) => r !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
@@ -133,7 +147,8 @@ export class RedisKeyStore implements ManagedKeyStore {
   }
 
   private async writeAndRead(tx: ChainableCommander, key: string): Promise<ApiKeyRecord | undefined> {
-    const record = decode((await exec(tx.hgetall(key))).at(-1) as Record<string, string>);
+    const replies = await execReplies(tx.hgetall(key)).catch(unavailable);
+    const record = decode(replies.at(-1) as Record<string, string>);
     // This instance sees its own change at once (during an outage too); the others within the cache TTL.
     if (record) {
       this.forget(record.keyHash);
@@ -211,20 +226,13 @@ function encode(fields: Partial<ApiKeyRecord>): Record<string, string> {
 /** HGETALL answers `{}` for a missing key. */
 function decode(fields: Record<string, string>): ApiKeyRecord | undefined {
   if (!fields.id) return undefined;
-  const entries = Object.entries(fields).map(([field, value]) => [field, JSON_FIELDS.has(field) ? JSON.parse(value) : value]);
+  const entries = Object.entries(fields).map(([field, value]) => [
+    field,
+    JSON_FIELDS.has(field) ? JSON.parse(value) : value,
+  ]);
   return Object.fromEntries(entries) as ApiKeyRecord;
 }
 
 function unavailable(err: unknown): never {
   throw new StoreUnavailableError('keys', err);
-}
-
-/** A MULTI/pipeline's results, throwing the first command error instead of returning it. */
-async function exec(commands: ChainableCommander): Promise<unknown[]> {
-  const results = await commands.exec().catch(unavailable);
-  if (!results) unavailable(new Error('Redis transaction was aborted'));
-  return results.map(([err, result]) => {
-    if (err) unavailable(err);
-    return result;
-  });
 }

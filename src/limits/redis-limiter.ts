@@ -65,7 +65,8 @@ while pos <= #arg do
   local denied, tooLarge, wait = 0, 0, 0
   for i = 1, n do
     local base = pos + 5 * i - 4
-    key[i], period[i], limit[i], cost[i], carry[i] = arg[base], arg[base + 1], arg[base + 2], arg[base + 3], arg[base + 4]
+    key[i], period[i], limit[i] = arg[base], arg[base + 1], arg[base + 2]
+    cost[i], carry[i] = arg[base + 3], arg[base + 4]
     tat[i] = bucket[key[i]]
     if carry[i] ~= 0 then tat[i] = math.max(now, tat[i] + carry[i] * (period[i] / limit[i])) end
     if cost[i] > limit[i] then
@@ -127,7 +128,8 @@ function resolveBatch(batch: QueuedAdmission[], reply: string): void {
     const { rules, resolve } = batch[i]!;
     const numbers = replies[i]!.split(',').map(Number);
     const states = rules.map((_, r) => ({ remaining: numbers[3 + 2 * r]!, resetMs: numbers[4 + 2 * r]! }));
-    resolve(toAdmission(rules, { denied: numbers[0]! - 1, tooLarge: numbers[1] === 1, retryAfterMs: numbers[2]!, states }));
+    const verdict = { denied: numbers[0]! - 1, tooLarge: numbers[1] === 1, retryAfterMs: numbers[2]!, states };
+    resolve(toAdmission(rules, verdict));
   }
 }
 

@@ -6,7 +6,7 @@
  * every request count in plain arrays (FastHistogram).
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { Usage } from '../openai/usage.js';
+import { TOKEN_COUNTS, type TokenCount, type Usage } from '../openai/usage.js';
 import { BatchedCounter } from './batched-counter.js';
 import { FastHistogram } from './fast-histogram.js';
 
@@ -52,9 +52,9 @@ export class GatewayMetrics {
     labelNames: ['model', 'kind'] as const,
     registers: [this.registry],
     collect: drain(this.#usageByModel, (counter, model, totals) => {
-      for (const kind of TOKEN_KINDS) {
-        counter.inc({ model, kind }, totals[kind]);
-        totals[kind] = 0;
+      for (const [count, kind] of TOKEN_KINDS) {
+        counter.inc({ model, kind }, totals[count]);
+        totals[count] = 0;
       }
     }),
   });
@@ -99,17 +99,22 @@ export class GatewayMetrics {
   /** A finished request's tokens and cost, counted under its model alias. */
   recordUsage(model: string, usage: Usage, costUsd: number): void {
     let totals = this.#usageByModel.get(model);
-    if (!totals) this.#usageByModel.set(model, (totals = { prompt: 0, cached: 0, completion: 0, reasoning: 0, costUsd: 0 }));
-    totals.prompt += usage.promptTokens;
-    totals.cached += usage.cachedTokens;
-    totals.completion += usage.completionTokens;
-    totals.reasoning += usage.reasoningTokens;
+    if (!totals) this.#usageByModel.set(model, (totals = zeroTotals()));
+    for (const count of TOKEN_COUNTS) totals[count] += usage[count];
     totals.costUsd += costUsd;
   }
 }
 
-const TOKEN_KINDS = ['prompt', 'cached', 'completion', 'reasoning'] as const;
-type ModelUsageTotals = Record<(typeof TOKEN_KINDS)[number] | 'costUsd', number>;
+/** Each token count with its `kind` label: the count's name without "Tokens" (promptTokens: prompt). */
+const TOKEN_KINDS = TOKEN_COUNTS.map((count) => [count, count.slice(0, -'Tokens'.length)] as const);
+type ModelUsageTotals = Record<TokenCount | 'costUsd', number>;
+const zeroTotals = (): ModelUsageTotals => ({
+  promptTokens: 0,
+  cachedTokens: 0,
+  completionTokens: 0,
+  reasoningTokens: 0,
+  costUsd: 0,
+});
 
 /** A collect() that hands each model's totals to `add`, which moves what it reports into the counter. */
 function drain<L extends string>(byModel: Map<string, ModelUsageTotals>, add: (counter: Counter<L>, model: string, totals: ModelUsageTotals) => void) {

@@ -7,11 +7,15 @@
  * fractional, a string, missing) is no usage at all, and the gateway estimates it instead, as for a
  * stream that was cut short.
  */
-export interface Usage {
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
+
+/**
+ * The token counts of a usage, in the order reports list them: every list of usage counters (stores,
+ * rows, metrics) is built from this one.
+ */
+export const TOKEN_COUNTS = ['promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens'] as const;
+export type TokenCount = (typeof TOKEN_COUNTS)[number];
+
+export interface Usage extends Record<TokenCount, number> {
   totalTokens: number;
   /** True when counted by tollgate (a cut stream) rather than reported by the upstream. */
   estimated: boolean;

@@ -6,7 +6,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
 import { GatewayError, invalidRequest } from '../errors.js';
 import type { CombinedKeyStore } from '../keys/combined-key-store.js';
-import type { UsageGrouping, UsageRow, UsageStore } from '../usage/usage-store.js';
+import { USAGE_ROW_COUNTERS, type UsageGrouping, type UsageRow, type UsageStore } from '../usage/usage-store.js';
 import { parseInput } from './admin-input.js';
 
 export interface AdminUsageOptions {
@@ -18,7 +18,6 @@ export interface AdminUsageOptions {
 const GROUPINGS = ['day', 'model', 'key'] as const satisfies UsageGrouping[];
 /** CSV columns: the grouping columns in this order, then the counters. */
 const GROUP_COLUMNS = [['day', 'day'], ['key', 'keyId'], ['model', 'model']] as const;
-const COUNTERS = ['requests', 'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'costUsd', 'estimatedRequests'] as const;
 
 const querySchema = z.strictObject({
   keyId: z.string().min(1).optional(),
@@ -72,7 +71,7 @@ function currentUtcMonth(now = new Date()): { from: string; to: string } {
 
 /** RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted. */
 function toCsv(rows: UsageRow[], groupBy: UsageGrouping[]): string {
-  const columns = [...GROUP_COLUMNS.filter(([g]) => groupBy.includes(g)).map(([, column]) => column), ...COUNTERS];
+  const columns = [...GROUP_COLUMNS.filter(([g]) => groupBy.includes(g)).map(([, column]) => column), ...USAGE_ROW_COUNTERS];
   const field = (value: unknown) => {
     const text = value === undefined ? '' : String(value);
     return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

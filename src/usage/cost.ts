@@ -18,7 +18,9 @@ export function costUsd(usage: Usage, pricing: Pricing): number {
   const cached = Math.min(usage.cachedTokens, usage.promptTokens);
   const uncached = usage.promptTokens - cached;
   const units =
-    uncached * pricing.input + cached * (pricing.cachedInput ?? pricing.input) + usage.completionTokens * pricing.output;
+    uncached * pricing.input +
+    cached * (pricing.cachedInput ?? pricing.input) +
+    usage.completionTokens * pricing.output;
   return units / TOKENS_PER_PRICE_UNIT;
 }
 

@@ -11,7 +11,8 @@ import type { Usage } from '../openai/usage.js';
 export function estimateUsage(promptTokens: number, streamed: StreamedText): Usage {
   const sampleTokens = countTextTokens(streamed.sample);
   const { length } = streamed.sample;
-  const completionTokens = length >= streamed.chars ? sampleTokens : Math.ceil((sampleTokens * streamed.chars) / Math.max(length, 1));
+  const completionTokens =
+    length >= streamed.chars ? sampleTokens : Math.ceil((sampleTokens * streamed.chars) / Math.max(length, 1));
   return {
     promptTokens,
     cachedTokens: 0,

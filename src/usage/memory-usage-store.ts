@@ -1,8 +1,8 @@
 /** Usage in process memory: for a single instance without Redis, and for tests. */
 import { nanosToUsd } from './cost.js';
 import {
-  DAY_MS, DEFAULT_RETENTION_DAYS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth, zeroCounters,
-  type Cell,
+  DAY_MS, DEFAULT_RETENTION_DAYS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth,
+  zeroCounters, type Cell,
 } from './usage-cells.js';
 import type { UsageEvent, UsageQuery, UsageRow, UsageStore } from './usage-store.js';
 

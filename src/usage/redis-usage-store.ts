@@ -32,8 +32,9 @@
  * StoreUnavailableError.
  */
 import { randomBytes } from 'node:crypto';
-import type { ChainableCommander, Redis, Result } from 'ioredis';
+import type { Redis, Result } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
+import { execReplies } from '../redis/pipeline.js';
 import { nanosToUsd } from './cost.js';
 import {
   COUNTERS, DAY_MS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth, zeroCounters,
@@ -128,7 +129,8 @@ export class RedisUsageStore implements UsageStore {
   #batch: Batch | undefined;
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   // The layout in the header comment.
-  readonly #hashKey = (keyId: string, day: string, model: string) => `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
+  readonly #hashKey = (keyId: string, day: string, model: string) =>
+    `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
   readonly #indexKey = (day: string) => `${this.options.keyPrefix}usage:index:${day}`;
   readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
   readonly #appliedKey: string;
@@ -142,7 +144,9 @@ export class RedisUsageStore implements UsageStore {
     // Random per store: two stores (processes) never share a sequence.
     this.#appliedKey = `${options.keyPrefix}usage:applied:${randomBytes(8).toString('hex')}`;
     this.#reads = options.reads ?? redis;
-    if (typeof redis.tollgateRecordUsage !== 'function') redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
+    if (typeof redis.tollgateRecordUsage !== 'function') {
+      redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
+    }
   }
 
   record(event: UsageEvent): void {
@@ -152,7 +156,9 @@ export class RedisUsageStore implements UsageStore {
       const batch = (this.#batch ??= { hashes: new Map(), indexes: new Map(), spend: new Map() });
       const hashKey = this.#hashKey(event.keyId, day, event.model);
       let cell = batch.hashes.get(hashKey);
-      if (!cell) batch.hashes.set(hashKey, (cell = { day, keyId: event.keyId, model: event.model, counters: zeroCounters() }));
+      if (!cell) {
+        batch.hashes.set(hashKey, (cell = { day, keyId: event.keyId, model: event.model, counters: zeroCounters() }));
+      }
       addCounters(cell.counters, counters);
       batch.indexes.set(day, (batch.indexes.get(day) ?? new Set()).add(`${event.keyId}|${event.model}`));
       const spendKey = this.#spendKey(event.keyId, utcMonth(event.at));
@@ -184,9 +190,12 @@ export class RedisUsageStore implements UsageStore {
     const keyIndex = (key: string) => keys.push(key); // 1-based, as KEYS in Lua
     for (const [key, { day, counters }] of batch.hashes) {
       const fields = COUNTERS.filter((name) => counters[name] !== 0);
-      args.push('h', keyIndex(key), fields.length, ...fields.flatMap((name) => [FIELDS[name], counters[name]]), this.#dayExpiry(day));
+      const increments = fields.flatMap((name) => [FIELDS[name], counters[name]]);
+      args.push('h', keyIndex(key), fields.length, ...increments, this.#dayExpiry(day));
     }
-    for (const [day, members] of batch.indexes) args.push('s', keyIndex(this.#indexKey(day)), members.size, ...members, this.#dayExpiry(day));
+    for (const [day, members] of batch.indexes) {
+      args.push('s', keyIndex(this.#indexKey(day)), members.size, ...members, this.#dayExpiry(day));
+    }
     for (const [key, { nanos, expireAt }] of batch.spend) args.push('i', keyIndex(key), nanos, expireAt);
     const write: Promise<void> = this.redis
       .tollgateRecordUsage(keys.length, ...keys, ...args)
@@ -205,7 +214,8 @@ export class RedisUsageStore implements UsageStore {
   /** Two round trips whatever the range: every day's index, then every matching hash. */
   async query(q: UsageQuery): Promise<UsageRow[]> {
     const days = queryDays(q, this.options.retentionDays);
-    const indexes = await read(days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.#reads.pipeline()));
+    const indexReads = days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.#reads.pipeline());
+    const indexes = await execReplies(indexReads).catch(unavailable);
     const cells = days.flatMap((day, i) =>
       (indexes[i] as string[]).flatMap((member) => {
         const cut = member.indexOf('|');
@@ -215,7 +225,7 @@ export class RedisUsageStore implements UsageStore {
     );
     const pipeline = this.#reads.pipeline();
     for (const c of cells) pipeline.hgetall(this.#hashKey(c.keyId, c.day, c.model));
-    const hashes = cells.length > 0 ? await read(pipeline) : [];
+    const hashes = cells.length > 0 ? await execReplies(pipeline).catch(unavailable) : [];
     return toRows(cells.map((c, i) => ({ ...c, counters: fromHash(hashes[i] as Record<string, string>) })), q.groupBy);
   }
 
@@ -254,14 +264,6 @@ function spendExpiry(at: Date): number {
 
 function unavailable(err: unknown): never {
   throw new StoreUnavailableError('usage', err);
-}
-
-/** Execs a read pipeline; rejects with the first command error (Redis reports them per command). */
-async function read(commands: ChainableCommander): Promise<unknown[]> {
-  const replies = (await commands.exec().catch(unavailable)) ?? [];
-  const failed = replies.find(([err]) => err);
-  if (failed) unavailable(failed[0]);
-  return replies.map(([, reply]) => reply);
 }
 
 function fromHash(hash: Record<string, string>): Counters {

@@ -4,7 +4,7 @@
  */
 import { nanosToUsd, usdToNanos } from './cost.js';
 import type { UsageEvent, UsageGrouping, UsageQuery, UsageRow } from './usage-store.js';
-import { MAX_REPORTED_TOKENS } from '../openai/usage.js';
+import { MAX_REPORTED_TOKENS, TOKEN_COUNTS } from '../openai/usage.js';
 
 export const DEFAULT_RETENTION_DAYS = 400;
 export const DAY_MS = 86_400_000;
@@ -12,16 +12,8 @@ const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const MONTH_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
 
 /** What one (day, key, model) cell adds up; cost in nano-dollars (see cost.ts). */
-export interface Counters {
-  requests: number;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  estimatedRequests: number;
-  costNanos: number;
-}
-export const COUNTERS = ['requests', 'promptTokens', 'cachedTokens', 'completionTokens', 'reasoningTokens', 'estimatedRequests', 'costNanos'] as const;
+export const COUNTERS = ['requests', ...TOKEN_COUNTS, 'estimatedRequests', 'costNanos'] as const;
+export type Counters = Record<(typeof COUNTERS)[number], number>;
 
 export interface Cell {
   day: string;
@@ -45,7 +37,16 @@ function dayOf(at: Date): typeof lastDay {
 export const utcDay = (at: Date): string => dayOf(at).day;
 /** `YYYY-MM` of `at` in UTC. */
 export const utcMonth = (at: Date): string => dayOf(at).month;
-export const zeroCounters = (): Counters => ({ requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, estimatedRequests: 0, costNanos: 0 });
+/** Spelled out for the same reason as addCounters; the Counters type makes it name every counter. */
+export const zeroCounters = (): Counters => ({
+  requests: 0,
+  promptTokens: 0,
+  cachedTokens: 0,
+  completionTokens: 0,
+  reasoningTokens: 0,
+  estimatedRequests: 0,
+  costNanos: 0,
+});
 /**
  * Every counter of an event becomes a non-negative safe integer no larger than its bound, whatever the
  * event says: Redis HINCRBY refuses anything else (`1e+21`), and one refused counter must not cost
@@ -83,11 +84,16 @@ export function addCounters(into: Counters, from: Counters): void {
 function parseDay(day: string, name: string): number {
   const ms = DAY_PATTERN.test(day) ? Date.parse(`${day}T00:00:00Z`) : NaN;
   // The round trip rejects days that do not exist (2025-02-30), which Date.parse may roll over.
-  if (Number.isNaN(ms) || utcDay(new Date(ms)) !== day) throw new RangeError(`${name} must be a UTC day YYYY-MM-DD, got "${day}"`);
+  if (Number.isNaN(ms) || utcDay(new Date(ms)) !== day) {
+    throw new RangeError(`${name} must be a UTC day YYYY-MM-DD, got "${day}"`);
+  }
   return ms;
 }
 
-/** The query's days, oldest first. RangeError (the admin route's 400) if malformed, reversed or longer than retention. */
+/**
+ * The query's days, oldest first. RangeError (the admin route's 400) if malformed, reversed or longer
+ * than retention.
+ */
 export function queryDays({ from, to }: UsageQuery, retentionDays: number): string[] {
   const start = parseDay(from, 'from');
   const end = parseDay(to, 'to');

@@ -54,10 +54,10 @@ export class UsageService {
   ) {}
 
   /** Records one finished request; returns its cost in USD. Never waits on the store. */
-  record(principal: ApiKeyRecord, model: string, provider: string, usage: Usage): number {
+  record(principal: ApiKeyRecord, model: string, usage: Usage): number {
     const pricing = this.models[model]?.pricing;
     const cost = pricing ? costUsd(usage, pricing) : 0;
-    this.store.record({ keyId: principal.id, model, provider, at: new Date(), usage, costUsd: cost });
+    this.store.record({ keyId: principal.id, model, at: new Date(), usage, costUsd: cost });
     const cached = this.spendCache.get(principal.id);
     if (cached) cached.usd += cost;
     this.options.onRecorded?.(model, usage, cost);

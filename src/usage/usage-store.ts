@@ -2,31 +2,28 @@
  * Usage accounting store: per key, model alias and UTC day. Two implementations behind one
  * interface (memory without Redis, Redis otherwise), exercised by one shared test suite.
  */
-import type { Usage } from '../openai/usage.js';
+import { TOKEN_COUNTS, type Usage } from '../openai/usage.js';
 
 /** One finished request, as the proxy reports it. */
 export interface UsageEvent {
   keyId: string;
   model: string;
-  /** The provider that answered (after fallback). */
-  provider: string;
   at: Date;
   usage: Usage;
   costUsd: number;
 }
 
-export interface UsageRow {
+/**
+ * A row's counters, in the order the admin API's CSV and the CLI's table show them. estimatedRequests:
+ * how many of the requests had estimated (not upstream-reported) usage.
+ */
+export const USAGE_ROW_COUNTERS = ['requests', ...TOKEN_COUNTS, 'costUsd', 'estimatedRequests'] as const;
+
+/** The counters of the cells in one group; only the dimensions grouped by are present. */
+export interface UsageRow extends Record<(typeof USAGE_ROW_COUNTERS)[number], number> {
   day?: string;
   keyId?: string;
   model?: string;
-  requests: number;
-  promptTokens: number;
-  cachedTokens: number;
-  completionTokens: number;
-  reasoningTokens: number;
-  costUsd: number;
-  /** How many of the requests had estimated (not upstream-reported) usage. */
-  estimatedRequests: number;
 }
 
 export type UsageGrouping = 'day' | 'model' | 'key';

@@ -53,7 +53,6 @@ export async function buildAdminApp(token = ADMIN_TOKEN): Promise<AdminApp> {
   const event = (keyId: string, model: string, at: string, tokens: number, costUsd: number): UsageEvent => ({
     keyId,
     model,
-    provider: 'mock',
     at: new Date(at),
     costUsd,
     usage: { promptTokens: tokens, cachedTokens: 0, completionTokens: tokens / 2, reasoningTokens: 0, totalTokens: tokens * 1.5, estimated: false },

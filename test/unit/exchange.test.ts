@@ -73,14 +73,14 @@ function harness() {
   agent.disableNetConnect();
   const limiter = new RecordingLimiter(new MemoryLimiter({ now: () => clock }));
   const admission = new AdmissionControl(limiter, config, { onDenied: () => {}, onSettleError: () => {} });
-  const records: { model: string; provider: string; usage: Usage }[] = [];
+  const records: { model: string; usage: Usage }[] = [];
   const metrics = new GatewayMetrics();
   const services: ExchangeServices = {
     admission,
     usage: {
       checkBudget: async () => {},
-      record: (_principal, model, provider, usage) => {
-        records.push({ model, provider, usage });
+      record: (_principal, model, usage) => {
+        records.push({ model, usage });
         return 0;
       },
     },
@@ -169,7 +169,7 @@ test('a whole JSON answer: one usage record, one settlement to the real tokens, 
 
   t.equal(client.sent?.status, 200);
   t.equal(await readAll(client.sent!.body), completion);
-  t.same(h.records.map((r) => [r.provider, r.usage.totalTokens]), [['primary', 12]]);
+  t.same(h.records.map((r) => [r.model, r.usage.totalTokens]), [[ALIAS, 12]]);
   const lines = client.completionLines();
   t.equal(lines.length, 1);
   t.match(lines[0]!.fields, { provider: 'primary', status: 200, attempts: 1, upstreamMs: UPSTREAM_MS, totalMs: UPSTREAM_MS, completed: true });

@@ -22,7 +22,7 @@ t.teardown(async () => {
 let prefixes = 0;
 const freshPrefix = () => `test:${process.pid}:${++prefixes}:`;
 const usage = { promptTokens: 1000, cachedTokens: 200, completionTokens: 500, reasoningTokens: 0, totalTokens: 1500, estimated: false };
-const event = (keyId: string, model: string, at = new Date()): UsageEvent => ({ keyId, model, provider: 'openai', at, usage, costUsd: 0.000285 });
+const event = (keyId: string, model: string, at = new Date()): UsageEvent => ({ keyId, model, at, usage, costUsd: 0.000285 });
 
 usageStoreSuite(t, ({ retentionDays }) =>
   new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays, onError: (err) => t.fail(`unexpected write error: ${err}`) }),

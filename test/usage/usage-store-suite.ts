@@ -22,7 +22,7 @@ const [MONTH1, MONTH2] = [DAY1.slice(0, 7), DAY2.slice(0, 7)];
 
 function event(keyId: string, model: string, at: Date, prompt: number, cached: number, completion: number, reasoning = 0, estimated = false): UsageEvent {
   const usage = { promptTokens: prompt, cachedTokens: cached, completionTokens: completion, reasoningTokens: reasoning, totalTokens: prompt + completion, estimated };
-  return { keyId, model, provider: 'openai', at, usage, costUsd: costUsd(usage, NANO) };
+  return { keyId, model, at, usage, costUsd: costUsd(usage, NANO) };
 }
 
 /** A reference aggregation, written the obvious way, to compare the stores with. */
