@@ -10,7 +10,7 @@
  * overflows the stack some thousands of levels down.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { invalidRequest } from './errors.js';
+import { jsonTooDeep } from './errors.js';
 import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from './openai/json-scan.js';
 
 /** Far deeper than any request needs (a tool's JSON schema nests a few dozen levels at most). */
@@ -36,7 +36,7 @@ export function parseBodiesAsJson(app: FastifyInstance): void {
     const top = topLevelMembers(bytes, MAX_JSON_DEPTH);
     // Not an object, or a walk that broke off before the end: the plain depth scan covers every byte.
     if (top?.tooDeep || (!top?.closed && nestsDeeperThan(bytes, MAX_JSON_DEPTH))) {
-      return done(invalidRequest(`The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, null, 'json_too_deep'));
+      return done(jsonTooDeep(MAX_JSON_DEPTH));
     }
     request.jsonBytes = bytes;
     request.jsonMembers = top?.closed ? top.members : null;

@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { GatewayError, invalidRequest } from '../errors.js';
+import { invalidDateRange } from '../errors.js';
 import type { CombinedKeyStore } from '../keys/combined-key-store.js';
 import type { UsageGrouping, UsageRow, UsageStore } from '../usage/usage-store.js';
 import { parseInput } from './admin-input.js';
@@ -47,7 +47,7 @@ const adminUsageRoutes: FastifyPluginAsync<AdminUsageOptions> = async (app, { us
     const month = currentUtcMonth();
     const from = query.from ?? month.from;
     const to = query.to ?? month.to;
-    if (from > to) throw invalidRequest(`Invalid request: from (${from}) is after to (${to}).`, 'from');
+    if (from > to) throw invalidDateRange(`from (${from}) is after to (${to})`);
     const groupBy = [...new Set(query.groupBy ?? [])];
     const keyIds = await keyIdsFor(query.keyId, query.team);
     const rows = await usage.query({ from, to, keyIds, model: query.model, groupBy }).catch(rejectRange);
@@ -60,7 +60,7 @@ export default adminUsageRoutes;
 
 /** The stores refuse impossible ranges (beyond retention) with a RangeError: the caller's mistake, a 400. */
 function rejectRange(err: unknown): never {
-  if (err instanceof RangeError) throw new GatewayError(`Invalid request: ${err.message}.`, { status: 400, type: 'invalid_request_error', param: 'from', cause: err });
+  if (err instanceof RangeError) throw invalidDateRange(err.message, err);
   throw err;
 }
 

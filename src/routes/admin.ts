@@ -5,7 +5,7 @@
  */
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { GatewayError, invalidRequest } from '../errors.js';
+import { invalidApiKey, keyNotFound, keyReadOnly } from '../errors.js';
 import { bearerMatches } from '../security/bearer.js';
 import { isKeyActive, type ApiKeyRecord } from '../keys/api-key.js';
 import type { CombinedKeyStore } from '../keys/combined-key-store.js';
@@ -35,7 +35,7 @@ const admin: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
   app.addHook('onRequest', async (request, reply) => {
     await opts.perIpGuard(request, reply);
     // An empty token must never match an empty Bearer.
-    if (!opts.token || !bearerMatches(request.headers.authorization, opts.token)) throw invalidAdminToken();
+    if (!opts.token || !bearerMatches(request.headers.authorization, opts.token)) throw invalidApiKey('admin token');
   });
 
   app.post('/keys', async (request, reply) => {
@@ -108,18 +108,10 @@ function view(record: ApiKeyRecord) {
 
 function found(record: ApiKeyRecord | undefined, id: string): ApiKeyRecord {
   if (record) return record;
-  throw new GatewayError(`No API key with id ${JSON.stringify(id)}.`, { status: 404, type: 'invalid_request_error', param: 'id', code: 'key_not_found' });
+  throw keyNotFound(id);
 }
 
 function writable(keys: CombinedKeyStore, id: string): { id: string } {
   if (!keys.isStatic(id)) return { id };
-  throw invalidRequest(`Key ${id} comes from the config file and is read-only over the admin API; change it in the config instead.`, 'id', 'key_read_only');
-}
-
-function invalidAdminToken(): GatewayError {
-  return new GatewayError('Invalid admin token: pass "Authorization: Bearer <admin token>".', {
-    status: 401,
-    type: 'invalid_request_error',
-    code: 'invalid_api_key',
-  });
+  throw keyReadOnly(id);
 }
