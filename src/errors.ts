@@ -4,6 +4,7 @@
  * right class. Each one the gateway answers with has its constructor here, so its status, wording and
  * headers are in one place; handlers throw them and plugins/errors.ts renders them with `renderError`.
  */
+import type { z } from 'zod';
 import type { Denial, Dimension } from './limits/limiter.js';
 import { formatDuration } from './openai/duration.js';
 
@@ -53,6 +54,33 @@ export interface RouteRefusal {
 
 export function invalidRequest(message: string, param: string | null = null, code: string | null = null): GatewayError {
   return new GatewayError(message, { status: 400, type: 'invalid_request_error', param, code });
+}
+
+/**
+ * A zod failure as a 400. The two wordings differ on the wire and both stay:
+ * - `openai`, for the proxied endpoints, words the first issue as api.openai.com does
+ *   (`Missing required parameter: 'x'.`, `Invalid value for 'x': …`), the parameter named by its
+ *   dotted path, so SDK users see what they would see from OpenAI;
+ * - `summary`, for the admin API, lists every issue at once (an operator fixes them in one go) and
+ *   names the offending top-level field, or the first unknown one.
+ */
+export function invalidRequestFromZod(error: z.ZodError, wording: 'openai' | 'summary'): GatewayError {
+  return wording === 'openai' ? firstIssueAsOpenAI(error.issues[0]!) : allIssues(error.issues);
+}
+
+function firstIssueAsOpenAI(issue: z.core.$ZodIssue): GatewayError {
+  const param = issue.path.join('.') || null;
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
+    return invalidRequest(`Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
+  }
+  return invalidRequest(`Invalid value for '${param ?? 'body'}': ${issue.message}.`, param, 'invalid_value');
+}
+
+function allIssues(issues: z.core.$ZodIssue[]): GatewayError {
+  const first = issues[0];
+  const param = first?.code === 'unrecognized_keys' ? first.keys[0] : first?.path[0];
+  const message = issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ` : '') + issue.message).join('; ');
+  return invalidRequest(`Invalid request: ${message}.`, param === undefined ? null : String(param));
 }
 
 export function bodyNotAnObject(): GatewayError {

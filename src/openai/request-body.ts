@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Endpoint } from './endpoint.js';
-import { bodyNotAnObject, invalidRequest, memberCaseVariant, memberRepeated } from '../errors.js';
+import { bodyNotAnObject, invalidRequestFromZod, memberCaseVariant, memberRepeated } from '../errors.js';
 import type { JsonMember } from '../openai/json-scan.js';
 
 /** The most choices (`n`) one request may ask for: OpenAI's own bound. */
@@ -84,14 +84,7 @@ export function checkBody(endpoint: Endpoint, body: unknown, members: JsonMember
   }
   refuseAmbiguousMembers(members);
   const result = schemas[endpoint].safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const param = issue.path.join('.') || null;
-    if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
-      throw invalidRequest(`Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
-    }
-    throw invalidRequest(`Invalid value for '${param ?? 'body'}': ${issue.message}.`, param, 'invalid_value');
-  }
+  if (!result.success) throw invalidRequestFromZod(result.error, 'openai');
   // Validation only: the original object is forwarded so unknown fields keep their exact values.
   return body as ProxyBody;
 }
