@@ -3,7 +3,7 @@
  * stores, one static (config) key, and usage rows with known numbers.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installErrorRendering } from '../../src/error-rendering.js';
+import { installErrorRendering } from '../../plugins/errors.js';
 import { hashKey, staticKeyId, type ApiKeyRecord } from '../../src/keys/api-key.js';
 import { CombinedKeyStore } from '../../src/keys/combined-key-store.js';
 import { MemoryKeyStore } from '../../src/keys/memory-key-store.js';

@@ -10,8 +10,8 @@
  * overflows the stack some thousands of levels down.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { jsonTooDeep } from './errors.js';
-import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from './openai/json-scan.js';
+import { jsonTooDeep } from '../src/errors.js';
+import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from '../src/openai/json-scan.js';
 
 /** Far deeper than any request needs (a tool's JSON schema nests a few dozen levels at most). */
 export const MAX_JSON_DEPTH = 128;

@@ -1,6 +1,6 @@
 /** The app-wide error and 404 handlers: everything a client sees goes out in OpenAI's error shape. */
 import type { FastifyInstance } from 'fastify';
-import { notFound, renderError } from './errors.js';
+import { notFound, renderError } from '../src/errors.js';
 
 export function installErrorRendering(app: FastifyInstance, bodyLimitBytes: number): void {
   app.setErrorHandler((err, request, reply) => {
