@@ -1,6 +1,6 @@
 /**
  * GET /admin/usage: usage rows filtered by key, team or model over UTC days, grouped by any of
- * day/model/key, as JSON or CSV. Registered by the admin plugin, inside its authentication.
+ * day/model/key, as JSON or CSV. Registered by the admin routes, behind the admin token check (plugins/admin-auth.ts).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
