@@ -44,7 +44,10 @@ export class GatewayError extends Error {
   }
 }
 
-/** Why a route was skipped (its provider account is out of room): its error, and when it would have room. */
+/**
+ * Why a route was skipped (its provider account is out of room): the error to answer with when no
+ * route gets tried, and how soon the route would have room (Infinity: the request is too large for it).
+ */
 export interface RouteRefusal {
   retryAfterMs: number;
   error: GatewayError;
