@@ -52,4 +52,4 @@ async function activeRecord(keyStore: KeyStore, hashes: KeyHashCache, key: strin
   return isKeyActive(record) ? record : null;
 }
 
-export default fp(auth, { name: 'tollgate-auth' });
+export default fp(auth, { name: 'tollgate-auth', dependencies: ['tollgate-limits'] });

@@ -10,7 +10,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Set on SIGTERM (src/server.ts): /readyz turns 503 so load balancers stop sending new requests. */
+    draining: boolean;
+  }
+}
+
 const drain: FastifyPluginAsync = async (app) => {
+  app.decorate('draining', false);
   app.addHook('onSend', (_request, reply, payload, done) => {
     if (app.draining) reply.header('connection', 'close');
     done(null, payload);

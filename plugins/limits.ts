@@ -11,7 +11,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../src/config.js';
-import { GatewayError } from '../src/errors.js';
+import { tooManyUnauthenticatedRequests } from '../src/errors.js';
 import { AdmissionControl } from '../src/limits/admission.js';
 import { FailoverLimiter } from '../src/limits/failover-limiter.js';
 import { FleetPresence } from '../src/limits/fleet.js';
@@ -41,12 +41,7 @@ const limits: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =
     global: false,
     max: config.limits.perIpPerMinute,
     timeWindow: 60_000,
-    errorResponseBuilder: (_request, context) =>
-      new GatewayError(`Too many unauthenticated requests from this address. Please try again in ${context.after}.`, {
-        status: 429,
-        type: 'requests',
-        code: 'rate_limit_exceeded',
-      }),
+    errorResponseBuilder: (_request, context) => tooManyUnauthenticatedRequests(context.after),
   });
   app.decorate('perIpGuard', app.rateLimit());
 };

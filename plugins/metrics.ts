@@ -4,7 +4,7 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { GatewayError } from '../src/errors.js';
+import { invalidApiKey } from '../src/errors.js';
 import { GatewayMetrics } from '../src/observability/metrics.js';
 import { bearerMatches } from '../src/security/bearer.js';
 
@@ -39,7 +39,7 @@ const metrics: FastifyPluginAsync<MetricsOptions> = async (app, { token }) => {
 
   app.get('/metrics', async (request, reply) => {
     if (token && !bearerMatches(request.headers.authorization, token)) {
-      throw new GatewayError('A valid metrics token is required.', { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' });
+      throw invalidApiKey('metrics token');
     }
     reply.type(app.metrics.registry.contentType);
     return app.metrics.registry.metrics();

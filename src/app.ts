@@ -1,20 +1,24 @@
 /**
  * buildApp(config): the whole gateway as a Fastify instance that does not listen yet. Registers, in
- * order: error rendering and logging, the shared services (metrics, Redis, keys, limits, usage),
- * health, the /v1 API behind authentication, and the admin API when a token is configured.
+ * order: error rendering, the request log and body parsing, the shared services (metrics, Redis, keys,
+ * limits, usage, upstream), health, the /v1 API behind authentication, and the admin API when a token
+ * is configured.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
+import adminAuthPlugin from '../plugins/admin-auth.js';
 import authPlugin from '../plugins/auth.js';
+import bodyPlugin from '../plugins/body.js';
 import drainPlugin from '../plugins/drain.js';
+import errorsPlugin from '../plugins/errors.js';
 import keysPlugin from '../plugins/keys.js';
 import limitsPlugin from '../plugins/limits.js';
 import metricsPlugin from '../plugins/metrics.js';
 import redisPlugin from '../plugins/redis.js';
+import requestLogPlugin from '../plugins/request-log.js';
+import upstreamPlugin from '../plugins/upstream.js';
 import usagePlugin from '../plugins/usage.js';
 import type { Config } from './config.js';
-import { installErrorRendering } from './error-rendering.js';
-import { parseBodiesAsJson } from './json-body.js';
 import { loggerOptions } from './logging.js';
 import { requestIdGenerator } from './request-id.js';
 import adminRoutes from './routes/admin.js';
@@ -22,9 +26,6 @@ import healthRoutes from './routes/health.js';
 import meRoutes from './routes/me.js';
 import modelRoutes from './routes/models.js';
 import proxyRoutes from './routes/proxy.js';
-import { AnswerBuffers } from './upstream/answer-body.js';
-import { UpstreamPools } from './upstream/pools.js';
-import { ModelRouter } from './upstream/routing.js';
 import { SecretRedactor } from './upstream/secret-redactor.js';
 
 export interface BuildOptions {
@@ -32,18 +33,6 @@ export interface BuildOptions {
   logStream?: DestinationStream;
   /** `false` turns logging off (tests that do not read logs). */
   logger?: false;
-}
-
-declare module 'fastify' {
-  interface FastifyInstance {
-    config: Config;
-    /** Set on SIGTERM: /readyz turns 503 so load balancers stop sending new requests. */
-    draining: boolean;
-  }
-  interface FastifyRequest {
-    /** Set by routes that log their own completion line (with usage), so onResponse does not. */
-    selfLogged: boolean;
-  }
 }
 
 export async function buildApp(config: Config, options: BuildOptions = {}): Promise<FastifyInstance> {
@@ -59,12 +48,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     // /readyz reports draining so load balancers move away.
     return503OnClosing: false,
   });
-  app.decorate('config', config);
-  app.decorate('draining', false);
-  app.decorateRequest('selfLogged', false);
-  installErrorRendering(app, config.server.bodyLimitBytes);
-  registerRequestLog(app);
-  parseBodiesAsJson(app);
+  await app.register(errorsPlugin);
+  await app.register(requestLogPlugin);
+  await app.register(bodyPlugin);
   await app.register(drainPlugin);
 
   await app.register(metricsPlugin, { token: config.metrics.token });
@@ -72,58 +58,32 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(keysPlugin, { config });
   await app.register(limitsPlugin, { config });
   await app.register(usagePlugin, { config });
-
-  const pools = new UpstreamPools(config.upstream);
-  const router = new ModelRouter(config);
-  app.addHook('onClose', () => pools.close());
+  await app.register(upstreamPlugin, { config, providerKeys });
 
   await app.register(healthRoutes, { checkDependencies: () => pingRedis(app), isDraining: () => app.draining });
   await app.register(
     async (v1) => {
       await v1.register(authPlugin, { keyStore: app.keys });
+      const { router, ...upstream } = app.upstream;
       await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
-      const answers = new AnswerBuffers(config.upstream.maxBufferedAnswerBytes, config.upstream.maxBufferedAnswersTotalBytes);
       const { admission, usage, metrics } = app;
-      const upstream = { pools, providerKeys, answers };
       await v1.register(proxyRoutes, { services: { admission, usage, metrics, router, upstream, now: () => performance.now() } });
       await v1.register(meRoutes, { config });
     },
     { prefix: '/v1' },
   );
   if (config.admin.token) {
-    await app.register(adminRoutes, {
-      prefix: '/admin',
-      token: config.admin.token,
-      keys: app.keys,
-      usage: app.usage.store,
-      tiers: Object.keys(config.tiers),
-      models: Object.keys(config.models),
-      perIpGuard: app.perIpGuard,
-    });
+    await app.register(
+      async (admin) => {
+        await admin.register(adminAuthPlugin, { token: config.admin.token, perIpGuard: app.perIpGuard });
+        await admin.register(adminRoutes, { keys: app.keys, usage: app.usage.store, tiers: Object.keys(config.tiers), models: Object.keys(config.models) });
+      },
+      { prefix: '/admin' },
+    );
   }
   return app;
 }
 
 async function pingRedis(app: FastifyInstance): Promise<void> {
   if (app.redis) await app.redis.commands.ping();
-}
-
-/**
- * One line per request; proxied requests write a richer line themselves (with usage). Every answer
- * carries an x-request-id (the upstream's on proxied answers, the gateway's own otherwise).
- */
-function registerRequestLog(app: FastifyInstance): void {
-  // Set first; a proxied answer replaces it with the upstream's id. Callback-style hooks: no promise per request.
-  app.addHook('onRequest', (request, reply, done) => {
-    reply.header('x-request-id', request.id);
-    done();
-  });
-  app.addHook('onResponse', (request, reply, done) => {
-    if (request.selfLogged) return done();
-    request.log.info(
-      { method: request.method, url: request.url.split('?')[0], status: reply.statusCode, totalMs: Math.round(reply.elapsedTime), keyName: request.principal?.name },
-      'request completed',
-    );
-    done();
-  });
 }

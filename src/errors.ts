@@ -1,9 +1,12 @@
 /**
  * Every error a client can see leaves the gateway in OpenAI's envelope
  * (`{"error": {message, type, param, code}}`, all four keys present) so the official SDKs raise the
- * right class. Handlers throw `GatewayError`; the app's error handler
- * renders it with `renderError`.
+ * right class. Each one the gateway answers with has its constructor here, so its status, wording and
+ * headers are in one place; handlers throw them and plugins/errors.ts renders them with `renderError`.
  */
+import type { z } from 'zod';
+import type { Denial, Dimension } from './limits/limiter.js';
+import { formatDuration } from './openai/duration.js';
 
 export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
@@ -41,16 +44,97 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * Why a route was skipped (its provider account is out of room): the error to answer with when no
+ * route gets tried, and how soon the route would have room (Infinity: the request is too large for it).
+ */
+export interface RouteRefusal {
+  retryAfterMs: number;
+  error: GatewayError;
+}
+
+// 400
+
 export function invalidRequest(message: string, param: string | null = null, code: string | null = null): GatewayError {
   return new GatewayError(message, { status: 400, type: 'invalid_request_error', param, code });
 }
 
-export function invalidApiKey(): GatewayError {
-  return new GatewayError(
-    'Incorrect API key provided. Pass a tollgate key (sk-tg-…) as "Authorization: Bearer <key>".',
-    { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' },
-  );
+/**
+ * A zod failure as a 400. The two wordings differ on the wire and both stay:
+ * - `openai`, for the proxied endpoints, words the first issue as api.openai.com does
+ *   (`Missing required parameter: 'x'.`, `Invalid value for 'x': …`), the parameter named by its
+ *   dotted path, so SDK users see what they would see from OpenAI;
+ * - `summary`, for the admin API, lists every issue at once (an operator fixes them in one go) and
+ *   names the offending top-level field, or the first unknown one.
+ */
+export function invalidRequestFromZod(error: z.ZodError, wording: 'openai' | 'summary'): GatewayError {
+  return wording === 'openai' ? firstIssueAsOpenAI(error.issues[0]!) : allIssues(error.issues);
 }
+
+function firstIssueAsOpenAI(issue: z.core.$ZodIssue): GatewayError {
+  const param = issue.path.join('.') || null;
+  if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
+    return invalidRequest(`Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
+  }
+  return invalidRequest(`Invalid value for '${param ?? 'body'}': ${issue.message}.`, param, 'invalid_value');
+}
+
+function allIssues(issues: z.core.$ZodIssue[]): GatewayError {
+  const first = issues[0];
+  const param = first?.code === 'unrecognized_keys' ? first.keys[0] : first?.path[0];
+  const message = issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ` : '') + issue.message).join('; ');
+  return invalidRequest(`Invalid request: ${message}.`, param === undefined ? null : String(param));
+}
+
+export function bodyNotAnObject(): GatewayError {
+  return invalidRequest('The request body must be a JSON object.');
+}
+
+/** A guarded member under a case variant (`MODEL`): lenient decoders upstream would read it as `folded`. */
+export function memberCaseVariant(name: string, folded: string): GatewayError {
+  return invalidRequest(`The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`, name, 'duplicate_member');
+}
+
+export function memberRepeated(name: string): GatewayError {
+  return invalidRequest(`The request body has the member '${name}' more than once. Send it once.`, name, 'duplicate_member');
+}
+
+export function jsonTooDeep(maxDepth: number): GatewayError {
+  return invalidRequest(`The request body nests arrays and objects deeper than ${maxDepth} levels.`, null, 'json_too_deep');
+}
+
+export function unsupportedMediaType(): GatewayError {
+  return invalidRequest('Unsupported Content-Type: send the body as application/json.', null, 'unsupported_media_type');
+}
+
+/** Fastify's own 4xx (malformed JSON, an empty body…): its status and message, in OpenAI's shape. */
+export function fastifyClientError(status: number, message: string): GatewayError {
+  return new GatewayError(message, { status, type: 'invalid_request_error' });
+}
+
+/** GET /admin/usage: `from` after `to`, or a range the store refuses (beyond retention). */
+export function invalidDateRange(reason: string, cause?: unknown): GatewayError {
+  return new GatewayError(`Invalid request: ${reason}.`, { status: 400, type: 'invalid_request_error', param: 'from', cause });
+}
+
+export function keyReadOnly(id: string): GatewayError {
+  return invalidRequest(`Key ${id} comes from the config file and is read-only over the admin API; change it in the config instead.`, 'id', 'key_read_only');
+}
+
+// 401
+
+const CREDENTIAL_MESSAGES = {
+  'api key': 'Incorrect API key provided. Pass a tollgate key (sk-tg-…) as "Authorization: Bearer <key>".',
+  'admin token': 'Invalid admin token: pass "Authorization: Bearer <admin token>".',
+  'metrics token': 'A valid metrics token is required.',
+} as const;
+
+/** A missing or wrong credential: a client's key (/v1), the admin token (/admin), the metrics token (/metrics). */
+export function invalidApiKey(credential: keyof typeof CREDENTIAL_MESSAGES = 'api key'): GatewayError {
+  return new GatewayError(CREDENTIAL_MESSAGES[credential], { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' });
+}
+
+// 404
 
 /** Used both for unknown aliases and for aliases the key may not use: existence is not revealed. */
 export function modelNotFound(model: string): GatewayError {
@@ -70,12 +154,83 @@ export function notFound(method: string, url: string): GatewayError {
   });
 }
 
+export function keyNotFound(id: string): GatewayError {
+  return new GatewayError(`No API key with id ${JSON.stringify(id)}.`, { status: 404, type: 'invalid_request_error', param: 'id', code: 'key_not_found' });
+}
+
+// 413
+
 export function bodyTooLarge(limitBytes: number): GatewayError {
   return new GatewayError(`Request body exceeds the gateway's limit of ${limitBytes} bytes.`, {
     status: 413,
     type: 'invalid_request_error',
     code: 'request_too_large',
   });
+}
+
+// 429
+
+const DIMENSION_NAMES: Readonly<Record<Dimension, string>> = {
+  rpm: 'requests per min (RPM)',
+  rpd: 'requests per day (RPD)',
+  tpm: 'tokens per min (TPM)',
+  tpd: 'tokens per day (TPD)',
+};
+
+/** The key's tier limit for the model is reached; `rateLimitHeaders`: the key's x-ratelimit-* (limits/headers.ts). */
+export function rateLimited(denial: Denial, modelAlias: string, rateLimitHeaders: Record<string, string> = {}): GatewayError {
+  return rateLimitError(denial, `for ${modelAlias}`, rateLimitHeaders);
+}
+
+/** A provider account's limit (providers.<name>.limits) is reached: upstream capacity shared by every key. */
+export function providerRateLimited(denial: Denial, modelAlias: string): GatewayError {
+  return rateLimitError(denial, `for ${modelAlias} (upstream capacity shared by all keys)`, {});
+}
+
+/**
+ * The 429 in OpenAI's words, with its retry advice beside the x-ratelimit-* headers. A too-large
+ * request gets `x-should-retry: false` and no retry-after: the SDKs would otherwise retry something
+ * that can never pass.
+ */
+function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Record<string, string>): GatewayError {
+  const { dimension, limit, used, requested, retryAfterMs, tooLarge } = denial;
+  const type = dimension === 'rpm' || dimension === 'rpd' ? 'requests' : 'tokens';
+  const where = `${subject} on ${DIMENSION_NAMES[dimension]}`;
+  const error = (message: string, retryAdvice: Record<string, string>) =>
+    new GatewayError(message, { status: 429, type, code: 'rate_limit_exceeded', headers: { ...rateLimitHeaders, ...retryAdvice } });
+  if (tooLarge) {
+    const message = `Request too large ${where}: Limit ${limit}, Requested ${requested}. The input or output tokens must be reduced in order to run successfully.`;
+    return error(message, { 'x-should-retry': 'false' });
+  }
+  const waitMs = Math.max(1, Math.ceil(retryAfterMs));
+  // retry-after is whole seconds (at least 1); the SDKs prefer retry-after-ms.
+  return error(`Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${formatDuration(waitMs)}.`, {
+    'retry-after': String(Math.ceil(waitMs / 1_000)),
+    'retry-after-ms': String(waitMs),
+  });
+}
+
+/** The per-IP guard (plugins/limits.ts); `retryIn` is @fastify/rate-limit's own wording of the wait. */
+export function tooManyUnauthenticatedRequests(retryIn: string): GatewayError {
+  return new GatewayError(`Too many unauthenticated requests from this address. Please try again in ${retryIn}.`, {
+    status: 429,
+    type: 'requests',
+    code: 'rate_limit_exceeded',
+  });
+}
+
+/** The key's monthly budget is spent. Not transient: the SDKs are told not to retry (`x-should-retry: false`). */
+export function insufficientQuota(budgetUsd: number, spentUsd: number): GatewayError {
+  return new GatewayError(
+    `You exceeded your current quota, please check your plan and billing details. This key's monthly budget of $${budgetUsd} is spent ($${spentUsd.toFixed(4)} used); it renews on the 1st (UTC).`,
+    { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', headers: { 'x-should-retry': 'false' } },
+  );
+}
+
+// 5xx
+
+export function internalError(): GatewayError {
+  return new GatewayError('The gateway had an error processing your request.', { status: 500, type: 'server_error' });
 }
 
 export function upstreamUnavailable(message: string, cause?: unknown): GatewayError {
@@ -114,8 +269,23 @@ export function noCredentialedProvider(model: string, providers: string[]): Gate
   );
 }
 
-export function serviceUnavailable(message: string, code = 'service_unavailable'): GatewayError {
+function serviceUnavailable(message: string, code = 'service_unavailable'): GatewayError {
   return new GatewayError(message, { status: 503, type: 'server_error', code });
+}
+
+/** Forwarding ended without trying a route and without a refusal of its own to answer with. */
+export function noRouteAvailable(): GatewayError {
+  return new GatewayError('No upstream route has room for this request right now. Please try again shortly.', {
+    status: 503,
+    type: 'server_error',
+    code: 'no_route_available',
+    headers: { 'retry-after': '1' },
+  });
+}
+
+/** redis.failMode: closed and the limiter's Redis cannot answer. */
+export function limiterUnavailable(): GatewayError {
+  return serviceUnavailable('Rate limiting is unavailable right now (redis.failMode=closed). Please retry shortly.', 'limiter_unavailable');
 }
 
 /**
@@ -149,33 +319,14 @@ export function renderError(err: unknown, bodyLimitBytes: number): { status: num
   const fastifyCode = (err as { code?: string }).code;
   const statusCode = (err as { statusCode?: number }).statusCode;
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return render(bodyTooLarge(bodyLimitBytes));
-  if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-    return render(invalidRequest('Unsupported Content-Type: send the body as application/json.', null, 'unsupported_media_type'));
-  }
+  if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return render(unsupportedMediaType());
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
-    // Fastify's own 4xx (malformed JSON, empty body…): keep its status, speak OpenAI.
-    const message = err instanceof Error ? err.message : 'Invalid request.';
-    return render(new GatewayError(message, { status: statusCode, type: 'invalid_request_error' }));
+    return render(fastifyClientError(statusCode, err instanceof Error ? err.message : 'Invalid request.'));
   }
-  return render(new GatewayError('The gateway had an error processing your request.', { status: 500, type: 'server_error' }));
+  return render(internalError());
 }
 
 function render(err: GatewayError) {
   return { status: err.status, body: err.toBody(), headers: err.headers };
 }
 
-/** Every route was refused before its attempt for want of room, and none said when it has room again. */
-export function noRouteAvailable(): GatewayError {
-  return new GatewayError('No upstream route has room for this request right now. Please try again shortly.', {
-    status: 503,
-    type: 'server_error',
-    code: 'no_route_available',
-    headers: { 'retry-after': '1' },
-  });
-}
-
-/** Why a route was skipped before its attempt: its error, and when it has room again. */
-export interface RouteRefusal {
-  retryAfterMs: number;
-  error: GatewayError;
-}

@@ -5,12 +5,11 @@
  */
 import type { Config, ProviderConfig } from '../config.js';
 import type { Endpoint } from '../openai/endpoint.js';
-import { GatewayError, serviceUnavailable } from '../errors.js';
+import { limiterUnavailable, providerRateLimited, rateLimited, type RouteRefusal } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import type { ProxyBody } from '../openai/request-body.js';
 import { LimiterUnavailableError } from './failover-limiter.js';
-import type { RouteRefusal } from '../errors.js';
-import { rateLimitError, rateLimitHeaders, type RateLimitResponse } from './headers.js';
+import { rateLimitHeaders } from './headers.js';
 import { SettlementQueue } from './settlement-queue.js';
 import type { Admission, Denial, Dimension, LimitRule, Limiter } from './limiter.js';
 import { estimatePromptTokens, outputCap } from '../openai/prompt-tokens.js';
@@ -89,7 +88,7 @@ export class AdmissionControl {
     const headers = rateLimitHeaders(admission.buckets);
     if (!admission.allowed) {
       this.events.onDenied(admission.denial!.dimension);
-      throw rateLimitGatewayError(rateLimitError(admission.denial!, alias), headers);
+      throw rateLimited(admission.denial!, alias, headers);
     }
     return { headers, settle: this.settler(subject, limits, estimate) };
   }
@@ -112,7 +111,7 @@ export class AdmissionControl {
     } catch (err) {
       // The store refused (fail-closed): keep the settlements for a later call rather than lose them.
       for (const rule of carrying) if (rule.carry) this.settlements.add(subject, [{ dimension: rule.dimension, limit: rule.limit, delta: rule.carry }]);
-      if (err instanceof LimiterUnavailableError) throw serviceUnavailable('Rate limiting is unavailable right now (redis.failMode=closed). Please retry shortly.', 'limiter_unavailable');
+      if (err instanceof LimiterUnavailableError) throw limiterUnavailable();
       throw err;
     }
   }
@@ -150,17 +149,12 @@ export class AdmissionControl {
   }
 }
 
-/** The 429 as the error the gateway answers with; `headers` are the key's x-ratelimit-* when known. */
-function rateLimitGatewayError({ status, headers: errorHeaders, body }: RateLimitResponse, headers: Record<string, string> = {}): GatewayError {
-  return new GatewayError(body.error.message, { status, type: body.error.type, code: body.error.code, headers: { ...headers, ...errorHeaders } });
-}
-
 /**
  * A route skipped because its provider account is out of room. forwardWithFallback answers with the
  * refusal that ends soonest when no route was left to try; a too-large one only if all are.
  */
 export function providerRefusal(denial: Denial, alias: string): RouteRefusal {
-  return { retryAfterMs: denial.tooLarge ? Infinity : denial.retryAfterMs, error: rateLimitGatewayError(rateLimitError(denial, alias, 'upstream')) };
+  return { retryAfterMs: denial.tooLarge ? Infinity : denial.retryAfterMs, error: providerRateLimited(denial, alias) };
 }
 
 const DIMENSIONS: readonly Dimension[] = ['rpm', 'rpd', 'tpm', 'tpd'];

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import type { Endpoint } from './endpoint.js';
-import { invalidRequest } from '../errors.js';
+import { bodyNotAnObject, invalidRequestFromZod, memberCaseVariant, memberRepeated } from '../errors.js';
 import type { JsonMember } from './json-scan.js';
 
 /** The most choices (`n`) one request may ask for: OpenAI's own bound. */
@@ -70,9 +70,9 @@ function refuseAmbiguousMembers(members: JsonMember[]): void {
     const folded = fold(name);
     if (!GUARDED_MEMBERS.has(folded)) continue;
     if (name !== folded) {
-      throw invalidRequest(`The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`, name, 'duplicate_member');
+      throw memberCaseVariant(name, folded);
     }
-    if (seen.has(folded)) throw invalidRequest(`The request body has the member '${name}' more than once. Send it once.`, name, 'duplicate_member');
+    if (seen.has(folded)) throw memberRepeated(name);
     seen.add(folded);
   }
 }
@@ -80,18 +80,11 @@ function refuseAmbiguousMembers(members: JsonMember[]): void {
 /** `members`: the body's top-level members as the JSON parser found them, null when it was no object. */
 export function checkBody(endpoint: Endpoint, body: unknown, members: JsonMember[] | null): ProxyBody {
   if (body === null || typeof body !== 'object' || Array.isArray(body) || members === null) {
-    throw invalidRequest('The request body must be a JSON object.');
+    throw bodyNotAnObject();
   }
   refuseAmbiguousMembers(members);
   const result = schemas[endpoint].safeParse(body);
-  if (!result.success) {
-    const issue = result.error.issues[0]!;
-    const param = issue.path.join('.') || null;
-    if (issue.code === 'invalid_type' && issue.message.endsWith('received undefined')) {
-      throw invalidRequest(`Missing required parameter: '${param}'.`, param, 'missing_required_parameter');
-    }
-    throw invalidRequest(`Invalid value for '${param ?? 'body'}': ${issue.message}.`, param, 'invalid_value');
-  }
+  if (!result.success) throw invalidRequestFromZod(result.error, 'openai');
   // Validation only: the original object is forwarded so unknown fields keep their exact values.
   return body as ProxyBody;
 }

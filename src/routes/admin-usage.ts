@@ -1,10 +1,10 @@
 /**
  * GET /admin/usage: usage rows filtered by key, team or model over UTC days, grouped by any of
- * day/model/key, as JSON or CSV. Registered by the admin plugin, inside its authentication.
+ * day/model/key, as JSON or CSV. Registered by the admin routes, behind the admin token check (plugins/admin-auth.ts).
  */
 import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { GatewayError, invalidRequest } from '../errors.js';
+import { invalidDateRange } from '../errors.js';
 import type { CombinedKeyStore } from '../keys/combined-key-store.js';
 import { USAGE_ROW_COUNTERS, type UsageGrouping, type UsageRow, type UsageStore } from '../usage/usage-store.js';
 import { parseInput } from './admin-input.js';
@@ -46,7 +46,7 @@ const adminUsageRoutes: FastifyPluginAsync<AdminUsageOptions> = async (app, { us
     const month = currentUtcMonth();
     const from = query.from ?? month.from;
     const to = query.to ?? month.to;
-    if (from > to) throw invalidRequest(`Invalid request: from (${from}) is after to (${to}).`, 'from');
+    if (from > to) throw invalidDateRange(`from (${from}) is after to (${to})`);
     const groupBy = [...new Set(query.groupBy ?? [])];
     const keyIds = await keyIdsFor(query.keyId, query.team);
     const rows = await usage.query({ from, to, keyIds, model: query.model, groupBy }).catch(rejectRange);
@@ -59,7 +59,7 @@ export default adminUsageRoutes;
 
 /** The stores refuse impossible ranges (beyond retention) with a RangeError: the caller's mistake, a 400. */
 function rejectRange(err: unknown): never {
-  if (err instanceof RangeError) throw new GatewayError(`Invalid request: ${err.message}.`, { status: 400, type: 'invalid_request_error', param: 'from', cause: err });
+  if (err instanceof RangeError) throw invalidDateRange(err.message, err);
   throw err;
 }
 

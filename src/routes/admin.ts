@@ -1,12 +1,10 @@
 /**
- * Admin API, registered under /admin: keys and usage behind
- * `Authorization: Bearer <admin token>`. Not wrapped in fastify-plugin, so its auth hook stays inside
- * the prefix. No response carries a key hash; the plaintext appears once, in the 201 of POST /keys.
+ * Admin API, registered under /admin beside plugins/admin-auth.ts (the admin token check): keys and
+ * usage. No response carries a key hash; the plaintext appears once, in the 201 of POST /keys.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { z } from 'zod';
-import { GatewayError, invalidRequest } from '../errors.js';
-import { bearerMatches } from '../security/bearer.js';
+import { keyNotFound, keyReadOnly } from '../errors.js';
 import { isKeyActive, type ApiKeyRecord } from '../keys/api-key.js';
 import type { CombinedKeyStore } from '../keys/combined-key-store.js';
 import type { UsageStore } from '../usage/usage-store.js';
@@ -14,29 +12,18 @@ import { parseInput } from './admin-input.js';
 import adminUsageRoutes from './admin-usage.js';
 
 export interface AdminOptions {
-  /** Empty: every admin request is refused. */
-  token: string;
   /** Config keys are listed with `source: 'config'` and read-only here; managed keys are editable. */
   keys: CombinedKeyStore;
   usage: UsageStore;
   tiers: string[];
   models: string[];
-  /** Runs before the token check on every admin request (plugins/limits.ts: `app.perIpGuard`): token guessing is limited per address. */
-  perIpGuard(request: FastifyRequest, reply: FastifyReply): Promise<unknown>;
 }
 
 type IdParams = { Params: { id: string } };
 
-
 const admin: FastifyPluginAsync<AdminOptions> = async (app, opts) => {
   const { keys } = opts;
   const schemas = keySchemas(opts.tiers, opts.models);
-
-  app.addHook('onRequest', async (request, reply) => {
-    await opts.perIpGuard(request, reply);
-    // An empty token must never match an empty Bearer.
-    if (!opts.token || !bearerMatches(request.headers.authorization, opts.token)) throw invalidAdminToken();
-  });
 
   app.post('/keys', async (request, reply) => {
     const { record, plaintext } = await keys.managed.create(parseInput(schemas.create, request.body));
@@ -108,18 +95,10 @@ function view(record: ApiKeyRecord) {
 
 function found(record: ApiKeyRecord | undefined, id: string): ApiKeyRecord {
   if (record) return record;
-  throw new GatewayError(`No API key with id ${JSON.stringify(id)}.`, { status: 404, type: 'invalid_request_error', param: 'id', code: 'key_not_found' });
+  throw keyNotFound(id);
 }
 
 function writable(keys: CombinedKeyStore, id: string): { id: string } {
   if (!keys.isStatic(id)) return { id };
-  throw invalidRequest(`Key ${id} comes from the config file and is read-only over the admin API; change it in the config instead.`, 'id', 'key_read_only');
-}
-
-function invalidAdminToken(): GatewayError {
-  return new GatewayError('Invalid admin token: pass "Authorization: Bearer <admin token>".', {
-    status: 401,
-    type: 'invalid_request_error',
-    code: 'invalid_api_key',
-  });
+  throw keyReadOnly(id);
 }

@@ -11,7 +11,7 @@
  * Either way onBudgetFallback hears of it.
  */
 import type { Config } from '../config.js';
-import { GatewayError, StoreUnavailableError } from '../errors.js';
+import { insufficientQuota, StoreUnavailableError } from '../errors.js';
 import type { ApiKeyRecord } from '../keys/api-key.js';
 import { costUsd } from './cost.js';
 import { utcMonth } from './usage-cells.js';
@@ -70,11 +70,7 @@ export class UsageService {
     const spent = await this.budgetSpend(principal.id);
     if (spent < principal.budgetUsd) return;
     this.options.onBudgetExceeded?.();
-    throw new GatewayError(
-      `You exceeded your current quota, please check your plan and billing details. This key's monthly budget of $${principal.budgetUsd} is spent ($${spent.toFixed(4)} used); it renews on the 1st (UTC).`,
-      // Not transient: tell the SDKs not to retry (`x-should-retry: false`).
-      { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', headers: { 'x-should-retry': 'false' } },
-    );
+    throw insufficientQuota(principal.budgetUsd, spent);
   }
 
   /** The key's spend this month; rejects with StoreUnavailableError when the store cannot answer. */

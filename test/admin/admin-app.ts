@@ -1,9 +1,10 @@
 /**
- * A small app around the admin plugin, rendering errors the way src/app.ts does: memory key and usage
- * stores, one static (config) key, and usage rows with known numbers.
+ * A small app around the admin API, composed and rendering errors the way src/app.ts does: memory key
+ * and usage stores, one static (config) key, and usage rows with known numbers.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
-import { installErrorRendering } from '../../src/error-rendering.js';
+import adminAuthPlugin from '../../plugins/admin-auth.js';
+import errorsPlugin from '../../plugins/errors.js';
 import { hashKey, staticKeyId, type ApiKeyRecord } from '../../src/keys/api-key.js';
 import { CombinedKeyStore } from '../../src/keys/combined-key-store.js';
 import { MemoryKeyStore } from '../../src/keys/memory-key-store.js';
@@ -35,19 +36,18 @@ const staticKey: ApiKeyRecord = {
 };
 
 export async function buildAdminApp(token = ADMIN_TOKEN): Promise<AdminApp> {
-  const app = Fastify({ logger: false });
-  installErrorRendering(app, 1_000_000);
+  const app = Fastify({ logger: false, bodyLimit: 1_000_000 });
+  await app.register(errorsPlugin);
   const keys = new MemoryKeyStore();
   const usage = new MemoryUsageStore();
-  await app.register(adminRoutes, {
-    prefix: '/admin',
-    token,
-    keys: new CombinedKeyStore([staticKey], keys),
-    usage,
-    tiers: ['tier-1', 'tier-2'],
-    models: ['gpt-test', 'gpt-mini'],
-    perIpGuard: async () => undefined, // the guard itself is tested end to end (test/rate-limits/ip-guard.test.ts)
-  });
+  await app.register(
+    async (admin) => {
+      // The per-IP guard itself is tested end to end (test/rate-limits/ip-guard.test.ts).
+      await admin.register(adminAuthPlugin, { token, perIpGuard: async () => undefined });
+      await admin.register(adminRoutes, { keys: new CombinedKeyStore([staticKey], keys), usage, tiers: ['tier-1', 'tier-2'], models: ['gpt-test', 'gpt-mini'] });
+    },
+    { prefix: '/admin' },
+  );
   const red = (await keys.create({ name: 'red-app', tier: 'tier-1', team: 'red' })).record;
   const blue = (await keys.create({ name: 'blue-app', tier: 'tier-2', team: 'blue' })).record;
   const event = (keyId: string, model: string, at: string, tokens: number, costUsd: number): UsageEvent => ({

@@ -1,5 +1,12 @@
 import t from 'tap';
-import { formatDuration, rateLimitError, rateLimitHeaders } from '../../src/limits/headers.js';
+import { rateLimited, type GatewayError } from '../../src/errors.js';
+import { rateLimitHeaders } from '../../src/limits/headers.js';
+import type { Denial } from '../../src/limits/limiter.js';
+import { formatDuration } from '../../src/openai/duration.js';
+
+/** The 429 as it goes out: status, headers, body. */
+const rateLimitError = (denial: Denial, alias: string) => answer(rateLimited(denial, alias));
+const answer = (err: GatewayError) => ({ status: err.status, headers: err.headers, body: err.toBody() });
 
 t.test('formatDuration writes Go durations as OpenAI sends them', async (t) => {
   const cases: [number, string][] = [

@@ -9,12 +9,13 @@
  * before parsing: serialising one (prompt estimate, upstream body, logs) recurses once per level and
  * overflows the stack some thousands of levels down.
  */
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { invalidRequest } from './errors.js';
-import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from './openai/json-scan.js';
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { jsonTooDeep } from '../src/errors.js';
+import { nestsDeeperThan, skipWhitespace, topLevelMembers, type JsonMember } from '../src/openai/json-scan.js';
 
 /** Far deeper than any request needs (a tool's JSON schema nests a few dozen levels at most). */
-export const MAX_JSON_DEPTH = 128;
+const MAX_JSON_DEPTH = 128;
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -25,7 +26,7 @@ declare module 'fastify' {
   }
 }
 
-export function parseBodiesAsJson(app: FastifyInstance): void {
+const body: FastifyPluginAsync = async (app) => {
   // Bodies are read field by field and forwarded as bytes; nothing merges them into other objects, so
   // a `__proto__` key is just data (JSON.parse makes it an own property). Skipping secure-json-parse's
   // two regex scans of every body ('ignore') matters for 100k-token prompts.
@@ -35,9 +36,7 @@ export function parseBodiesAsJson(app: FastifyInstance): void {
     if (skipWhitespace(bytes, 0) === bytes.length) return done(null, undefined);
     const top = topLevelMembers(bytes, MAX_JSON_DEPTH);
     // Not an object, or a walk that broke off before the end: the plain depth scan covers every byte.
-    if (top?.tooDeep || (!top?.closed && nestsDeeperThan(bytes, MAX_JSON_DEPTH))) {
-      return done(invalidRequest(`The request body nests arrays and objects deeper than ${MAX_JSON_DEPTH} levels.`, null, 'json_too_deep'));
-    }
+    if (top?.tooDeep || (!top?.closed && nestsDeeperThan(bytes, MAX_JSON_DEPTH))) return done(jsonTooDeep(MAX_JSON_DEPTH));
     request.jsonBytes = bytes;
     request.jsonMembers = top?.closed ? top.members : null;
     parseJson(request, bytes.toString('utf8'), done);
@@ -47,4 +46,6 @@ export function parseBodiesAsJson(app: FastifyInstance): void {
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, keepingBytes);
   app.addContentTypeParser('*', { parseAs: 'buffer' }, keepingBytes);
-}
+};
+
+export default fp(body, { name: 'tollgate-body' });
