@@ -8,6 +8,7 @@ import type { Admission, LimitRule } from '../../../src/limits/limiter.js';
 import { MemoryLimiter } from '../../../src/limits/memory-limiter.js';
 import { RedisLimiter } from '../../../src/limits/redis-limiter.js';
 import { startRedis } from '../../helpers/redis.js';
+import { monitored } from '../../helpers/redis-monitor.js';
 import { limiterSuite } from './limiter-suite.js';
 
 const server = await startRedis();
@@ -132,11 +133,14 @@ t.test('a reply that does not parse rejects every admission of its batch, none i
 t.test('keys are hash-tagged per subject and expire when full again', async (t) => {
   const { redis, prefix, limiter } = await redisLimiter();
   t.teardown(() => redis.quit());
+  const admitted = performance.now();
   await limiter.admit('key:k1:gpt', [{ dimension: 'rpm', limit: 10, cost: 1 }, { dimension: 'tpm', limit: 1_000, cost: 500 }]);
   const keys = (await redis.keys(`${prefix}*`)).sort();
   t.same(keys, [`${prefix}rl:{key:k1:gpt}:rpm`, `${prefix}rl:{key:k1:gpt}:tpm`], 'one key per dimension, subject as hash tag');
   const ttl = await redis.pttl(`${prefix}rl:{key:k1:gpt}:tpm`);
-  t.ok(ttl > 29_000 && ttl <= 30_000 + EXPIRY_MARGIN_MS, `tpm key lives until the bucket is full again (${ttl} ms)`);
+  // PX is the refill time plus a margin; what has passed since the admission comes off it.
+  const lived = performance.now() - admitted;
+  t.ok(ttl >= 30_000 - lived && ttl <= 30_000 + EXPIRY_MARGIN_MS, `tpm key lives until the bucket is full again (${ttl} ms)`);
   await limiter.adjust('key:k1:gpt', [{ dimension: 'tpm', limit: 1_000, delta: -500 }]);
   t.equal(await redis.exists(`${prefix}rl:{key:k1:gpt}:tpm`), 0, 'a bucket refunded to full is deleted');
   t.throws(() => new RedisLimiter(redis, 'bad{prefix}:'), RangeError, 'a prefix with braces would hijack the hash tag');
@@ -151,9 +155,13 @@ t.test('scripts are reloaded after Redis loses them', async (t) => {
   t.equal(again.buckets[0]?.remaining, 8, 'NOSCRIPT falls back to EVAL and the bucket state survived');
 });
 
+// Latency is shown, not asserted: bench/ measures what a limited request costs (on Redis with
+// BENCH_REDIS_URL). What is asserted is what keeps it low: an admission is one command sent, whatever
+// the number of buckets.
 t.test('admit latency on loopback', async (t) => {
   const { redis, limiter } = await redisLimiter();
-  t.teardown(() => redis.quit());
+  const observer = await connectRedis();
+  t.teardown(() => Promise.all([redis.quit(), observer.quit()]));
   const rules = [{ dimension: 'rpm' as const, limit: 1e9, cost: 1 }, { dimension: 'tpm' as const, limit: 1e12, cost: 1_500 }];
   for (let i = 0; i < 200; i++) await limiter.admit(`key:warm:${i % 10}`, rules);
   const samples: number[] = [];
@@ -166,5 +174,11 @@ t.test('admit latency on loopback', async (t) => {
   const p50 = samples[1_000]!;
   const p99 = samples[1_980]!;
   t.comment(`admit with 2 buckets, sequential: p50 ${p50.toFixed(3)} ms, p99 ${p99.toFixed(3)} ms`);
-  t.ok(p50 < 5, `one round trip, not several (p50 ${p50.toFixed(3)} ms)`);
+  // Counted apart from the timed run (MONITOR slows the server down), on the limiter's connection only.
+  const address = /\baddr=(\S+)/.exec(String(await redis.client('INFO')))?.[1];
+  const seen = await monitored(observer, async () => {
+    for (let i = 0; i < 100; i++) await limiter.admit(`key:lat:${i}`, rules);
+  });
+  const sent = seen.filter((command) => command.source === address);
+  t.ok(sent.length === 100 && sent.every(({ args: [name] }) => /^evalsha$/i.test(name ?? '')), `one round trip, not several: ${sent.length} commands sent for 100 admissions, each an EVALSHA`);
 });
