@@ -104,6 +104,15 @@ export function parseDuration(value: unknown): number {
   return Number(h) * 3_600_000 + Number(m) * 60_000 + Math.round(Number(s) * 1_000) + Number(ms);
 }
 
+/**
+ * What a bucket of `limit` per `periodMs` has refilled since `since` (a performance.now() taken before
+ * the first request): the slack a test allows for its own run time, measured rather than guessed, so
+ * a slow machine widens it instead of failing.
+ */
+export function refilledSince(since: number, limit: number, periodMs = 60_000): number {
+  return Math.ceil(((performance.now() - since) * limit) / periodMs);
+}
+
 /** A header as a number (NaN when absent). */
 export const num = (headers: IncomingHttpHeaders | Headers, name: string): number => {
   const value = headers instanceof Headers ? headers.get(name) : headers[name];

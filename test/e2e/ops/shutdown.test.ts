@@ -73,7 +73,8 @@ t.test('SIGTERM lets an active stream finish, records its usage, and reports dra
   const mock = await startMockUpstream();
   t.teardown(() => mock.close());
   mock.behave({ kind: 'slow', chunkDelayMs: 150 });
-  const server = await startServer(t, mock.baseUrl, { drainDelayMs: 400, shutdownGraceMs: 10_000 });
+  // /readyz is asked 100 ms into the drain delay: the delay leaves a busy machine seconds to answer it.
+  const server = await startServer(t, mock.baseUrl, { drainDelayMs: 3_000, shutdownGraceMs: 10_000 });
   const client = new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 });
 
   const stream = await client.chat.completions.create({ model: 'gpt-4.1-nano', messages, stream: true });
