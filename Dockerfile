@@ -8,7 +8,7 @@
 #   docker run ... -v "$PWD/my-tollgate.yaml:/etc/tollgate/tollgate.yaml:ro" tollgate
 # Secrets (OPENAI_API_KEY, TOLLGATE_ADMIN_TOKEN, ...) come from the environment; see .env.example.
 #
-# test/deploy/dockerfile-replay.test.ts replays this recipe without Docker (every instruction below,
+# test/e2e/deploy/dockerfile-replay.test.ts replays this recipe without Docker (every instruction below,
 # in order), so keep to the instructions it understands: FROM, WORKDIR, ENV, COPY, RUN, USER, EXPOSE,
 # HEALTHCHECK, CMD.
 #

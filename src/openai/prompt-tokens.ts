@@ -48,10 +48,13 @@ const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
 const recentCounts = new TokenCountCache(4_000_000);
 
 type Json = Record<string, unknown>;
+/** What the time budget is read from, in ms; tests pass a clock they set themselves. */
+export type Clock = () => number;
+const monotonic: Clock = () => performance.now();
 
-export function estimatePromptTokens(body: unknown, endpoint: 'chat' | 'responses'): number {
+export function estimatePromptTokens(body: unknown, endpoint: 'chat' | 'responses', now: Clock = monotonic): number {
   const request = isObject(body) ? body : {};
-  const counter = new Counter();
+  const counter = new Counter(EXACT_TIME_BUDGET_MS, now);
   let tokens = REPLY_PRIMING_TOKENS;
   if (endpoint === 'chat') {
     for (const message of asArray(request.messages)) tokens += countItem(counter, message);
@@ -67,8 +70,8 @@ export function estimatePromptTokens(body: unknown, endpoint: 'chat' | 'response
 
 /** One text's o200k_base count under the same budget, e.g. completion text received before a stream broke. */
 /** `timeBudgetMs`: how long exact counting may run before the rest is extrapolated. */
-export function countTextTokens(text: string, timeBudgetMs = EXACT_TIME_BUDGET_MS): number {
-  const counter = new Counter(timeBudgetMs);
+export function countTextTokens(text: string, timeBudgetMs = EXACT_TIME_BUDGET_MS, now: Clock = monotonic): number {
+  const counter = new Counter(timeBudgetMs, now);
   counter.add(text);
   return counter.total();
 }
@@ -119,10 +122,12 @@ class Counter {
   /** Chars tokenized by this counter: what the budgets limit. */
   #tokenizedChars = 0;
   #pendingChars = 0;
+  readonly #now: Clock;
   readonly #deadline: number;
 
-  constructor(timeBudgetMs = EXACT_TIME_BUDGET_MS) {
-    this.#deadline = performance.now() + timeBudgetMs;
+  constructor(timeBudgetMs: number, now: Clock) {
+    this.#now = now;
+    this.#deadline = now() + timeBudgetMs;
   }
 
   add(text: string): void {
@@ -134,7 +139,7 @@ class Counter {
     }
     const tokensBefore = this.#exactTokens;
     let start = 0;
-    while (start < text.length && this.#tokenizedChars < EXACT_CHAR_BUDGET && (this.#tokenizedChars < ALWAYS_EXACT_CHARS || performance.now() < this.#deadline)) {
+    while (start < text.length && this.#tokenizedChars < EXACT_CHAR_BUDGET && (this.#tokenizedChars < ALWAYS_EXACT_CHARS || this.#now() < this.#deadline)) {
       const end = sliceEnd(text, start);
       this.#exactTokens += countTokens(text.slice(start, end), ENCODE_OPTIONS);
       this.#tokenizedChars += end - start;

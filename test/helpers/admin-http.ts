@@ -141,7 +141,7 @@ export function sumRows(rows: UsageRowJson[]): Omit<UsageRowJson, 'day' | 'keyId
 }
 
 /** Polls `check` every `everyMs` until it returns a value other than undefined, or throws after `timeoutMs`. */
-export async function poll<T>(check: () => Promise<T | undefined>, timeoutMs = 3_000, everyMs = 20): Promise<T> {
+export async function poll<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000, everyMs = 20): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

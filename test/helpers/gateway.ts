@@ -134,7 +134,7 @@ function captureLogs(): CapturedLogs & { stream: { write(line: string): void } }
         emitter.emit('line', JSON.parse(line), lines.length - 1);
       },
     },
-    waitFor(match, timeoutMs = 2_000) {
+    waitFor(match, timeoutMs = 10_000) {
       const found = entries().find(match);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {

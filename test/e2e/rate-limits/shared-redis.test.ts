@@ -1,0 +1,45 @@
+// Two gateway instances on one Redis admit exactly as many requests as one would.
+import t from 'tap';
+import { randomKey, startGateway } from '../../helpers/gateway.js';
+import { startMockUpstream } from '../../helpers/mock-upstream.js';
+import { startRedis } from '../../helpers/redis.js';
+import { post, redisSection } from '../../helpers/rate-limit-harness.js';
+
+const REQUESTS = 40;
+const RPM = 5;
+
+const redis = await startRedis();
+const mock = await startMockUpstream();
+t.teardown(async () => {
+  await mock.close();
+  await redis.stop();
+});
+
+t.test(`${REQUESTS} concurrent requests across two instances, tier rpm ${RPM}: exactly ${RPM} pass`, async (t) => {
+  const key = randomKey('shared');
+  const section = redisSection(redis.url); // one key prefix: both instances share the buckets
+  const instances = await Promise.all(
+    [0, 1].map(() =>
+      startGateway({
+        primary: mock,
+        configure: (raw) => {
+          raw.redis = section;
+          raw.tiers.limited = { rpm: RPM };
+          raw.keys = [{ name: 'shared', key, tier: 'limited' }];
+        },
+      }),
+    ),
+  );
+  t.teardown(() => Promise.all(instances.map((gw) => gw.close())));
+
+  const answers = await Promise.all(Array.from({ length: REQUESTS }, (_, i) => post(instances[i % 2]!.url, {}, key)));
+  const count = (status: number) => answers.filter((a) => a.status === status).length;
+  t.equal(count(200), RPM, `${RPM} requests succeed`);
+  t.equal(count(429), REQUESTS - RPM, `${REQUESTS - RPM} get 429`);
+  t.equal(mock.requests.length, RPM, 'only the admitted requests reached the upstream');
+  const servedBy = new Set(answers.flatMap((a, i) => (a.status === 200 ? [i % 2] : [])));
+  const refusedBy = new Set(answers.flatMap((a, i) => (a.status === 429 ? [i % 2] : [])));
+  t.same([...refusedBy].sort(), [0, 1], 'both instances refused requests');
+  t.ok(servedBy.size >= 1, `the successes came from instance(s) ${[...servedBy].join(', ')}`);
+  t.ok(answers.filter((a) => a.status === 429).every((a) => a.body?.error?.type === 'requests'), 'every 429 is an rpm refusal');
+});
