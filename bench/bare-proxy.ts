@@ -13,8 +13,15 @@ const server = http.createServer(async (req, res) => {
   const parts: Buffer[] = [];
   for await (const part of req) parts.push(part as Buffer);
   try {
-    const upstream = await pool.request({ method: 'POST', path: req.url!, headers: { 'content-type': 'application/json' }, body: Buffer.concat(parts) });
-    res.writeHead(upstream.statusCode, { 'content-type': String(upstream.headers['content-type'] ?? 'application/json') });
+    const upstream = await pool.request({
+      method: 'POST',
+      path: req.url!,
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.concat(parts),
+    });
+    res.writeHead(upstream.statusCode, {
+      'content-type': String(upstream.headers['content-type'] ?? 'application/json'),
+    });
     upstream.body.pipe(res);
   } catch {
     res.writeHead(502).end();

@@ -14,10 +14,18 @@ const pool = new Pool(process.argv[2]!, { connections: 128, keepAliveTimeout: 30
 const app = Fastify({ logger: false });
 
 app.post('/v1/chat/completions', async (request, reply) => {
-  const upstream = await pool.request({ method: 'POST', path: '/v1/chat/completions', headers: { 'content-type': 'application/json' }, body: JSON.stringify(request.body) });
+  const upstream = await pool.request({
+    method: 'POST',
+    path: '/v1/chat/completions',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(request.body),
+  });
   const body = await new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
-    upstream.body.on('data', (chunk: Buffer) => chunks.push(chunk)).once('error', reject).once('end', () => resolve(Buffer.concat(chunks)));
+    upstream.body
+      .on('data', (chunk: Buffer) => chunks.push(chunk))
+      .once('error', reject)
+      .once('end', () => resolve(Buffer.concat(chunks)));
   });
   reply.code(upstream.statusCode).header('content-type', upstream.headers['content-type']);
   return reply.send(body);

@@ -48,14 +48,27 @@ function cpuSeconds(pid: number | undefined): number {
 
 export async function load(target: Target, body: string, connections: number, duration: number): Promise<LoadResult> {
   const latencies: number[] = [];
-  const run = autocannon({ url: target.origin + PATH, method: 'POST', headers: target.headers, body, connections, duration });
+  const run = autocannon({
+    url: target.origin + PATH,
+    method: 'POST',
+    headers: target.headers,
+    body,
+    connections,
+    duration,
+  });
   run.on('response', (_client: unknown, status: number, _bytes: number, ms: number) => {
     if (status < 300) latencies.push(ms);
   });
   const cpuBefore = cpuSeconds(target.pid);
   const result = await run;
   const cpuPerRequest = ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / result.requests.total;
-  return { reqPerSec: result.requests.average, requests: result.requests.total, latencies, failures: result.errors + result.timeouts + result.non2xx, cpuPerRequest };
+  return {
+    reqPerSec: result.requests.average,
+    requests: result.requests.total,
+    latencies,
+    failures: result.errors + result.timeouts + result.non2xx,
+    cpuPerRequest,
+  };
 }
 
 export interface StreamTimings {
@@ -68,7 +81,12 @@ export interface StreamTimings {
  * body byte (the first SSE event), total the time to the end of the body. Every stream is checked:
  * it must end with [DONE] and carry the usage chunk exactly when include_usage was asked for.
  */
-export async function streams(target: Target, body: string, includeUsage: boolean, count: number): Promise<StreamTimings> {
+export async function streams(
+  target: Target,
+  body: string,
+  includeUsage: boolean,
+  count: number,
+): Promise<StreamTimings> {
   const client = new Client(target.origin, { keepAliveTimeout: 30_000 });
   const timings: StreamTimings = { ttfb: [], total: [] };
   try {

@@ -16,21 +16,52 @@ const usage = { prompt_tokens: 12, completion_tokens: STREAM_CHUNKS, total_token
 
 const json = Buffer.from(
   JSON.stringify({
-    id, object: 'chat.completion', created, model,
-    choices: [{ index: 0, message: { role: 'assistant', content: 'Hello from the bench mock.', refusal: null }, logprobs: null, finish_reason: 'stop' }],
-    usage, system_fingerprint: 'fp_bench',
+    id,
+    object: 'chat.completion',
+    created,
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: 'assistant', content: 'Hello from the bench mock.', refusal: null },
+        logprobs: null,
+        finish_reason: 'stop',
+      },
+    ],
+    usage,
+    system_fingerprint: 'fp_bench',
   }),
 );
 
 const sse = (data: unknown) => Buffer.from(`data: ${JSON.stringify(data)}\n\n`);
 const chunk = (delta: object, finish: string | null, withUsage: boolean) =>
-  sse({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_bench', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) });
+  sse({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    system_fingerprint: 'fp_bench',
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    ...(withUsage ? { usage: null } : {}),
+  });
 
 function streamChunks(includeUsage: boolean): Buffer[] {
   const out = [chunk({ role: 'assistant', content: '', refusal: null }, null, includeUsage)];
   for (let i = 1; i < STREAM_CHUNKS; i++) out.push(chunk({ content: ` word${i}` }, null, includeUsage));
   out.push(chunk({}, 'stop', includeUsage));
-  if (includeUsage) out.push(sse({ id, object: 'chat.completion.chunk', created, model, system_fingerprint: 'fp_bench', choices: [], usage }));
+  if (includeUsage) {
+    out.push(
+      sse({
+        id,
+        object: 'chat.completion.chunk',
+        created,
+        model,
+        system_fingerprint: 'fp_bench',
+        choices: [],
+        usage,
+      }),
+    );
+  }
   out.push(Buffer.from('data: [DONE]\n\n'));
   return out;
 }

@@ -47,14 +47,29 @@ const TARGETS: Record<string, { script?: string; env?: Record<string, string> } 
   fastify: { script: 'fastify-floor.ts' },
   tollgate: { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on' } },
   'tollgate-nolimits': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'off' } },
-  'tollgate-log': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on', BENCH_LOG_LEVEL: 'info' } },
+  'tollgate-log': {
+    script: 'tollgate-server.ts',
+    env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on', BENCH_LOG_LEVEL: 'info' },
+  },
 };
-const selected = (process.env.BENCH_TARGETS || 'direct,bare,fastify,tollgate,tollgate-nolimits').split(',').map((t) => t.trim()).filter(Boolean);
-for (const name of selected) if (!(name in TARGETS)) throw new Error(`unknown target "${name}"; known: ${Object.keys(TARGETS).join(', ')}`);
+const selected = (process.env.BENCH_TARGETS || 'direct,bare,fastify,tollgate,tollgate-nolimits')
+  .split(',')
+  .map((t) => t.trim())
+  .filter(Boolean);
+for (const name of selected) {
+  if (!(name in TARGETS)) throw new Error(`unknown target "${name}"; known: ${Object.keys(TARGETS).join(', ')}`);
+}
 
-const chatBody = JSON.stringify({ model: BENCH_MODEL, messages: [{ role: 'user', content: 'Say hello to the benchmark.' }] });
+const chatBody = JSON.stringify({
+  model: BENCH_MODEL,
+  messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
+});
 const streamBody = (includeUsage: boolean) =>
-  JSON.stringify({ ...JSON.parse(chatBody), stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) });
+  JSON.stringify({
+    ...JSON.parse(chatBody),
+    stream: true,
+    ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+  });
 /**
  * A long conversation (about LONG_PROMPT_KB of JSON): the body parse, the prompt-token estimate and
  * the upstream body cost grow with it. Mixed scripts and escaped quotes, as chat histories have; an
@@ -89,9 +104,16 @@ interface Row {
 // ---- child processes -------------------------------------------------------------------------
 const children = new Set<ChildProcess>();
 
-function start(script: string, args: string[], env: Record<string, string> = {}): Promise<{ child: ChildProcess; port: number }> {
+function start(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ child: ChildProcess; port: number }> {
   const profile = `${script.replace('.ts', '')}-${Date.now()}.cpuprofile`;
-  const prof = CPU_PROF && script !== 'mock-upstream.ts' ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`, `--cpu-prof-name=${profile}`] : [];
+  const prof =
+    CPU_PROF && script !== 'mock-upstream.ts'
+      ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`, `--cpu-prof-name=${profile}`]
+      : [];
   const command = [process.execPath, ...prof, '--import', 'tsx', here(script), ...args];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ['pipe', 'pipe', 'inherit'],
@@ -100,7 +122,10 @@ function start(script: string, args: string[], env: Record<string, string> = {})
   children.add(child);
   child.once('exit', () => children.delete(child));
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${script} did not report its port within 30 s`)), 30_000).unref();
+    const timer = setTimeout(
+      () => reject(new Error(`${script} did not report its port within 30 s`)),
+      30_000,
+    ).unref();
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${script} exited (${code}) before reporting its port`));
@@ -123,7 +148,8 @@ const ALL_CPUS = `0-${os.cpus().length - 1}`;
 /** On: targets on CPU 1, the mock and this process (autocannon, the stream timer) on CPU 0. Off: anywhere. */
 function pin(on: boolean, mockPid: number | undefined): void {
   if (!PIN) return;
-  const setAffinity = (pid: number | undefined, cpus: string) => pid && spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
+  const setAffinity = (pid: number | undefined, cpus: string) =>
+    pid && spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
   setAffinity(process.pid, on ? '0' : ALL_CPUS);
   for (const child of children) setAffinity(child.pid, on ? (child.pid === mockPid ? '0' : '1') : ALL_CPUS);
 }
@@ -173,20 +199,26 @@ async function throughput(name: string, target: Target, into: Samples, redis: Re
     into.redis.requests += heavy.requests;
     accumulate(into.redis.counts, counts);
   }
-  if (heavy.failures > 0) notes.push(`${name}: ${heavy.failures} failed requests (errors, timeouts or non-2xx) at 50 connections`);
+  if (heavy.failures > 0) {
+    notes.push(`${name}: ${heavy.failures} failed requests (errors, timeouts or non-2xx) at 50 connections`);
+  }
   into.rps.push(heavy.reqPerSec);
   into.cpu.push(heavy.cpuPerRequest);
 }
 
 /** The latency part of a round on one target: 1 connection (short and long prompts), streams with and without include_usage. */
 async function latency(name: string, target: Target, into: Samples): Promise<void> {
-  log(`${name}: 1 connection ${LATENCY_DURATION} s (+ ${LATENCY_DURATION} s of long prompts), ${STREAMS}+${STREAMS} streams`);
+  log(
+    `${name}: 1 connection ${LATENCY_DURATION} s (+ ${LATENCY_DURATION} s of long prompts), ${STREAMS}+${STREAMS} streams`,
+  );
   const single = await load(target, chatBody, 1, LATENCY_DURATION);
   const long = await load(target, longPromptBody, 1, LATENCY_DURATION);
   const usage = await streams(target, streamBody(true), true, STREAMS);
   const plain = await streams(target, streamBody(false), false, STREAMS);
   for (const [run, result] of [['1 connection', single], ['long prompts', long]] as const) {
-    if (result.failures > 0) notes.push(`${name}: ${result.failures} failed requests (errors, timeouts or non-2xx) at ${run}`);
+    if (result.failures > 0) {
+      notes.push(`${name}: ${result.failures} failed requests (errors, timeouts or non-2xx) at ${run}`);
+    }
   }
   append(into.latencies, single.latencies);
   append(into.longLatencies, long.latencies);
@@ -211,7 +243,11 @@ const log = (message: string) => console.error(`[bench] ${message}`);
  */
 async function main(): Promise<Row[]> {
   const busy = os.loadavg()[0]!;
-  if (busy > os.cpus().length / 2) notes.push(`load average was ${busy.toFixed(2)} at start: other processes compete for the CPUs, numbers are noisy`);
+  if (busy > os.cpus().length / 2) {
+    notes.push(
+      `load average was ${busy.toFixed(2)} at start: other processes compete for the CPUs, numbers are noisy`,
+    );
+  }
   const mock = await start('mock-upstream.ts', []);
   const mockOrigin = `http://127.0.0.1:${mock.port}`;
   const targets = new Map<string, Target>();
@@ -228,7 +264,22 @@ async function main(): Promise<Row[]> {
     await streams(target, streamBody(true), true, 20);
     await streams(target, streamBody(false), false, 20);
   }
-  const samples = new Map([...targets.keys()].map((name): [string, Samples] => [name, { rps: [], cpu: [], latencies: [], ttfb: [], total: [], plainTtfb: [], plainTotal: [], longLatencies: [], longCpu: [] }]));
+  const samples = new Map(
+    [...targets.keys()].map((name): [string, Samples] => [
+      name,
+      {
+        rps: [],
+        cpu: [],
+        latencies: [],
+        ttfb: [],
+        total: [],
+        plainTtfb: [],
+        plainTotal: [],
+        longLatencies: [],
+        longCpu: [],
+      },
+    ]),
+  );
   const redis = REDIS_URL && selected.some(countsRedis) ? new RedisStats(REDIS_URL) : undefined;
   try {
     for (let round = 1; round <= ROUNDS; round++) {
@@ -260,8 +311,10 @@ async function main(): Promise<Row[]> {
 
 // ---- report ----------------------------------------------------------------------------------
 const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} ms` : '–');
-const delta = (v: number, base: number | undefined) => (base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${(v - base).toFixed(3)} ms`);
-const cpu = (v: number, base: number | undefined) => (Number.isFinite(v) ? `${Math.round(v)} µs${base ? ` (${(v / base).toFixed(2)}×)` : ''}` : '–');
+const delta = (v: number, base: number | undefined) =>
+  base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${(v - base).toFixed(3)} ms`;
+const cpu = (v: number, base: number | undefined) =>
+  Number.isFinite(v) ? `${Math.round(v)} µs${base ? ` (${(v / base).toFixed(2)}×)` : ''}` : '–';
 
 const pct = (v: number) => `${Math.round(100 * v)}%`;
 
@@ -277,28 +330,61 @@ function report(rows: Row[]): string {
   const bare = rows.find((r) => r.target === 'bare');
   const on = rows.find((r) => r.target === 'tollgate');
   const off = rows.find((r) => r.target === 'tollgate-nolimits');
-  const main = rows.map((r) =>
-    [r.target, Math.round(r.rps), bare ? pct(pairedRatio(r, bare)) : '–', r === on && off ? pct(pairedRatio(on, off)) : '–', cpu(r.cpu, bare?.cpu), `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
-      delta(r.p50, bare?.p50), ms(r.ttfb), delta(r.ttfb, bare?.ttfb), ms(r.total)],
-  );
-  const plain = rows.map((r) => [r.target, ms(r.plainTtfb), delta(r.plainTtfb, bare?.plainTtfb), ms(r.plainTotal), delta(r.plainTotal, bare?.plainTotal)]);
-  const long = rows.map((r) => [r.target, ms(r.longP50), delta(r.longP50, bare?.longP50), cpu(r.longCpu, bare?.longCpu)]);
+  const main = rows.map((r) => [
+    r.target,
+    Math.round(r.rps),
+    bare ? pct(pairedRatio(r, bare)) : '–',
+    r === on && off ? pct(pairedRatio(on, off)) : '–',
+    cpu(r.cpu, bare?.cpu),
+    `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
+    delta(r.p50, bare?.p50),
+    ms(r.ttfb),
+    delta(r.ttfb, bare?.ttfb),
+    ms(r.total),
+  ]);
+  const plain = rows.map((r) => [
+    r.target,
+    ms(r.plainTtfb),
+    delta(r.plainTtfb, bare?.plainTtfb),
+    ms(r.plainTotal),
+    delta(r.plainTotal, bare?.plainTotal),
+  ]);
+  const long = rows.map((r) => [
+    r.target,
+    ms(r.longP50),
+    delta(r.longP50, bare?.longP50),
+    cpu(r.longCpu, bare?.longCpu),
+  ]);
   const cpus = os.cpus();
   return [
     `# tollgate bench — ${new Date().toISOString()}`,
     '',
     `Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}. ` +
       (PIN
-        ? `Loopback; at 50 connections the target runs alone on CPU 1 while the mock and autocannon share CPU 0, so req/s is the target's capacity on one core; latency runs are unpinned. `
-        : `Loopback; mock, target and autocannon share the CPUs (not pinned), so compare ratios, not absolutes. `) +
-      `CPU/req: user+system CPU of the target's own process per request at 50 connections (direct: the mock's).`,
+        ? "Loopback; at 50 connections the target runs alone on CPU 1 while the mock and autocannon share CPU 0, so req/s is the target's capacity on one core; latency runs are unpinned. "
+        : 'Loopback; mock, target and autocannon share the CPUs (not pinned), so compare ratios, not absolutes. ') +
+      "CPU/req: user+system CPU of the target's own process per request at 50 connections (direct: the mock's).",
     `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s (req/s: median of rounds; ratios: median of the per-round ratios), ` +
       `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode (mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
-      `tollgate: tier with rpm, rpd, tpm and tpd (limits on); tollgate-nolimits: tier with no limits, no limiter call (limits off); ` +
+      'tollgate: tier with rpm, rpd, tpm and tpd (limits on); tollgate-nolimits: tier with no limits, no limiter call (limits off); ' +
       `logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
       `${REDIS_URL ? `limits and usage on Redis at ${new URL(REDIS_URL).host}` : 'no Redis (in-memory limits and usage)'}.`,
     '',
-    table(['target', 'req/s (50 conns)', 'vs bare', 'limits on / off', 'CPU/req (×bare)', 'p50 / p99 (1 conn)', 'p50 Δ vs bare', 'stream TTFB p50', 'TTFB Δ vs bare', 'stream total p50'], main),
+    table(
+      [
+        'target',
+        'req/s (50 conns)',
+        'vs bare',
+        'limits on / off',
+        'CPU/req (×bare)',
+        'p50 / p99 (1 conn)',
+        'p50 Δ vs bare',
+        'stream TTFB p50',
+        'TTFB Δ vs bare',
+        'stream total p50',
+      ],
+      main,
+    ),
     '',
     'Streams without `include_usage` (tollgate asks the upstream for usage and strips the usage chunk):',
     '',
@@ -317,13 +403,16 @@ function report(rows: Row[]): string {
 /** The limits issue's figure: throughput with limits on vs off, target at least 85 %. */
 function limiterCost(on: Row, off: Row): string {
   const ratio = pairedRatio(on, off);
-  const rounds = on.roundRps.length > 1 ? ` (per round: ${on.roundRps.map((rps, i) => pct(rps / off.roundRps[i]!)).join(', ')})` : '';
+  const rounds =
+    on.roundRps.length > 1
+      ? ` (per round: ${on.roundRps.map((rps, i) => pct(rps / off.roundRps[i]!)).join(', ')})`
+      : '';
   return (
     `Limiter cost (tollgate vs tollgate-nolimits): ${Math.round(on.rps)} / ${Math.round(off.rps)} req/s (medians); per-round ratio median **${pct(ratio)}** with limits on` +
     `${rounds}; target ≥ 85%: ${ratio >= 0.85 ? 'met' : '**not met**'}. CPU/req ${Math.round(on.cpu)} vs ${Math.round(off.cpu)} µs ` +
     `(${on.cpu - off.cpu >= 0 ? '+' : ''}${Math.round(on.cpu - off.cpu)} µs; off / on = ${pct(off.cpu / on.cpu)}, the req/s share a CPU-bound tollgate would keep, steadier on a shared box), ` +
     `1-connection p50 ${delta(on.p50, off.p50)}. ` +
-    `Both estimate prompt tokens and record usage; only tollgate calls the limiter (admission, then settlement carried on the next admission).`
+    'Both estimate prompt tokens and record usage; only tollgate calls the limiter (admission, then settlement carried on the next admission).'
   );
 }
 
@@ -331,7 +420,8 @@ function redisSection(rows: Row[]): string[] {
   const counted = rows.filter((r) => r.redis && r.redis.requests > 0);
   if (counted.length === 0) return [];
   const perRequest = (r: Row, n: number) => (n / r.redis!.requests).toFixed(3);
-  const calls = (r: Row, ...names: string[]) => names.reduce((sum, name) => sum + (r.redis!.counts.calls.get(name) ?? 0), 0);
+  const calls = (r: Row, ...names: string[]) =>
+    names.reduce((sum, name) => sum + (r.redis!.counts.calls.get(name) ?? 0), 0);
   const body = counted.map((r) => {
     const { counts, requests } = r.redis!;
     const total = [...counts.calls.values()].reduce((a, b) => a + b, 0);
@@ -340,17 +430,27 @@ function redisSection(rows: Row[]): string[] {
       .sort((a, b) => b[1] - a[1])
       .map(([name, n]) => `${name} ${perRequest(r, n)}`)
       .join(', ');
-    return [r.target, requests, perRequest(r, total), perRequest(r, calls(r, 'evalsha', 'eval')), perRequest(r, counts.reads), byCommand || '–'];
+    return [
+      r.target,
+      requests,
+      perRequest(r, total),
+      perRequest(r, calls(r, 'evalsha', 'eval')),
+      perRequest(r, counts.reads),
+      byCommand || '–',
+    ];
   });
   return [
     '',
-    `Redis during the 50-connection runs (\`INFO commandstats\` before and after, summed over rounds, divided by the requests autocannon completed; ` +
-      `the bench's own INFO left out). Commands are counted by the server: those a Lua script runs (TIME, GET, SET, HINCRBY…) count next to the ` +
-      `EVALSHA that carried them. On the request path, each request waits for one EVALSHA, shared by the admissions of its key and model in the ` +
-      `same event-loop turn (so EVALSHA/req < 1 under load); usage goes out as one EVALSHA per 50 ms batch window (tollgate-nolimits shows those alone). ` +
-      `Reads: socket reads the server processed (\`total_reads_processed\`), i.e. client writes.`,
+    'Redis during the 50-connection runs (`INFO commandstats` before and after, summed over rounds, divided by the requests autocannon completed; ' +
+      "the bench's own INFO left out). Commands are counted by the server: those a Lua script runs (TIME, GET, SET, HINCRBY…) count next to the " +
+      'EVALSHA that carried them. On the request path, each request waits for one EVALSHA, shared by the admissions of its key and model in the ' +
+      'same event-loop turn (so EVALSHA/req < 1 under load); usage goes out as one EVALSHA per 50 ms batch window (tollgate-nolimits shows those alone). ' +
+      'Reads: socket reads the server processed (`total_reads_processed`), i.e. client writes.',
     '',
-    table(['target', 'requests', 'commands/req', 'EVALSHA+EVAL/req', 'Redis reads/req', 'by command (per req)'], body),
+    table(
+      ['target', 'requests', 'commands/req', 'EVALSHA+EVAL/req', 'Redis reads/req', 'by command (per req)'],
+      body,
+    ),
   ];
 }
 

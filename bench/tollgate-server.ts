@@ -28,7 +28,9 @@ const config = parseConfig(
     server: { host: '127.0.0.1', port: 0, logLevel },
     ...(redisUrl ? { redis: { url: redisUrl } } : {}),
     providers: { mock: { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream' } },
-    models: { [BENCH_MODEL]: { routes: [{ provider: 'mock', model: 'mock-model' }], pricing: { input: 0.1, output: 0.4 } } },
+    models: {
+      [BENCH_MODEL]: { routes: [{ provider: 'mock', model: 'mock-model' }], pricing: { input: 0.1, output: 0.4 } },
+    },
     tiers: { bench: limits === 'on' ? { rpm: huge, rpd: huge, tpm: huge, tpd: huge } : {} },
     keys: [{ name: 'bench', key: BENCH_KEY, tier: 'bench' }],
   },

@@ -31,12 +31,18 @@ const body: FastifyPluginAsync = async (app) => {
   // a `__proto__` key is just data (JSON.parse makes it an own property). Skipping secure-json-parse's
   // two regex scans of every body ('ignore') matters for 100k-token prompts.
   const parseJson = app.getDefaultJsonParser('ignore', 'ignore');
-  const keepingBytes = (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => {
+  const keepingBytes = (
+    request: FastifyRequest,
+    body: string | Buffer,
+    done: (err: Error | null, body?: unknown) => void,
+  ) => {
     const bytes = body as Buffer; // parseAs: 'buffer'
     if (skipWhitespace(bytes, 0) === bytes.length) return done(null, undefined);
     const top = topLevelMembers(bytes, MAX_JSON_DEPTH);
     // Not an object, or a walk that broke off before the end: the plain depth scan covers every byte.
-    if (top?.tooDeep || (!top?.closed && nestsDeeperThan(bytes, MAX_JSON_DEPTH))) return done(jsonTooDeep(MAX_JSON_DEPTH));
+    if (top?.tooDeep || (!top?.closed && nestsDeeperThan(bytes, MAX_JSON_DEPTH))) {
+      return done(jsonTooDeep(MAX_JSON_DEPTH));
+    }
     request.jsonBytes = bytes;
     request.jsonMembers = top?.closed ? top.members : null;
     parseJson(request, bytes.toString('utf8'), done);

@@ -52,7 +52,11 @@ async function close(client: Redis): Promise<void> {
   client.disconnect();
 }
 
-async function waitUntilReady(app: Parameters<FastifyPluginAsync>[0], client: Redis, failMode: 'open' | 'closed'): Promise<void> {
+async function waitUntilReady(
+  app: Parameters<FastifyPluginAsync>[0],
+  client: Redis,
+  failMode: 'open' | 'closed',
+): Promise<void> {
   if (client.status === 'ready') return;
   try {
     await once(client, 'ready', { signal: AbortSignal.timeout(READY_TIMEOUT_MS) });

@@ -23,7 +23,13 @@ const requestLog: FastifyPluginAsync = async (app) => {
   app.addHook('onResponse', (request, reply, done) => {
     if (request.selfLogged) return done();
     request.log.info(
-      { method: request.method, url: request.url.split('?')[0], status: reply.statusCode, totalMs: Math.round(reply.elapsedTime), keyName: request.principal?.name },
+      {
+        method: request.method,
+        url: request.url.split('?')[0],
+        status: reply.statusCode,
+        totalMs: Math.round(reply.elapsedTime),
+        keyName: request.principal?.name,
+      },
       'request completed',
     );
     done();

@@ -33,7 +33,10 @@ export interface UpstreamOptions {
 
 const upstream: FastifyPluginAsync<UpstreamOptions> = async (app, { config, providerKeys }) => {
   const pools = new UpstreamPools(config.upstream);
-  const answers = new AnswerBuffers(config.upstream.maxBufferedAnswerBytes, config.upstream.maxBufferedAnswersTotalBytes);
+  const answers = new AnswerBuffers(
+    config.upstream.maxBufferedAnswerBytes,
+    config.upstream.maxBufferedAnswersTotalBytes,
+  );
   app.decorate('upstream', { router: new ModelRouter(config), pools, answers, providerKeys });
   app.addHook('onClose', () => pools.close());
 };

@@ -28,8 +28,9 @@ const NOTICE_INTERVAL_MS = 10_000;
 const usage: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   const store = createStore(app, config);
   const message = budgetFallbackMessage(config.redis.failMode);
-  const notice = new ThrottledNotice<{ err: unknown; fallback: BudgetFallback }>(NOTICE_INTERVAL_MS, ({ err, fallback }, failures) =>
-    app.log.warn({ err: (err as Error).message, failures, ...fallback }, message),
+  const notice = new ThrottledNotice<{ err: unknown; fallback: BudgetFallback }>(
+    NOTICE_INTERVAL_MS,
+    ({ err, fallback }, failures) => app.log.warn({ err: (err as Error).message, failures, ...fallback }, message),
   );
   const service = new UsageService(store, config.models, {
     failMode: config.redis.failMode,
@@ -44,8 +45,11 @@ const usage: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =>
   app.addHook('onClose', async () => {
     // With Redis away the writes wait for a reconnect that may never come; shutdown must not.
     const flushed = await Promise.race([store.flush().then(() => true), delay(FLUSH_TIMEOUT_MS, false)]);
-    if (!flushed) app.log.error(`usage writes still pending after ${FLUSH_TIMEOUT_MS} ms at shutdown (Redis unreachable); they are lost`);
-    else await store.close();
+    if (!flushed) {
+      app.log.error(
+        `usage writes still pending after ${FLUSH_TIMEOUT_MS} ms at shutdown (Redis unreachable); they are lost`,
+      );
+    } else await store.close();
   });
 };
 
@@ -64,8 +68,10 @@ function createStore(app: Parameters<FastifyPluginAsync>[0], config: Config): Us
 
 function budgetFallbackMessage(failMode: 'open' | 'closed'): string {
   if (failMode === 'closed') return 'redis unavailable: budgeted keys get 503 until it answers (failMode=closed)';
-  return 'redis unavailable: budgets are checked against the last spend this instance read plus its own spending since;'
-    + ' a key it never read starts from zero (failMode=open)';
+  return (
+    'redis unavailable: budgets are checked against the last spend this instance read plus its own spending since;' +
+    ' a key it never read starts from zero (failMode=open)'
+  );
 }
 
 export default fp(usage, { name: 'tollgate-usage', dependencies: ['tollgate-redis', 'tollgate-metrics'] });

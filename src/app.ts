@@ -67,7 +67,9 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
       const { router, ...upstream } = app.upstream;
       await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
       const { admission, usage, metrics } = app;
-      await v1.register(proxyRoutes, { services: { admission, usage, metrics, router, upstream, now: () => performance.now() } });
+      await v1.register(proxyRoutes, {
+        services: { admission, usage, metrics, router, upstream, now: () => performance.now() },
+      });
       await v1.register(meRoutes, { config });
     },
     { prefix: '/v1' },
@@ -76,7 +78,12 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     await app.register(
       async (admin) => {
         await admin.register(adminAuthPlugin, { token: config.admin.token, perIpGuard: app.perIpGuard });
-        await admin.register(adminRoutes, { keys: app.keys, usage: app.usage.store, tiers: Object.keys(config.tiers), models: Object.keys(config.models) });
+        await admin.register(adminRoutes, {
+          keys: app.keys,
+          usage: app.usage.store,
+          tiers: Object.keys(config.tiers),
+          models: Object.keys(config.models),
+        });
       },
       { prefix: '/admin' },
     );

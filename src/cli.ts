@@ -56,10 +56,17 @@ type Row = Record<string, unknown>;
 /** Exit code 2: the command line itself is wrong (as opposed to 1: the request failed). */
 class UsageError extends Error {}
 
-const processOutput: CliOutput = { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) };
+const processOutput: CliOutput = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+};
 
 /** Runs one command; resolves to the exit code. */
-export async function run(argv: string[], env: NodeJS.ProcessEnv = process.env, out: CliOutput = processOutput): Promise<number> {
+export async function run(
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  out: CliOutput = processOutput,
+): Promise<number> {
   try {
     const { values, positionals } = parseCommandLine(argv);
     if (values.help) {
@@ -96,20 +103,35 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<void>> = {
   },
   'keys list': async ({ api, values, out }) => {
     const { data } = (await (await api('GET', '/keys')).json()) as { data: Row[] };
-    out.stdout(values.json ? `${JSON.stringify(data, null, 2)}\n` : table(data, ['id', 'name', 'tier', 'team', 'status', 'budgetUsd', 'expiresAt', 'source']));
+    out.stdout(
+      values.json
+        ? `${JSON.stringify(data, null, 2)}\n`
+        : table(data, ['id', 'name', 'tier', 'team', 'status', 'budgetUsd', 'expiresAt', 'source']),
+    );
   },
-  'keys get': async ({ api, args, out }) => out.stdout(`${JSON.stringify(await (await api('GET', `/keys/${oneId(args)}`)).json(), null, 2)}\n`),
-  'keys revoke': async ({ api, args, out }) => out.stdout(`${JSON.stringify(await (await api('DELETE', `/keys/${oneId(args)}`)).json(), null, 2)}\n`),
+  'keys get': async ({ api, args, out }) =>
+    out.stdout(`${JSON.stringify(await (await api('GET', `/keys/${oneId(args)}`)).json(), null, 2)}\n`),
+  'keys revoke': async ({ api, args, out }) =>
+    out.stdout(`${JSON.stringify(await (await api('DELETE', `/keys/${oneId(args)}`)).json(), null, 2)}\n`),
   usage: async ({ api, values, out }) => {
     const query = new URLSearchParams();
-    const params = { from: values.from, to: values.to, keyId: values.key, team: values.team, model: values.model, groupBy: values['group-by'] };
+    const params = {
+      from: values.from,
+      to: values.to,
+      keyId: values.key,
+      team: values.team,
+      model: values.model,
+      groupBy: values['group-by'],
+    };
     for (const [name, value] of Object.entries(params)) if (value) query.set(name, value);
     if (values.csv) query.set('format', 'csv');
     const response = await api('GET', `/usage?${query}`);
     if (values.csv) return out.stdout(await response.text());
     const { data } = (await response.json()) as { data: Row[] };
     const columns = ['day', 'keyId', 'model'].filter((c) => data.some((row) => c in row));
-    out.stdout(values.json ? `${JSON.stringify(data, null, 2)}\n` : table(data, [...columns, ...USAGE_ROW_COUNTERS]));
+    out.stdout(
+      values.json ? `${JSON.stringify(data, null, 2)}\n` : table(data, [...columns, ...USAGE_ROW_COUNTERS]),
+    );
   },
 };
 
@@ -123,7 +145,9 @@ function parseCommandLine(argv: string[]) {
 
 function keyBody(values: Values): Row {
   const budgetUsd = values.budget === undefined ? undefined : Number(values.budget);
-  if (budgetUsd !== undefined && !Number.isFinite(budgetUsd)) throw new UsageError(`--budget must be a number of USD, got "${values.budget}"`);
+  if (budgetUsd !== undefined && !Number.isFinite(budgetUsd)) {
+    throw new UsageError(`--budget must be a number of USD, got "${values.budget}"`);
+  }
   const models = values.models?.split(',').map((m) => m.trim()).filter(Boolean);
   return { name: values.name, tier: values.tier, team: values.team, models, budgetUsd, expiresAt: values.expires };
 }
@@ -142,7 +166,11 @@ function client(env: NodeJS.ProcessEnv): Api {
     if (body !== undefined) headers['content-type'] = 'application/json';
     let response: Response;
     try {
-      response = await fetch(`${base}/admin${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+      response = await fetch(`${base}/admin${path}`, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (err) {
       const cause = (err as Error).cause as Error | undefined; // fetch hides the socket error here
       throw new Error(`cannot reach ${base}: ${cause?.message ?? (err as Error).message}`);
@@ -167,7 +195,11 @@ function table(rows: Row[], columns: string[]): string {
   const cells = rows.map((row) => columns.map((c) => (row[c] === undefined || row[c] === null ? '-' : String(row[c]))));
   const widths = columns.map((c, i) => Math.max(c.length, ...cells.map((line) => line[i]!.length)));
   const numeric = columns.map((c) => rows.some((row) => typeof row[c] === 'number'));
-  const line = (values: string[]) => values.map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (values: string[]) =>
+    values
+      .map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return `${[line(columns), ...cells.map(line)].join('\n')}\n`;
 }
 

@@ -131,22 +131,40 @@ export type Pricing = ModelConfig['pricing'];
  * invalid (`when` below), so one start-up reports every problem; hence the defensive reads.
  */
 function checkReferences(config: unknown, ctx: z.RefinementCtx): void {
-  const cfg = (config ?? {}) as { providers?: object; models?: Record<string, { routes?: unknown }>; tiers?: object; keys?: unknown };
-  const has = (record: object | undefined, name: unknown) => typeof name === 'string' && record !== null && typeof record === 'object' && name in record;
+  const cfg = (config ?? {}) as {
+    providers?: object;
+    models?: Record<string, { routes?: unknown }>;
+    tiers?: object;
+    keys?: unknown;
+  };
+  const has = (record: object | undefined, name: unknown) =>
+    typeof name === 'string' && record !== null && typeof record === 'object' && name in record;
   for (const [alias, model] of Object.entries(cfg.models ?? {})) {
     const routes = Array.isArray(model?.routes) ? (model.routes as { provider?: unknown }[]) : [];
     routes.forEach((route, i) => {
       if (!has(cfg.providers, route?.provider)) {
-        ctx.addIssue({ code: 'custom', path: ['models', alias, 'routes', i, 'provider'], message: `unknown provider "${String(route?.provider)}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['models', alias, 'routes', i, 'provider'],
+          message: `unknown provider "${String(route?.provider)}"`,
+        });
       }
     });
   }
-  const keys = Array.isArray(cfg.keys) ? (cfg.keys as { tier?: unknown; key?: unknown; keyHash?: unknown; models?: unknown }[]) : [];
+  const keys = Array.isArray(cfg.keys)
+    ? (cfg.keys as { tier?: unknown; key?: unknown; keyHash?: unknown; models?: unknown }[])
+    : [];
   keys.forEach((key, i) => {
-    if (!has(cfg.tiers, key?.tier)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'tier'], message: `unknown tier "${String(key?.tier)}"` });
-    if (key?.key && key?.keyHash) ctx.addIssue({ code: 'custom', path: ['keys', i], message: 'set either key or keyHash, not both' });
+    if (!has(cfg.tiers, key?.tier)) {
+      ctx.addIssue({ code: 'custom', path: ['keys', i, 'tier'], message: `unknown tier "${String(key?.tier)}"` });
+    }
+    if (key?.key && key?.keyHash) {
+      ctx.addIssue({ code: 'custom', path: ['keys', i], message: 'set either key or keyHash, not both' });
+    }
     for (const alias of Array.isArray(key?.models) ? key.models : []) {
-      if (!has(cfg.models, alias)) ctx.addIssue({ code: 'custom', path: ['keys', i, 'models'], message: `unknown model "${String(alias)}"` });
+      if (!has(cfg.models, alias)) {
+        ctx.addIssue({ code: 'custom', path: ['keys', i, 'models'], message: `unknown model "${String(alias)}"` });
+      }
     }
   });
 }

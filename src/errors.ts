@@ -82,7 +82,9 @@ function firstIssueAsOpenAI(issue: z.core.$ZodIssue): GatewayError {
 function allIssues(issues: z.core.$ZodIssue[]): GatewayError {
   const first = issues[0];
   const param = first?.code === 'unrecognized_keys' ? first.keys[0] : first?.path[0];
-  const message = issues.map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ` : '') + issue.message).join('; ');
+  const message = issues
+    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ` : '') + issue.message)
+    .join('; ');
   return invalidRequest(`Invalid request: ${message}.`, param === undefined ? null : String(param));
 }
 
@@ -92,15 +94,27 @@ export function bodyNotAnObject(): GatewayError {
 
 /** A guarded member under a case variant (`MODEL`): lenient decoders upstream would read it as `folded`. */
 export function memberCaseVariant(name: string, folded: string): GatewayError {
-  return invalidRequest(`The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`, name, 'duplicate_member');
+  return invalidRequest(
+    `The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`,
+    name,
+    'duplicate_member',
+  );
 }
 
 export function memberRepeated(name: string): GatewayError {
-  return invalidRequest(`The request body has the member '${name}' more than once. Send it once.`, name, 'duplicate_member');
+  return invalidRequest(
+    `The request body has the member '${name}' more than once. Send it once.`,
+    name,
+    'duplicate_member',
+  );
 }
 
 export function jsonTooDeep(maxDepth: number): GatewayError {
-  return invalidRequest(`The request body nests arrays and objects deeper than ${maxDepth} levels.`, null, 'json_too_deep');
+  return invalidRequest(
+    `The request body nests arrays and objects deeper than ${maxDepth} levels.`,
+    null,
+    'json_too_deep',
+  );
 }
 
 export function unsupportedMediaType(): GatewayError {
@@ -114,11 +128,20 @@ export function fastifyClientError(status: number, message: string): GatewayErro
 
 /** GET /admin/usage: `from` after `to`, or a range the store refuses (beyond retention). */
 export function invalidDateRange(reason: string, cause?: unknown): GatewayError {
-  return new GatewayError(`Invalid request: ${reason}.`, { status: 400, type: 'invalid_request_error', param: 'from', cause });
+  return new GatewayError(`Invalid request: ${reason}.`, {
+    status: 400,
+    type: 'invalid_request_error',
+    param: 'from',
+    cause,
+  });
 }
 
 export function keyReadOnly(id: string): GatewayError {
-  return invalidRequest(`Key ${id} comes from the config file and is read-only over the admin API; change it in the config instead.`, 'id', 'key_read_only');
+  return invalidRequest(
+    `Key ${id} comes from the config file and is read-only over the admin API; change it in the config instead.`,
+    'id',
+    'key_read_only',
+  );
 }
 
 // 401
@@ -131,7 +154,11 @@ const CREDENTIAL_MESSAGES = {
 
 /** A missing or wrong credential: a client's key (/v1), the admin token (/admin), the metrics token (/metrics). */
 export function invalidApiKey(credential: keyof typeof CREDENTIAL_MESSAGES = 'api key'): GatewayError {
-  return new GatewayError(CREDENTIAL_MESSAGES[credential], { status: 401, type: 'invalid_request_error', code: 'invalid_api_key' });
+  return new GatewayError(CREDENTIAL_MESSAGES[credential], {
+    status: 401,
+    type: 'invalid_request_error',
+    code: 'invalid_api_key',
+  });
 }
 
 // 404
@@ -155,7 +182,12 @@ export function notFound(method: string, url: string): GatewayError {
 }
 
 export function keyNotFound(id: string): GatewayError {
-  return new GatewayError(`No API key with id ${JSON.stringify(id)}.`, { status: 404, type: 'invalid_request_error', param: 'id', code: 'key_not_found' });
+  return new GatewayError(`No API key with id ${JSON.stringify(id)}.`, {
+    status: 404,
+    type: 'invalid_request_error',
+    param: 'id',
+    code: 'key_not_found',
+  });
 }
 
 // 413
@@ -178,7 +210,11 @@ const DIMENSION_NAMES: Readonly<Record<Dimension, string>> = {
 };
 
 /** The key's tier limit for the model is reached; `rateLimitHeaders`: the key's x-ratelimit-* (limits/headers.ts). */
-export function rateLimited(denial: Denial, modelAlias: string, rateLimitHeaders: Record<string, string> = {}): GatewayError {
+export function rateLimited(
+  denial: Denial,
+  modelAlias: string,
+  rateLimitHeaders: Record<string, string> = {},
+): GatewayError {
   return rateLimitError(denial, `for ${modelAlias}`, rateLimitHeaders);
 }
 
@@ -197,17 +233,25 @@ function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Recor
   const type = dimension === 'rpm' || dimension === 'rpd' ? 'requests' : 'tokens';
   const where = `${subject} on ${DIMENSION_NAMES[dimension]}`;
   const error = (message: string, retryAdvice: Record<string, string>) =>
-    new GatewayError(message, { status: 429, type, code: 'rate_limit_exceeded', headers: { ...rateLimitHeaders, ...retryAdvice } });
+    new GatewayError(message, {
+      status: 429,
+      type,
+      code: 'rate_limit_exceeded',
+      headers: { ...rateLimitHeaders, ...retryAdvice },
+    });
   if (tooLarge) {
     const message = `Request too large ${where}: Limit ${limit}, Requested ${requested}. The input or output tokens must be reduced in order to run successfully.`;
     return error(message, { 'x-should-retry': 'false' });
   }
   const waitMs = Math.max(1, Math.ceil(retryAfterMs));
   // retry-after is whole seconds (at least 1); the SDKs prefer retry-after-ms.
-  return error(`Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${formatDuration(waitMs)}.`, {
-    'retry-after': String(Math.ceil(waitMs / 1_000)),
-    'retry-after-ms': String(waitMs),
-  });
+  return error(
+    `Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${formatDuration(waitMs)}.`,
+    {
+      'retry-after': String(Math.ceil(waitMs / 1_000)),
+      'retry-after-ms': String(waitMs),
+    },
+  );
 }
 
 /** The per-IP guard (plugins/limits.ts); `retryIn` is @fastify/rate-limit's own wording of the wait. */
@@ -285,7 +329,10 @@ export function noRouteAvailable(): GatewayError {
 
 /** redis.failMode: closed and the limiter's Redis cannot answer. */
 export function limiterUnavailable(): GatewayError {
-  return serviceUnavailable('Rate limiting is unavailable right now (redis.failMode=closed). Please retry shortly.', 'limiter_unavailable');
+  return serviceUnavailable(
+    'Rate limiting is unavailable right now (redis.failMode=closed). Please retry shortly.',
+    'limiter_unavailable',
+  );
 }
 
 /**
@@ -311,7 +358,10 @@ export function usageStoreUnavailable(): GatewayError {
 }
 
 /** Maps any thrown value (ours, Fastify's, or a bug) to a status and an OpenAI body. */
-export function renderError(err: unknown, bodyLimitBytes: number): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
+export function renderError(
+  err: unknown,
+  bodyLimitBytes: number,
+): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
   if (err instanceof GatewayError) return { status: err.status, body: err.toBody(), headers: err.headers };
   if (err instanceof StoreUnavailableError) {
     return render(err.store === 'keys' ? keyStoreUnavailable() : usageStoreUnavailable());
@@ -329,4 +379,3 @@ export function renderError(err: unknown, bodyLimitBytes: number): { status: num
 function render(err: GatewayError) {
   return { status: err.status, body: err.toBody(), headers: err.headers };
 }
-

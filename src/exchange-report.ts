@@ -26,7 +26,10 @@ export class ExchangeReport {
   upstreamAnswered(success: ForwardSuccess): void {
     const { metrics } = this.services;
     const upstreamTotalMs = success.attempts.reduce((sum, attempt) => sum + attempt.ms, 0);
-    metrics.upstreamSeconds.observe({ provider: success.route.providerName, model: this.model }, success.upstreamMs / 1000);
+    metrics.upstreamSeconds.observe(
+      { provider: success.route.providerName, model: this.model },
+      success.upstreamMs / 1000,
+    );
     const overheadMs = Math.max(0, this.elapsed() - upstreamTotalMs);
     metrics.overheadSeconds.observe({ route: this.request.endpoint }, overheadMs / 1000);
   }
@@ -37,17 +40,32 @@ export class ExchangeReport {
   }
 
   attemptFailed(attempt: Attempt): void {
-    this.services.metrics.upstreamErrors.inc({ provider: attempt.provider, cause: attempt.cause ?? String(attempt.status) });
+    this.services.metrics.upstreamErrors.inc({
+      provider: attempt.provider,
+      cause: attempt.cause ?? String(attempt.status),
+    });
     const refused = attempt.status === 401 || attempt.status === 403;
-    const message = refused ? 'upstream refused the provider credential; check its apiKey' : 'upstream attempt failed; trying the next route';
+    const message = refused
+      ? 'upstream refused the provider credential; check its apiKey'
+      : 'upstream attempt failed; trying the next route';
     // `upstreamMessage` is already redacted of provider keys (and the log line is again, as a whole).
-    const fields = { provider: attempt.provider, status: attempt.status, cause: attempt.cause, upstreamMessage: attempt.message };
+    const fields = {
+      provider: attempt.provider,
+      status: attempt.status,
+      cause: attempt.cause,
+      upstreamMessage: attempt.message,
+    };
     this.log[refused ? 'error' : 'warn'](fields, message);
   }
 
   /** The client left before any upstream answered: nobody to answer, nothing to relay. */
   clientLeft(): void {
-    const fields = { keyName: this.principal.name, model: this.model, status: 499, totalMs: Math.round(this.elapsed()) };
+    const fields = {
+      keyName: this.principal.name,
+      model: this.model,
+      status: 499,
+      totalMs: Math.round(this.elapsed()),
+    };
     this.log.info(fields, 'client closed the request before the upstream answered');
   }
 

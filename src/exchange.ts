@@ -194,7 +194,10 @@ export class Exchange {
 
   /** What the upstream reported, or an estimate when it reported nothing (a cut stream). */
   private usageOf(outcome: RelayOutcome): Usage {
-    return outcome.usage ?? estimateUsage(this.#estimate.promptTokens, outcome.streamedText?.() ?? { sample: '', chars: 0 });
+    return (
+      outcome.usage ??
+      estimateUsage(this.#estimate.promptTokens, outcome.streamedText?.() ?? { sample: '', chars: 0 })
+    );
   }
 
   private settle(success: ForwardSuccess | undefined, actualTokens: number): void {
@@ -204,5 +207,4 @@ export class Exchange {
       reservation.settle(provider === success?.route.providerName ? actualTokens : 0);
     }
   }
-
 }

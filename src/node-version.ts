@@ -13,7 +13,7 @@ export function nodeVersionProblem(version: string, minMajor = MIN_NODE_MAJOR): 
   return (
     `tollgate needs Node.js ${minMajor} or newer; this is v${version.replace(/^v/, '')} (${process.execPath}).\n` +
     `Install Node.js ${minMajor}+ (nvm install reads .nvmrc), or put one first on PATH from the npm registry ` +
-    `with: . scripts/node22.sh`
+    'with: . scripts/node22.sh'
   );
 }
 

@@ -32,7 +32,11 @@ async function main(): Promise<void> {
  * shutdownGraceMs is only the upper bound: then the remaining connections are cut (their usage is still
  * recorded, as estimated). Pending usage is flushed, Redis and the upstream pools are closed.
  */
-async function shutDown(app: FastifyInstance, signal: string, { drainDelayMs, shutdownGraceMs: graceMs }: Config['server']): Promise<void> {
+async function shutDown(
+  app: FastifyInstance,
+  signal: string,
+  { drainDelayMs, shutdownGraceMs: graceMs }: Config['server'],
+): Promise<void> {
   const started = performance.now();
   app.log.info({ signal, drainDelayMs, graceMs }, 'draining: /readyz answers 503; finishing in-flight requests');
   app.draining = true;
@@ -70,19 +74,32 @@ function loadOrExit(): Config {
 }
 
 /** The first log lines tell a newcomer what is missing before the first request fails. */
-function explainSetup(log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void }, config: Config): void {
-  const withoutKey = Object.entries(config.providers).filter(([, p]) => !hasCredential(p)).map(([name]) => name);
+function explainSetup(
+  log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void },
+  config: Config,
+): void {
+  const withoutKey = Object.entries(config.providers)
+    .filter(([, p]) => !hasCredential(p))
+    .map(([name]) => name);
   if (withoutKey.length > 0) {
-    const stranded = Object.entries(config.models).filter(([, m]) => m.routes.every((r) => withoutKey.includes(r.provider))).map(([alias]) => alias);
+    const stranded = Object.entries(config.models)
+      .filter(([, m]) => m.routes.every((r) => withoutKey.includes(r.provider)))
+      .map(([alias]) => alias);
     log.warn(
       { providers: withoutKey, modelsWithoutRoute: stranded },
       'providers without an apiKey are skipped in routing (set their env vars, e.g. OPENAI_API_KEY); models without a route left answer 503',
     );
   }
   const { records, skipped } = loadStaticKeys(config.keys);
-  if (skipped.length > 0) log.warn({ keys: skipped }, 'static keys without a value were skipped (e.g. set TOLLGATE_DEMO_KEY)');
+  if (skipped.length > 0) {
+    log.warn({ keys: skipped }, 'static keys without a value were skipped (e.g. set TOLLGATE_DEMO_KEY)');
+  }
   log.info(
-    { staticKeys: records.length, models: Object.keys(config.models), redis: config.redis.url ? 'configured' : 'none (in-memory stores, single instance)' },
+    {
+      staticKeys: records.length,
+      models: Object.keys(config.models),
+      redis: config.redis.url ? 'configured' : 'none (in-memory stores, single instance)',
+    },
     'tollgate configured',
   );
 }

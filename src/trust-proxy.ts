@@ -41,7 +41,10 @@ export const trustProxySchema = z.preprocess(
     .superRefine((value, ctx) => {
       for (const entry of Array.isArray(value) ? value : []) {
         if (!isTrustedProxyEntry(entry)) {
-          ctx.addIssue({ code: 'custom', message: `"${entry}" is not an IP address, CIDR or loopback/linklocal/uniquelocal` });
+          ctx.addIssue({
+            code: 'custom',
+            message: `"${entry}" is not an IP address, CIDR or loopback/linklocal/uniquelocal`,
+          });
         }
       }
     })

@@ -27,7 +27,8 @@ export interface Reservation {
 }
 
 /** A provider account either admits the attempt (a reservation to settle) or is out of room. */
-export type ProviderAdmission = { reservation: Reservation; denial?: undefined } | { reservation?: undefined; denial: Denial };
+export type ProviderAdmission =
+  { reservation: Reservation; denial?: undefined } | { reservation?: undefined; denial: Denial };
 
 const NOTHING_RESERVED: Reservation = { headers: {}, settle: () => {} };
 
@@ -74,7 +75,11 @@ export class AdmissionControl {
 
   /** What a request reserves: its prompt (o200k_base) plus the most it may generate. */
   estimate(body: ProxyBody, endpoint: Endpoint): RequestEstimate {
-    const cap = outputCap(body, this.config.limits.defaultOutputTokens, this.config.models[body.model]?.maxOutputTokens);
+    const cap = outputCap(
+      body,
+      this.config.limits.defaultOutputTokens,
+      this.config.models[body.model]?.maxOutputTokens,
+    );
     return new RequestEstimate(body, endpoint, cap);
   }
 
@@ -100,7 +105,9 @@ export class AdmissionControl {
     const rules = toRules(limits, estimate);
     if (rules.length === 0) return { reservation: NOTHING_RESERVED };
     const admission = await this.admit(subject, rules);
-    return admission.allowed ? { reservation: { headers: {}, settle: this.settler(subject, limits, estimate) } } : { denial: admission.denial! };
+    return admission.allowed
+      ? { reservation: { headers: {}, settle: this.settler(subject, limits, estimate) } }
+      : { denial: admission.denial! };
   }
 
   /** A dead store in fail-closed mode (redis.failMode: closed) answers 503, not 500. */
@@ -110,7 +117,11 @@ export class AdmissionControl {
       return await this.limiter.admit(subject, carrying);
     } catch (err) {
       // The store refused (fail-closed): keep the settlements for a later call rather than lose them.
-      for (const rule of carrying) if (rule.carry) this.settlements.add(subject, [{ dimension: rule.dimension, limit: rule.limit, delta: rule.carry }]);
+      for (const rule of carrying) {
+        if (rule.carry) {
+          this.settlements.add(subject, [{ dimension: rule.dimension, limit: rule.limit, delta: rule.carry }]);
+        }
+      }
       if (err instanceof LimiterUnavailableError) throw limiterUnavailable();
       throw err;
     }
@@ -163,7 +174,9 @@ function toRules(limits: Limits, estimate: RequestEstimate): LimitRule[] {
   const rules: LimitRule[] = [];
   for (const dimension of DIMENSIONS) {
     const limit = limits[dimension];
-    if (limit !== undefined) rules.push({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? estimate.totalTokens : 1 });
+    if (limit !== undefined) {
+      rules.push({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? estimate.totalTokens : 1 });
+    }
   }
   return rules;
 }

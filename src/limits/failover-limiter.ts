@@ -89,7 +89,10 @@ export class FailoverLimiter implements Limiter {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.#onFailure = options.onFailure;
     const onFallback = options.onFallback;
-    this.#fallbackNotice = new ThrottledNotice(options.noticeIntervalMs ?? DEFAULT_NOTICE_INTERVAL_MS, (err, failures) => onFallback?.(err, failures));
+    this.#fallbackNotice = new ThrottledNotice(
+      options.noticeIntervalMs ?? DEFAULT_NOTICE_INTERVAL_MS,
+      (err, failures) => onFallback?.(err, failures),
+    );
     this.#instances = options.instances ?? (() => 1);
   }
 
@@ -152,7 +155,10 @@ export class FailoverLimiter implements Limiter {
     if (timeoutMs <= 0) return work;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`rate limiter store did not answer within ${timeoutMs} ms`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`rate limiter store did not answer within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
     });
     return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
   }

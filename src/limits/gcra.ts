@@ -8,7 +8,12 @@
  */
 import type { Admission, BucketState, Dimension, LimitRule } from './limiter.js';
 
-export const PERIOD_MS: Readonly<Record<Dimension, number>> = { rpm: 60_000, tpm: 60_000, rpd: 86_400_000, tpd: 86_400_000 };
+export const PERIOD_MS: Readonly<Record<Dimension, number>> = {
+  rpm: 60_000,
+  tpm: 60_000,
+  rpd: 86_400_000,
+  tpd: 86_400_000,
+};
 
 /**
  * TATs are absolute milliseconds in doubles (one ulp is ~0.25 µs today), so adding an interval L times
@@ -34,9 +39,17 @@ export function intervalMs(dimension: Dimension, limit: number): number {
 }
 
 /** Both numbers allow EPSILON_MS, as admission does: float noise must not show as `6.001s` for a 6 s interval. */
-export function bucketState(tat: number, now: number, dimension: Dimension, limit: number): { remaining: number; resetMs: number } {
+export function bucketState(
+  tat: number,
+  now: number,
+  dimension: Dimension,
+  limit: number,
+): { remaining: number; resetMs: number } {
   const remaining = Math.floor((PERIOD_MS[dimension] + EPSILON_MS - (tat - now)) / intervalMs(dimension, limit));
-  return { remaining: Math.min(limit, Math.max(0, remaining)), resetMs: Math.max(0, Math.ceil(tat - now - EPSILON_MS)) };
+  return {
+    remaining: Math.min(limit, Math.max(0, remaining)),
+    resetMs: Math.max(0, Math.ceil(tat - now - EPSILON_MS)),
+  };
 }
 
 /**
@@ -45,14 +58,20 @@ export function bucketState(tat: number, now: number, dimension: Dimension, limi
  * TATs to store: every bucket when admitted, the carried ones when denied. Plain loops: this runs on
  * every request.
  */
-export function evaluate(stored: (number | undefined)[], rules: LimitRule[], now: number): Verdict & { tats: number[] } {
+export function evaluate(
+  stored: (number | undefined)[],
+  rules: LimitRule[],
+  now: number,
+): Verdict & { tats: number[] } {
   const tats: number[] = [];
   let denied = -1;
   let tooLarge = false;
   let wait = 0;
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!;
-    const tat = rule.carry ? adjustTat(stored[i], now, rule.dimension, rule.limit, rule.carry) : Math.max(stored[i] ?? now, now);
+    const tat = rule.carry
+      ? adjustTat(stored[i], now, rule.dimension, rule.limit, rule.carry)
+      : Math.max(stored[i] ?? now, now);
     tats.push(tat);
     if (rule.cost > rule.limit) {
       if (!tooLarge) [denied, tooLarge, wait] = [i, true, 0];
@@ -71,7 +90,13 @@ export function evaluate(stored: (number | undefined)[], rules: LimitRule[], now
 }
 
 /** A charge pushes the TAT ahead (it may overdraw); a refund never moves it below now (never fuller than full). */
-export function adjustTat(stored: number | undefined, now: number, dimension: Dimension, limit: number, delta: number): number {
+export function adjustTat(
+  stored: number | undefined,
+  now: number,
+  dimension: Dimension,
+  limit: number,
+  delta: number,
+): number {
   return Math.max(now, Math.max(stored ?? now, now) + delta * intervalMs(dimension, limit));
 }
 
@@ -99,13 +124,23 @@ export function toAdmission(rules: LimitRule[], verdict: Verdict): Admission {
 }
 
 /** Rules come from configuration and the request: reject what would corrupt a bucket rather than store it. */
-export function assertRules(rules: readonly { dimension: Dimension; limit: number; cost?: number; delta?: number; carry?: number }[]): void {
+export function assertRules(
+  rules: readonly { dimension: Dimension; limit: number; cost?: number; delta?: number; carry?: number }[],
+): void {
   for (let i = 0; i < rules.length; i++) {
     const { dimension, limit, cost, delta, carry } = rules[i]!;
-    if (!(limit > 0) || !Number.isFinite(limit)) throw new RangeError(`limit for ${dimension} must be a positive number, got ${limit}`);
-    if (carry !== undefined && !Number.isFinite(carry)) throw new RangeError(`bad carry for ${dimension}: ${carry}`);
+    if (!(limit > 0) || !Number.isFinite(limit)) {
+      throw new RangeError(`limit for ${dimension} must be a positive number, got ${limit}`);
+    }
+    if (carry !== undefined && !Number.isFinite(carry)) {
+      throw new RangeError(`bad carry for ${dimension}: ${carry}`);
+    }
     const amount = cost ?? delta ?? 0;
-    if (!Number.isFinite(amount) || (cost !== undefined && amount < 0)) throw new RangeError(`bad amount for ${dimension}: ${amount}`);
-    for (let j = 0; j < i; j++) if (rules[j]!.dimension === dimension) throw new RangeError(`more than one rule for ${dimension}`);
+    if (!Number.isFinite(amount) || (cost !== undefined && amount < 0)) {
+      throw new RangeError(`bad amount for ${dimension}: ${amount}`);
+    }
+    for (let j = 0; j < i; j++) {
+      if (rules[j]!.dimension === dimension) throw new RangeError(`more than one rule for ${dimension}`);
+    }
   }
 }

@@ -46,7 +46,9 @@ export class MemoryLimiter implements Limiter {
     assertRules(adjustments);
     const now = this.#now();
     const buckets = this.#bucketsOf(subject);
-    for (const { dimension, limit, delta } of adjustments) setTat(buckets, dimension, adjustTat(buckets[dimension], now, dimension, limit, delta), now);
+    for (const { dimension, limit, delta } of adjustments) {
+      setTat(buckets, dimension, adjustTat(buckets[dimension], now, dimension, limit, delta), now);
+    }
   }
 
   /**

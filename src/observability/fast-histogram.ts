@@ -50,7 +50,12 @@ export class FastHistogram<L extends string> {
     if (!Number.isFinite(value)) return; // a metric must never fail the request it measures
     const key = labelKey(this.#labelNames, labels);
     let series = this.#series.get(key);
-    if (!series) this.#series.set(key, (series = { labels: { ...labels }, counts: this.#buckets.map(() => 0), sum: 0, count: 0 }));
+    if (!series) {
+      this.#series.set(
+        key,
+        (series = { labels: { ...labels }, counts: this.#buckets.map(() => 0), sum: 0, count: 0 }),
+      );
+    }
     const buckets = this.#buckets;
     let i = 0;
     while (i < buckets.length && value > buckets[i]!) i++;

@@ -23,6 +23,7 @@ export class GatewayMetrics {
     labelNames: ['route', 'model', 'status', 'tier'] as const,
     registers: [this.registry],
   });
+
   readonly upstreamSeconds = new FastHistogram({
     name: 'tollgate_upstream_duration_seconds',
     help: 'Time from sending a request upstream to its response headers.',
@@ -30,6 +31,7 @@ export class GatewayMetrics {
     buckets: UPSTREAM_BUCKETS,
     registers: [this.registry],
   });
+
   readonly overheadSeconds = new FastHistogram({
     name: 'tollgate_gateway_overhead_seconds',
     help: 'Time the gateway adds before the upstream answer starts flowing (total to first byte minus upstream).',
@@ -37,6 +39,7 @@ export class GatewayMetrics {
     buckets: OVERHEAD_BUCKETS,
     registers: [this.registry],
   });
+
   readonly streamFirstByteSeconds = new FastHistogram({
     name: 'tollgate_stream_first_byte_seconds',
     help: 'Time from the request arriving to the first streamed byte reaching the client.',
@@ -44,6 +47,7 @@ export class GatewayMetrics {
     buckets: UPSTREAM_BUCKETS,
     registers: [this.registry],
   });
+
   /** Token and cost totals per model since the last collect: one map lookup per request instead of five label hashes. */
   readonly #usageByModel = new Map<string, ModelUsageTotals>();
   readonly tokens = new Counter({
@@ -58,6 +62,7 @@ export class GatewayMetrics {
       }
     }),
   });
+
   readonly costUsd = new Counter({
     name: 'tollgate_cost_usd_total',
     help: 'Cost in USD from the model pricing.',
@@ -68,24 +73,28 @@ export class GatewayMetrics {
       totals.costUsd = 0;
     }),
   });
+
   readonly rateLimited = new Counter({
     name: 'tollgate_rate_limit_rejections_total',
     help: 'Requests refused with 429, by dimension (rpm, rpd, tpm, tpd, budget).',
     labelNames: ['dimension'] as const,
     registers: [this.registry],
   });
+
   readonly upstreamErrors = new Counter({
     name: 'tollgate_upstream_errors_total',
     help: 'Failed upstream attempts, by provider and cause (HTTP status or network error code).',
     labelNames: ['provider', 'cause'] as const,
     registers: [this.registry],
   });
+
   readonly redisErrors = new Counter({
     name: 'tollgate_redis_errors_total',
     help: 'Redis failures, by component: limits, usage (writes), budget (budget checks), keys (key lookups).',
     labelNames: ['component'] as const,
     registers: [this.registry],
   });
+
   readonly activeStreams = new Gauge({
     name: 'tollgate_active_streams',
     help: 'Streams currently being relayed.',
@@ -117,7 +126,10 @@ const zeroTotals = (): ModelUsageTotals => ({
 });
 
 /** A collect() that hands each model's totals to `add`, which moves what it reports into the counter. */
-function drain<L extends string>(byModel: Map<string, ModelUsageTotals>, add: (counter: Counter<L>, model: string, totals: ModelUsageTotals) => void) {
+function drain<L extends string>(
+  byModel: Map<string, ModelUsageTotals>,
+  add: (counter: Counter<L>, model: string, totals: ModelUsageTotals) => void,
+) {
   return function (this: Counter<L>): void {
     for (const [model, totals] of byModel) add(this, model, totals);
   };

@@ -13,7 +13,11 @@ import { OPEN_BRACE, topLevelMembers, type JsonMember } from './json-scan.js';
  * everywhere (parsers differ on which duplicate wins); a missing one is added first in the object.
  * `present`: the object's members as the body parser found them, so the body is not walked again.
  */
-export function setJsonMembers(json: Buffer, members: Record<string, string>, present: JsonMember[] = topLevelMembers(json)?.members ?? []): Buffer {
+export function setJsonMembers(
+  json: Buffer,
+  members: Record<string, string>,
+  present: JsonMember[] = topLevelMembers(json)?.members ?? [],
+): Buffer {
   const open = json.indexOf(OPEN_BRACE) + 1;
   const found = new Set<string>();
   const parts: Buffer[] = [json.subarray(0, open), Buffer.alloc(0)]; // the second: members added, if any

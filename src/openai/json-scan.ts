@@ -47,7 +47,16 @@ export function valueEnd(json: Buffer, start: number, maxDepth = Infinity): numb
   let i = start; // number, true, false or null: up to the next delimiter
   for (;;) {
     const d = json[i];
-    if (d === undefined || d === COMMA || d === CLOSE_BRACE || d === CLOSE_BRACKET || d === 0x20 || d === 0x0a || d === 0x0d || d === 0x09) return i;
+    if (
+      d === undefined ||
+      d === COMMA ||
+      d === CLOSE_BRACE ||
+      d === CLOSE_BRACKET ||
+      d === 0x20 ||
+      d === 0x0a ||
+      d === 0x0d ||
+      d === 0x09
+    ) { return i; }
     i++;
   }
 }
@@ -76,8 +85,7 @@ function containerEnd(json: Buffer, start: number, maxDepth: number): number {
       if (i < 0) return -1;
     } else if (c === OPEN_BRACE || c === OPEN_BRACKET) {
       if (++depth > maxDepth) return TOO_DEEP;
-    }
-    else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
+    } else if ((c === CLOSE_BRACE || c === CLOSE_BRACKET) && --depth === 0) return i + 1;
   }
   return -1;
 }

@@ -40,7 +40,20 @@ const TOKENS_PER_MESSAGE = 3;
 const TOKENS_PER_NAME = 1;
 const REPLY_PRIMING_TOKENS = 3;
 /** Keys whose values carry prompt text, in chat messages and Responses input items alike. */
-const TEXT_KEYS = ['role', 'name', 'content', 'text', 'refusal', 'arguments', 'output', 'input', 'summary', 'tool_calls', 'function', 'function_call'];
+const TEXT_KEYS = [
+  'role',
+  'name',
+  'content',
+  'text',
+  'refusal',
+  'arguments',
+  'output',
+  'input',
+  'summary',
+  'tool_calls',
+  'function',
+  'function_call',
+];
 const MAX_DEPTH = 6;
 /** User text that contains `<|endoftext|>` is text to the API, not an error. */
 const ENCODE_OPTIONS = { disallowedSpecial: new Set<string>() };
@@ -59,7 +72,9 @@ export function estimatePromptTokens(body: unknown, endpoint: 'chat' | 'response
   if (endpoint === 'chat') {
     for (const message of asArray(request.messages)) tokens += countItem(counter, message);
   } else {
-    if (typeof request.instructions === 'string') tokens += countItem(counter, { role: 'system', content: request.instructions });
+    if (typeof request.instructions === 'string') {
+      tokens += countItem(counter, { role: 'system', content: request.instructions });
+    }
     if (typeof request.input === 'string') tokens += countItem(counter, { role: 'user', content: request.input });
     for (const item of asArray(request.input)) tokens += countItem(counter, item);
   }
@@ -139,7 +154,11 @@ class Counter {
     }
     const tokensBefore = this.#exactTokens;
     let start = 0;
-    while (start < text.length && this.#tokenizedChars < EXACT_CHAR_BUDGET && (this.#tokenizedChars < ALWAYS_EXACT_CHARS || this.#now() < this.#deadline)) {
+    while (
+      start < text.length &&
+      this.#tokenizedChars < EXACT_CHAR_BUDGET &&
+      (this.#tokenizedChars < ALWAYS_EXACT_CHARS || this.#now() < this.#deadline)
+    ) {
       const end = sliceEnd(text, start);
       this.#exactTokens += countTokens(text.slice(start, end), ENCODE_OPTIONS);
       this.#tokenizedChars += end - start;

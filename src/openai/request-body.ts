@@ -55,7 +55,15 @@ export interface ProxyBody {
  * decoders the first, and some (Go's) match names regardless of case: a second `model`, or a `MODEL`,
  * could reach an upstream that reads it instead of the one the gateway checked.
  */
-const GUARDED_MEMBERS = new Set(['model', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'n']);
+const GUARDED_MEMBERS = new Set([
+  'model',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'max_output_tokens',
+  'n',
+]);
 
 /**
  * Case folding as lenient decoders do it, and a little wider: upper then lower case also folds the

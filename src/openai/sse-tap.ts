@@ -120,7 +120,9 @@ export class SseTap extends Transform {
   }
 
   private reduceEvents(): void {
-    for (const event of this.events) collectStreamedText(parseData(event), this.options.endpoint, (text) => this.addText(text));
+    for (const event of this.events) {
+      collectStreamedText(parseData(event), this.options.endpoint, (text) => this.addText(text));
+    }
     this.events = [];
     this.eventChars = 0;
   }
@@ -176,7 +178,11 @@ function interruptionEvent(endpoint: Endpoint): string {
 }
 
 /** Appends the completion text one event carried: content and tool-call argument deltas. */
-function collectStreamedText(data: Record<string, unknown> | undefined, endpoint: Endpoint, add: (text: string) => void): void {
+function collectStreamedText(
+  data: Record<string, unknown> | undefined,
+  endpoint: Endpoint,
+  add: (text: string) => void,
+): void {
   if (endpoint === 'responses') {
     if (data?.type === 'response.output_text.delta' && typeof data.delta === 'string') add(data.delta);
     return;

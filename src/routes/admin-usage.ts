@@ -71,7 +71,10 @@ function currentUtcMonth(now = new Date()): { from: string; to: string } {
 
 /** RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted. */
 function toCsv(rows: UsageRow[], groupBy: UsageGrouping[]): string {
-  const columns = [...GROUP_COLUMNS.filter(([g]) => groupBy.includes(g)).map(([, column]) => column), ...USAGE_ROW_COUNTERS];
+  const columns = [
+    ...GROUP_COLUMNS.filter(([g]) => groupBy.includes(g)).map(([, column]) => column),
+    ...USAGE_ROW_COUNTERS,
+  ];
   const field = (value: unknown) => {
     const text = value === undefined ? '' : String(value);
     return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

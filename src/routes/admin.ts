@@ -55,7 +55,10 @@ export default admin;
 
 function keySchemas(tiers: string[], models: string[]) {
   const known = (kind: string, values: string[]) =>
-    z.enum(values, { error: (issue) => `unknown ${kind} ${JSON.stringify(issue.input)}; configured: ${values.join(', ') || '(none)'}` });
+    z.enum(values, {
+      error: (issue) =>
+        `unknown ${kind} ${JSON.stringify(issue.input)}; configured: ${values.join(', ') || '(none)'}`,
+    });
   const expiresAt = z.iso
     .datetime({ offset: true })
     .or(z.iso.date())

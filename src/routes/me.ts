@@ -10,7 +10,11 @@ const meRoutes: FastifyPluginAsync<{ config: Config }> = async (app, { config })
     const key = request.principal!;
     const now = new Date();
     const month = now.toISOString().slice(0, 7);
-    const [totals] = await app.usage.store.query({ from: `${month}-01`, to: now.toISOString().slice(0, 10), keyIds: [key.id] });
+    const [totals] = await app.usage.store.query({
+      from: `${month}-01`,
+      to: now.toISOString().slice(0, 10),
+      keyIds: [key.id],
+    });
     const spentUsd = await app.usage.monthlySpend(key.id, now);
     return {
       object: 'tollgate.key',
@@ -22,7 +26,10 @@ const meRoutes: FastifyPluginAsync<{ config: Config }> = async (app, { config })
       models: key.models ?? Object.keys(config.models),
       expiresAt: key.expiresAt ?? null,
       usageThisMonth: { month, ...totals },
-      budget: key.budgetUsd === undefined ? null : { monthlyUsd: key.budgetUsd, spentUsd, remainingUsd: Math.max(0, key.budgetUsd - spentUsd) },
+      budget:
+        key.budgetUsd === undefined
+          ? null
+          : { monthlyUsd: key.budgetUsd, spentUsd, remainingUsd: Math.max(0, key.budgetUsd - spentUsd) },
     };
   });
 };

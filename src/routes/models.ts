@@ -10,7 +10,12 @@ export interface ModelRouteOptions {
 }
 
 const modelRoutes: FastifyPluginAsync<ModelRouteOptions> = async (app, { router, created }) => {
-  const describe = (id: string) => ({ id, object: 'model', created, owned_by: router.model(id)?.ownedBy ?? 'tollgate' });
+  const describe = (id: string) => ({
+    id,
+    object: 'model',
+    created,
+    owned_by: router.model(id)?.ownedBy ?? 'tollgate',
+  });
   const visible = (request: FastifyRequest) => {
     const allowed = request.principal?.models;
     return router.aliases().filter((alias) => !allowed || allowed.includes(alias));

@@ -14,7 +14,12 @@ const proxyRoutes: FastifyPluginAsync<{ services: ExchangeServices }> = async (a
 
 export default proxyRoutes;
 
-async function proxy(request: FastifyRequest, reply: FastifyReply, endpoint: Endpoint, services: ExchangeServices): Promise<FastifyReply> {
+async function proxy(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  endpoint: Endpoint,
+  services: ExchangeServices,
+): Promise<FastifyReply> {
   const body = checkBody(endpoint, request.body, request.jsonMembers);
   request.modelAlias = body.model;
   // checkBody accepts only objects that came through the JSON parser (plugins/body.ts): both are set.

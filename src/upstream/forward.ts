@@ -12,7 +12,14 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { allRoutesFailed, noRouteAvailable, upstreamTimeout, upstreamUnavailable, type GatewayError, type RouteRefusal } from '../errors.js';
+import {
+  allRoutesFailed,
+  noRouteAvailable,
+  upstreamTimeout,
+  upstreamUnavailable,
+  type GatewayError,
+  type RouteRefusal,
+} from '../errors.js';
 import type { AnswerBuffers, AnswerRead } from './answer-body.js';
 import type { ClientGone } from './client-gone.js';
 import { upstreamHeaders } from './headers.js';
@@ -70,7 +77,8 @@ export interface Failure {
 }
 
 /** An answer to relay, a failure to fall through, or the client's own error that every route would give. */
-export type AttemptOutcome = { response: Dispatcher.ResponseData; answer: UpstreamAnswer } | { failure: Failure } | { final: GatewayError };
+export type AttemptOutcome =
+  { response: Dispatcher.ResponseData; answer: UpstreamAnswer } | { failure: Failure } | { final: GatewayError };
 
 /**
  * The attempts of one request along its routes, and the error it gets when none answered: the one
@@ -101,7 +109,10 @@ export class FallbackTrail {
     const last = this.failures.at(-1);
     if (!last) {
       // No route was tried: every one was refused before its attempt (or there were none).
-      const soonest = this.refusals.reduce<RouteRefusal | undefined>((best, r) => (best && best.retryAfterMs <= r.retryAfterMs ? best : r), undefined);
+      const soonest = this.refusals.reduce<RouteRefusal | undefined>(
+        (best, r) => (best && best.retryAfterMs <= r.retryAfterMs ? best : r),
+        undefined,
+      );
       return soonest?.error ?? noRouteAvailable();
     }
     if (this.failures.length === 1) return last.error;
@@ -110,7 +121,10 @@ export class FallbackTrail {
 }
 
 /** Sends the request to its route; throws only when the client left (nobody to answer, no fallback). */
-export async function attemptRoute(upstream: UpstreamServices, { route, body, clientHeaders, signal }: RouteRequest): Promise<AttemptOutcome> {
+export async function attemptRoute(
+  upstream: UpstreamServices,
+  { route, body, clientHeaders, signal }: RouteRequest,
+): Promise<AttemptOutcome> {
   let response: Dispatcher.ResponseData;
   try {
     response = await upstream.pools.get(route.origin).request({
@@ -126,26 +140,44 @@ export async function attemptRoute(upstream: UpstreamServices, { route, body, cl
   }
   const status = response.statusCode;
   if (status >= 200 && status < 300) return answered(upstream, route, response);
-  const text = readUpstreamError(await readCapped(response.body), upstream.providerKeys) ?? (status < 400 ? redirected(status) : undefined);
+  const text =
+    readUpstreamError(await readCapped(response.body), upstream.providerKeys) ??
+    (status < 400 ? redirected(status) : undefined);
   if (!shouldFallThrough(status)) return { final: relayedUpstreamError(status, text, response.headers) };
   const attempt = { provider: route.providerName, status, ...(text && { message: text.message }) };
   if (status === 401 || status === 403) {
     // Not relayed even redacted: it is about the gateway's credential, not the client's request.
     const message = `The upstream provider "${route.providerName}" refused the gateway's credential. The operator has been notified in the logs.`;
-    return { failure: { error: upstreamUnavailable(message), summary: `${route.providerName}: ${status} credential refused`, attempt } };
+    return {
+      failure: {
+        error: upstreamUnavailable(message),
+        summary: `${route.providerName}: ${status} credential refused`,
+        attempt,
+      },
+    };
   }
   const error = relayedUpstreamError(status < 400 ? 502 : status, text, response.headers);
   return { failure: { error, summary: `${route.providerName}: ${status} ${error.message}`, attempt } };
 }
 
 /** A 2xx: a stream is relayed as it comes; a JSON answer is read first, and a broken one is a failure. */
-async function answered(upstream: UpstreamServices, route: UpstreamRoute, response: Dispatcher.ResponseData): Promise<AttemptOutcome> {
+async function answered(
+  upstream: UpstreamServices,
+  route: UpstreamRoute,
+  response: Dispatcher.ResponseData,
+): Promise<AttemptOutcome> {
   if (isEventStream(response)) return { response, answer: { kind: 'stream' } };
   const read = await upstream.answers.read(response.body);
   if (read.kind !== 'broken') return { response, answer: read };
   response.body.destroy();
-  const what = read.cause === 'body_cut' ? 'broke off its answer before it was complete' : 'sent an answer that is not valid JSON';
-  const error = upstreamUnavailable(`The upstream provider "${route.providerName}" ${what}. Please retry.`, read.err);
+  const what =
+    read.cause === 'body_cut'
+      ? 'broke off its answer before it was complete'
+      : 'sent an answer that is not valid JSON';
+  const error = upstreamUnavailable(
+    `The upstream provider "${route.providerName}" ${what}. Please retry.`,
+    read.err,
+  );
   const attempt = { provider: route.providerName, status: response.statusCode, cause: read.cause };
   return { failure: { error, summary: `${route.providerName}: ${response.statusCode} ${what}`, attempt } };
 }
@@ -160,7 +192,15 @@ export function isEventStream(response: Dispatcher.ResponseData): boolean {
  * is the route's: its model id or its baseUrl; a 3xx (undici does not follow redirects) is a baseUrl.
  */
 function shouldFallThrough(status: number): boolean {
-  return status < 400 || status === 401 || status === 403 || status === 404 || status === 408 || status === 429 || status >= 500;
+  return (
+    status < 400 ||
+    status === 401 ||
+    status === 403 ||
+    status === 404 ||
+    status === 408 ||
+    status === 429 ||
+    status >= 500
+  );
 }
 
 /** undici does not follow redirects; one from an API endpoint means a wrong baseUrl. */
@@ -172,7 +212,11 @@ function networkFailure(route: UpstreamRoute, err: unknown): Failure {
   const code = errorCode(err);
   const message = `Upstream provider "${route.providerName}" could not be reached (${code}).`;
   const error = TIMEOUT_CODES.has(code) ? upstreamTimeout(message, err) : upstreamUnavailable(message, err);
-  return { error, summary: `${route.providerName}: could not be reached (${code})`, attempt: { provider: route.providerName, cause: code } };
+  return {
+    error,
+    summary: `${route.providerName}: could not be reached (${code})`,
+    attempt: { provider: route.providerName, cause: code },
+  };
 }
 
 function errorCode(err: unknown): string {

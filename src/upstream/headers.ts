@@ -6,7 +6,17 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../config.js';
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones undici computes itself. */
-const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade'];
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+];
 
 const NEVER_UPSTREAM = new Set([
   ...HOP_BY_HOP,
@@ -43,7 +53,11 @@ export function providerHeaders(provider: ProviderConfig): Record<string, string
 }
 
 /** The client's headers minus credentials, identity and hop-by-hop ones, plus the provider's (`providerHeaders`). */
-export function upstreamHeaders(client: IncomingHttpHeaders, provider: Record<string, string>, bodyLength: number): Record<string, string> {
+export function upstreamHeaders(
+  client: IncomingHttpHeaders,
+  provider: Record<string, string>,
+  bodyLength: number,
+): Record<string, string> {
   const out: Record<string, string> = {};
   const connectionListed = listedInConnection(client.connection);
   for (const name in client) {

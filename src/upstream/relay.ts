@@ -97,7 +97,13 @@ export function relayStream(request: ClientRequest, success: ForwardSuccess, sin
   const finish = () => {
     if (!upstream.destroyed) upstream.destroy(); // client gone: abort the upstream request
     const streamedText = () => tap.streamedText();
-    sink.onDone({ status: success.response.statusCode, usage: tap.usage, completed: tap.completed, stream: true, streamedText });
+    sink.onDone({
+      status: success.response.statusCode,
+      usage: tap.usage,
+      completed: tap.completed,
+      stream: true,
+      streamedText,
+    });
   };
   upstream.on('error', () => tap.endWithError());
   tap.on('end', finish);

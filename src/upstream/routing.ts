@@ -28,7 +28,10 @@ const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: '/chat/completions', re
 const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
 
 export function hasCredential(provider: ProviderConfig): boolean {
-  return provider.apiKey !== '' || Object.keys(provider.headers).some((name) => CREDENTIAL_HEADERS.has(name.toLowerCase()));
+  return (
+    provider.apiKey !== '' ||
+    Object.keys(provider.headers).some((name) => CREDENTIAL_HEADERS.has(name.toLowerCase()))
+  );
 }
 
 interface EndpointRoutes {
@@ -68,7 +71,9 @@ export class ModelRouter {
     const serving = model.routes
       .map((route) => ({ route, provider: this.config.providers[route.provider]! }))
       .filter(({ provider }) => provider.endpoints.includes(endpoint));
-    const uncredentialed = serving.filter(({ provider }) => !hasCredential(provider)).map(({ route }) => route.provider);
+    const uncredentialed = serving
+      .filter(({ provider }) => !hasCredential(provider))
+      .map(({ route }) => route.provider);
     const routes = serving
       .filter(({ provider }) => hasCredential(provider))
       .map(({ route, provider }) => {

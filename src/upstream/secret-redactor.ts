@@ -29,7 +29,10 @@ type Region = [start: number, end: number];
 
 /** Four UTF-16 code units as one number (collisions only cost a string comparison). */
 function quad(text: string, at: number): number {
-  return ((text.charCodeAt(at) * 65599 + text.charCodeAt(at + 1)) * 65599 + text.charCodeAt(at + 2)) * 65599 + text.charCodeAt(at + 3);
+  return (
+    ((text.charCodeAt(at) * 65599 + text.charCodeAt(at + 1)) * 65599 + text.charCodeAt(at + 2)) * 65599 +
+    text.charCodeAt(at + 3)
+  );
 }
 
 export class SecretRedactor {
@@ -104,7 +107,8 @@ export class SecretRedactor {
 
   /** A found piece grows over the neighbouring characters that continue a key, plain words included. */
   private widen(text: string, [start, end]: Region): Region {
-    const continuesKey = (from: number, to: number) => this.secrets.some((secret) => secret.includes(text.slice(from, to)));
+    const continuesKey = (from: number, to: number) =>
+      this.secrets.some((secret) => secret.includes(text.slice(from, to)));
     while (start > 0 && continuesKey(start - 1, end)) start--;
     while (end < text.length && continuesKey(start, end + 1)) end++;
     return [start, end];
@@ -124,7 +128,9 @@ export class SecretRedactor {
   private shortKeyRegions(text: string): Region[] {
     const regions: Region[] = [];
     for (const key of this.shortKeys) {
-      for (let at = text.indexOf(key); at >= 0; at = text.indexOf(key, at + key.length)) regions.push([at, at + key.length]);
+      for (let at = text.indexOf(key); at >= 0; at = text.indexOf(key, at + key.length)) {
+        regions.push([at, at + key.length]);
+      }
     }
     return regions;
   }

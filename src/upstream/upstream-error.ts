@@ -37,10 +37,18 @@ export function readUpstreamError(body: Buffer, providerKeys: SecretRedactor): U
 }
 
 /** The upstream's error for the client, with its status, retry hints and request id. */
-export function relayedUpstreamError(status: number, text: UpstreamErrorText | undefined, headers: IncomingHttpHeaders): GatewayError {
-  const fallbackType = status === 429 ? 'rate_limit_exceeded' : status < 500 ? 'invalid_request_error' : 'server_error';
+export function relayedUpstreamError(
+  status: number,
+  text: UpstreamErrorText | undefined,
+  headers: IncomingHttpHeaders,
+): GatewayError {
+  const fallbackType =
+    status === 429 ? 'rate_limit_exceeded' : status < 500 ? 'invalid_request_error' : 'server_error';
   const relayedHeaders = Object.fromEntries(
-    RELAYED_HEADERS.filter((name) => typeof headers[name] === 'string').map((name) => [name, headers[name] as string]),
+    RELAYED_HEADERS.filter((name) => typeof headers[name] === 'string').map((name) => [
+      name,
+      headers[name] as string,
+    ]),
   );
   return upstreamError(status, text?.message || `Upstream error ${status}.`, {
     type: text?.type ?? fallbackType,

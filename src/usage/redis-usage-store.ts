@@ -131,6 +131,7 @@ export class RedisUsageStore implements UsageStore {
   // The layout in the header comment.
   readonly #hashKey = (keyId: string, day: string, model: string) =>
     `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
+
   readonly #indexKey = (day: string) => `${this.options.keyPrefix}usage:index:${day}`;
   readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
   readonly #appliedKey: string;

@@ -44,7 +44,12 @@ export async function buildAdminApp(token = ADMIN_TOKEN): Promise<AdminApp> {
     async (admin) => {
       // The per-IP guard itself is tested end to end (test/e2e/rate-limits/ip-guard.test.ts).
       await admin.register(adminAuthPlugin, { token, perIpGuard: async () => undefined });
-      await admin.register(adminRoutes, { keys: new CombinedKeyStore([staticKey], keys), usage, tiers: ['tier-1', 'tier-2'], models: ['gpt-test', 'gpt-mini'] });
+      await admin.register(adminRoutes, {
+        keys: new CombinedKeyStore([staticKey], keys),
+        usage,
+        tiers: ['tier-1', 'tier-2'],
+        models: ['gpt-test', 'gpt-mini'],
+      });
     },
     { prefix: '/admin' },
   );
@@ -55,7 +60,14 @@ export async function buildAdminApp(token = ADMIN_TOKEN): Promise<AdminApp> {
     model,
     at: new Date(at),
     costUsd,
-    usage: { promptTokens: tokens, cachedTokens: 0, completionTokens: tokens / 2, reasoningTokens: 0, totalTokens: tokens * 1.5, estimated: false },
+    usage: {
+      promptTokens: tokens,
+      cachedTokens: 0,
+      completionTokens: tokens / 2,
+      reasoningTokens: 0,
+      totalTokens: tokens * 1.5,
+      estimated: false,
+    },
   });
   usage.record(event(red.id, 'gpt-test', '2026-03-01T10:00:00Z', 100, 0.5));
   usage.record(event(red.id, 'gpt-mini', '2026-03-02T10:00:00Z', 200, 0.25));

@@ -31,17 +31,29 @@ export interface HttpResult {
 export type UsageRowJson = UsageRow;
 
 export interface AdminApi {
-  call(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown, headers?: Record<string, string>): Promise<HttpResult>;
+  call(
+    method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+    headers?: Record<string, string>,
+  ): Promise<HttpResult>;
   /** GET /admin/usage from yesterday to tomorrow (UTC) unless given; throws unless 200. */
   usage(params?: Record<string, string>): Promise<UsageRowJson[]>;
   /** POST /admin/keys; throws unless 201. */
   createKey(input: Record<string, unknown>): Promise<{ id: string; key: string; [field: string]: unknown }>;
 }
 
-export async function http(url: string, init: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<HttpResult> {
+export async function http(
+  url: string,
+  init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<HttpResult> {
   const headers = { ...init.headers };
   if (init.body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(url, { method: init.method ?? 'GET', headers, body: init.body === undefined ? undefined : JSON.stringify(init.body) });
+  const response = await fetch(url, {
+    method: init.method ?? 'GET',
+    headers,
+    body: init.body === undefined ? undefined : JSON.stringify(init.body),
+  });
   const text = await response.text();
   let body: unknown;
   try {
@@ -85,7 +97,10 @@ export const adminOnRedis = (url: string, keyPrefix: string) => (raw: RawConfig)
  * A mock upstream and a private Redis for one test file, with a key prefix of its own. Registered
  * first, torn down last (tap runs teardowns in reverse), after the gateways that use them.
  */
-export async function upstreamAndRedis(t: Test, label: string): Promise<{ mock: MockUpstream; redis: RedisServer; prefix: string }> {
+export async function upstreamAndRedis(
+  t: Test,
+  label: string,
+): Promise<{ mock: MockUpstream; redis: RedisServer; prefix: string }> {
   const mock = await startMockUpstream();
   const redis = await startRedis();
   t.teardown(async () => {
@@ -116,7 +131,12 @@ export interface TokenCounts {
 
 /** What the usage should cost at PRICING, computed independently of src/usage/cost.ts. */
 export function expectedCostUsd(u: TokenCounts): number {
-  return ((u.promptTokens - u.cachedTokens) * PRICING.input + u.cachedTokens * PRICING.cachedInput + u.completionTokens * PRICING.output) / 1e6;
+  return (
+    ((u.promptTokens - u.cachedTokens) * PRICING.input +
+      u.cachedTokens * PRICING.cachedInput +
+      u.completionTokens * PRICING.output) /
+    1e6
+  );
 }
 
 /** Field-wise sum of token counts and request counts. */
@@ -133,7 +153,15 @@ export function sumUsage(list: TokenCounts[]): TokenCounts & { requests: number 
 
 /** Sums usage rows (e.g. the rows of one key across days, robust to a UTC midnight mid-test). */
 export function sumRows(rows: UsageRowJson[]): Omit<UsageRowJson, 'day' | 'keyId' | 'model'> {
-  const total = { requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costUsd: 0, estimatedRequests: 0 };
+  const total = {
+    requests: 0,
+    promptTokens: 0,
+    cachedTokens: 0,
+    completionTokens: 0,
+    reasoningTokens: 0,
+    costUsd: 0,
+    estimatedRequests: 0,
+  };
   for (const row of rows) {
     for (const field of Object.keys(total) as (keyof typeof total)[]) total[field] += row[field];
   }

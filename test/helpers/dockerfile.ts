@@ -73,7 +73,9 @@ export function splitFlags(args: string): { flags: Record<string, string>; rest:
 export function execForm(args: string): string[] | undefined {
   if (!args.startsWith('[')) return undefined;
   const parsed: unknown = JSON.parse(args);
-  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) throw new Error(`not a JSON string array: ${args}`);
+  if (!Array.isArray(parsed) || !parsed.every((a) => typeof a === 'string')) {
+    throw new Error(`not a JSON string array: ${args}`);
+  }
   return parsed as string[];
 }
 

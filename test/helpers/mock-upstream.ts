@@ -35,7 +35,12 @@ export type Behaviour =
   | { kind: 'raw'; status: number; text: string; contentType?: string }
   /** A chat answer of about `bytes` bytes (JSON, or SSE when the request streams), generated as it is sent. */
   | { kind: 'huge'; bytes: number };
-export interface MockUpstreamOptions { text?: string; promptTokens?: number; cachedTokens?: number; reasoningTokens?: number }
+export interface MockUpstreamOptions {
+  text?: string;
+  promptTokens?: number;
+  cachedTokens?: number;
+  reasoningTokens?: number;
+}
 export interface MockUpstream {
   baseUrl: string;
   port: number;
@@ -68,23 +73,40 @@ function plan(s: Settings, limit: unknown): Plan {
   let chunks = wordChunks(s.text);
   const truncated = typeof limit === 'number' && limit < chunks.length;
   if (truncated) chunks = chunks.slice(0, Math.max(0, limit));
-  const counts = { prompt: s.promptTokens, cached: s.cachedTokens, reasoning: s.reasoningTokens, completion: chunks.length + s.reasoningTokens };
+  const counts = {
+    prompt: s.promptTokens,
+    cached: s.cachedTokens,
+    reasoning: s.reasoningTokens,
+    completion: chunks.length + s.reasoningTokens,
+  };
   return { chunks, truncated, counts };
 }
 
 const chatUsage = (c: Counts) => ({
-  prompt_tokens: c.prompt, completion_tokens: c.completion, total_tokens: c.prompt + c.completion,
+  prompt_tokens: c.prompt,
+  completion_tokens: c.completion,
+  total_tokens: c.prompt + c.completion,
   prompt_tokens_details: { cached_tokens: c.cached, audio_tokens: 0 },
-  completion_tokens_details: { reasoning_tokens: c.reasoning, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+  completion_tokens_details: {
+    reasoning_tokens: c.reasoning,
+    audio_tokens: 0,
+    accepted_prediction_tokens: 0,
+    rejected_prediction_tokens: 0,
+  },
 });
 const responsesUsage = (c: Counts) => ({
-  input_tokens: c.prompt, input_tokens_details: { cached_tokens: c.cached },
-  output_tokens: c.completion, output_tokens_details: { reasoning_tokens: c.reasoning }, total_tokens: c.prompt + c.completion,
+  input_tokens: c.prompt,
+  input_tokens_details: { cached_tokens: c.cached },
+  output_tokens: c.completion,
+  output_tokens_details: { reasoning_tokens: c.reasoning },
+  total_tokens: c.prompt + c.completion,
 });
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const unixNow = () => Math.floor(Date.now() / 1000);
-const apiError = (message: string, type: string, code: string | null) => ({ error: { message, type, param: null, code } });
+const apiError = (message: string, type: string, code: string | null) => ({
+  error: { message, type, param: null, code },
+});
 
 /** One in-flight exchange: the recorded request plus helpers that stop quietly once the socket is gone. */
 class Exchange {
@@ -97,21 +119,30 @@ class Exchange {
     // One shared promise rather than a 'close' listener per chunk (which would trip MaxListenersExceeded).
     this.whenClosed = new Promise((resolve) => res.once('close', () => { this.closed = true; resolve(); }));
   }
+
   get model(): string { return typeof this.rec.body?.model === 'string' ? this.rec.body.model : 'gpt-4o-mini'; }
   baseHeaders(contentType: string): Record<string, string> {
-    return { 'content-type': contentType, 'x-request-id': this.requestId, 'openai-processing-ms': String(Date.now() - this.started), 'openai-version': '2020-10-01' };
+    return {
+      'content-type': contentType,
+      'x-request-id': this.requestId,
+      'openai-processing-ms': String(Date.now() - this.started),
+      'openai-version': '2020-10-01',
+    };
   }
+
   /** Resolves once the bytes reached the kernel (so a later destroy cannot drop them) or the socket closed. */
   send(data: string): Promise<void> {
     if (this.closed) return Promise.resolve();
     return Promise.race([new Promise<void>((resolve) => this.res.write(data, () => resolve())), this.whenClosed]);
   }
+
   /** A timer that ends early when the socket closes, so close() never waits on it. */
   pause(ms: number): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const elapsed = new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); });
     return Promise.race([elapsed, this.whenClosed]).finally(() => clearTimeout(timer));
   }
+
   destroy(): void { this.selfClosed = true; this.res.socket?.destroy(); }
   json(status: number, body: unknown, extra: Record<string, string> = {}): void {
     if (this.closed) return;
@@ -123,7 +154,11 @@ class Exchange {
 interface Frame { data: string; role: 'head' | 'content' | 'tail' }
 
 async function streamFrames(x: Exchange, frames: Frame[], b: Behaviour): Promise<void> {
-  x.res.writeHead(200, { ...x.baseHeaders('text/event-stream; charset=utf-8'), 'cache-control': 'no-cache', connection: 'keep-alive' });
+  x.res.writeHead(200, {
+    ...x.baseHeaders('text/event-stream; charset=utf-8'),
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+  });
   x.res.flushHeaders(); // OpenAI sends headers before the first token
   let sentContent = 0;
   for (const [i, frame] of frames.entries()) {
@@ -155,7 +190,17 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
   const finish_reason = p.truncated ? 'length' : 'stop';
   if (body.stream !== true) {
     const message = { role: 'assistant', content: p.chunks.join(''), refusal: null, annotations: [] };
-    return answerJson(x, { ...base, object: 'chat.completion', choices: [{ index: 0, message, logprobs: null, finish_reason }], usage: chatUsage(p.counts), service_tier: 'default' }, b);
+    return answerJson(
+      x,
+      {
+        ...base,
+        object: 'chat.completion',
+        choices: [{ index: 0, message, logprobs: null, finish_reason }],
+        usage: chatUsage(p.counts),
+        service_tier: 'default',
+      },
+      b,
+    );
   }
   const withUsage = body.stream_options?.include_usage === true;
   const chunk = (delta: object, finish: string | null, role: Frame['role']): Frame => ({
@@ -168,7 +213,12 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
     chunk({}, finish_reason, 'tail'),
   ];
   // include_usage adds one extra chunk with choices: [] just before [DONE] (§4.3)
-  if (withUsage) frames.push({ role: 'tail', data: `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: chatUsage(p.counts) })}\n\n` });
+  if (withUsage) {
+    frames.push({
+      role: 'tail',
+      data: `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: chatUsage(p.counts) })}\n\n`,
+    });
+  }
   frames.push({ role: 'tail', data: 'data: [DONE]\n\n' });
   return streamFrames(x, frames, b);
 }
@@ -176,18 +226,36 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
 function responses(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
   const body = x.rec.body ?? {};
   const p = plan(s, body.max_output_tokens);
-  const id = `resp_${hex(24)}`, msgId = `msg_${hex(24)}`, createdAt = unixNow();
+  const id = `resp_${hex(24)}`; const msgId = `msg_${hex(24)}`; const createdAt = unixNow();
   const text = p.chunks.join('');
   const finalStatus = p.truncated ? 'incomplete' : 'completed';
   const part = (t: string) => ({ type: 'output_text', text: t, annotations: [], logprobs: [] });
   const item = { id: msgId, type: 'message', status: finalStatus, role: 'assistant', content: [part(text)] };
   const response = (status: string, output: unknown[], usage: unknown) => ({
-    id, object: 'response', created_at: createdAt, status, completed_at: status === 'in_progress' ? null : unixNow(),
-    error: null, incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
-    instructions: body.instructions ?? null, max_output_tokens: body.max_output_tokens ?? null, model: x.model, output,
-    parallel_tool_calls: true, previous_response_id: body.previous_response_id ?? null, reasoning: { effort: null, summary: null },
-    store: body.store ?? true, temperature: body.temperature ?? 1, text: { format: { type: 'text' } }, tool_choice: 'auto',
-    tools: [], top_p: body.top_p ?? 1, truncation: 'disabled', usage, user: null, metadata: body.metadata ?? {},
+    id,
+    object: 'response',
+    created_at: createdAt,
+    status,
+    completed_at: status === 'in_progress' ? null : unixNow(),
+    error: null,
+    incomplete_details: status === 'incomplete' ? { reason: 'max_output_tokens' } : null,
+    instructions: body.instructions ?? null,
+    max_output_tokens: body.max_output_tokens ?? null,
+    model: x.model,
+    output,
+    parallel_tool_calls: true,
+    previous_response_id: body.previous_response_id ?? null,
+    reasoning: { effort: null, summary: null },
+    store: body.store ?? true,
+    temperature: body.temperature ?? 1,
+    text: { format: { type: 'text' } },
+    tool_choice: 'auto',
+    tools: [],
+    top_p: body.top_p ?? 1,
+    truncation: 'disabled',
+    usage,
+    user: null,
+    metadata: body.metadata ?? {},
   });
   const final = response(finalStatus, [item], responsesUsage(p.counts));
   if (body.stream !== true) return answerJson(x, final, b);
@@ -199,7 +267,11 @@ function responses(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
   const frames = [
     event('response.created', { response: response('in_progress', [], null) }, 'head'),
     event('response.in_progress', { response: response('in_progress', [], null) }, 'head'),
-    event('response.output_item.added', { output_index: 0, item: { ...item, status: 'in_progress', content: [] } }, 'head'),
+    event(
+      'response.output_item.added',
+      { output_index: 0, item: { ...item, status: 'in_progress', content: [] } },
+      'head',
+    ),
     event('response.content_part.added', { ...at, part: part('') }, 'head'),
     ...p.chunks.map((delta) => event('response.output_text.delta', { ...at, delta, logprobs: [] }, 'content')),
     event('response.output_text.done', { ...at, text, logprobs: [] }, 'tail'),
@@ -217,28 +289,58 @@ async function hugeAnswer(x: Exchange, bytes: number): Promise<void> {
   const pieces = Math.ceil(bytes / piece.length);
   const usage = chatUsage({ prompt: DEFAULT_PROMPT_TOKENS, cached: 0, reasoning: 0, completion: pieces });
   const base = { id: `chatcmpl-${hex(12)}`, created: unixNow(), model: x.model };
-  const write = (data: string) => (x.res.write(data) ? Promise.resolve() : new Promise<void>((resolve) => x.res.once('drain', resolve)));
+  const write = (data: string) =>
+    x.res.write(data) ? Promise.resolve() : new Promise<void>((resolve) => x.res.once('drain', resolve));
   x.res.writeHead(200, x.baseHeaders(stream ? 'text/event-stream; charset=utf-8' : 'application/json'));
-  const event = (delta: object) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
-  await write(stream ? event({ role: 'assistant', content: '' }) : `${JSON.stringify(base).slice(0, -1)},"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`);
+  const event = (delta: object) =>
+    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+  await write(
+    stream
+      ? event({ role: 'assistant', content: '' })
+      : `${JSON.stringify(base).slice(0, -1)},"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`,
+  );
   for (let i = 0; i < pieces && !x.closed; i++) await write(stream ? event({ content: piece }) : piece);
   if (x.closed) return;
   const withUsage = x.rec.body?.stream_options?.include_usage === true;
-  if (stream) x.res.end(`${withUsage ? `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n` : ''}data: [DONE]\n\n`);
-  else x.res.end(`"},"finish_reason":"stop"}],"usage":${JSON.stringify(usage)}}`);
+  if (stream) {
+    x.res.end(
+      `${withUsage ? `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n` : ''}data: [DONE]\n\n`,
+    );
+  } else x.res.end(`"},"finish_reason":"stop"}],"usage":${JSON.stringify(usage)}}`);
 }
 
 function models(x: Exchange): void {
-  x.json(200, { object: 'list', data: MOCK_MODELS.map((id) => ({ id, object: 'model', created: 1686935002, owned_by: 'openai' })) });
+  x.json(200, {
+    object: 'list',
+    data: MOCK_MODELS.map((id) => ({ id, object: 'model', created: 1686935002, owned_by: 'openai' })),
+  });
 }
 
 /** OpenAI-shaped default error bodies (§2.2); the 401 echoes a masked form of the key it received. */
 function defaultErrorBody(status: number, x: Exchange): unknown {
   const key = String(x.rec.headers.authorization ?? '').replace(/^Bearer\s+/i, '');
   if (status === 401) return apiError(`Incorrect API key provided: ${key.slice(0, 3)}***${key.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key');
-  if (status === 429) return apiError(`Rate limit reached for ${x.model} in organization org-mock on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.`, 'requests', 'rate_limit_exceeded');
-  if (status === 404) return apiError(`The model \`${x.model}\` does not exist or you do not have access to it.`, 'invalid_request_error', 'model_not_found');
-  if (status >= 500) return apiError(`The server had an error processing your request. (Please include the request ID ${x.requestId} in your email.)`, 'server_error', null);
+  if (status === 429) {
+    return apiError(
+      `Rate limit reached for ${x.model} in organization org-mock on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.`,
+      'requests',
+      'rate_limit_exceeded',
+    );
+  }
+  if (status === 404) {
+    return apiError(
+      `The model \`${x.model}\` does not exist or you do not have access to it.`,
+      'invalid_request_error',
+      'model_not_found',
+    );
+  }
+  if (status >= 500) {
+    return apiError(
+      `The server had an error processing your request. (Please include the request ID ${x.requestId} in your email.)`,
+      'server_error',
+      null,
+    );
+  }
   return apiError('Invalid request.', 'invalid_request_error', null);
 }
 
@@ -250,7 +352,13 @@ async function readBody(req: http.IncomingMessage): Promise<{ text: string; body
 }
 
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
-  const settings: Settings = { text: DEFAULT_TEXT, promptTokens: DEFAULT_PROMPT_TOKENS, cachedTokens: 0, reasoningTokens: 0, ...options };
+  const settings: Settings = {
+    text: DEFAULT_TEXT,
+    promptTokens: DEFAULT_PROMPT_TOKENS,
+    cachedTokens: 0,
+    reasoningTokens: 0,
+    ...options,
+  };
   const requests: RecordedRequest[] = [];
   let behaviour: Behaviour | ((req: RecordedRequest) => Behaviour | Promise<Behaviour>) = { kind: 'ok' };
   let closing = false;
@@ -266,7 +374,14 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
   };
 
   async function handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const rec: RecordedRequest = { method: req.method ?? 'GET', path: (req.url ?? '/').split('?')[0] ?? '/', headers: req.headers, body: undefined, text: '', aborted: false };
+    const rec: RecordedRequest = {
+      method: req.method ?? 'GET',
+      path: (req.url ?? '/').split('?')[0] ?? '/',
+      headers: req.headers,
+      body: undefined,
+      text: '',
+      aborted: false,
+    };
     requests.push(rec); // recorded before any response byte, body filled in below
     const x = new Exchange(rec, res);
     res.once('close', () => { if (!res.writableFinished && !x.selfClosed && !closing) noteAbort(rec); });
@@ -276,7 +391,9 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
     if (b.kind === 'hang') return; // never answers; the close handler above notices the client giving up
     if (b.kind === 'destroy') return x.destroy();
     if (b.kind === 'error') return x.json(b.status, b.body ?? defaultErrorBody(b.status, x), b.headers);
-    if (b.kind === 'raw') return void res.writeHead(b.status, x.baseHeaders(b.contentType ?? 'application/json')).end(b.text);
+    if (b.kind === 'raw') {
+      return void res.writeHead(b.status, x.baseHeaders(b.contentType ?? 'application/json')).end(b.text);
+    }
     if (b.kind === 'huge') return hugeAnswer(x, b.bytes);
     const route = `${rec.method} ${rec.path}`;
     if (route === 'POST /v1/chat/completions') return chatCompletions(x, settings, b);
@@ -300,7 +417,10 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       if (ready) return Promise.resolve(ready);
       return new Promise((resolve, reject) => {
         const waiter = (r: RecordedRequest) => { clearTimeout(timer); resolve(r); };
-        const timer = setTimeout(() => { waiters = waiters.filter((w) => w !== waiter); reject(new Error(`no request was aborted within ${timeoutMs}ms`)); }, timeoutMs);
+        const timer = setTimeout(() => {
+          waiters = waiters.filter((w) => w !== waiter);
+          reject(new Error(`no request was aborted within ${timeoutMs}ms`));
+        }, timeoutMs);
         waiters.push(waiter);
       });
     },

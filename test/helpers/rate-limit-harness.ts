@@ -80,7 +80,12 @@ export async function limitedGateway(t: Test, backend: Backend, setup: LimitedSe
 }
 
 /** POST /v1/chat/completions (model and messages filled in unless given). */
-export async function post(url: string, body: Record<string, unknown>, apiKey: string, path = '/v1/chat/completions'): Promise<Answer> {
+export async function post(
+  url: string,
+  body: Record<string, unknown>,
+  apiKey: string,
+  path = '/v1/chat/completions',
+): Promise<Answer> {
   const res = await request(`${url}${path}`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' },
@@ -98,7 +103,8 @@ export async function post(url: string, body: Record<string, unknown>, apiKey: s
 
 /** Go-style duration (`1s`, `120ms`, `6m0s`, `2m59.56s`, `1h0m0s`) in ms; NaN when malformed. */
 export function parseDuration(value: unknown): number {
-  const match = typeof value === 'string' ? /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s|(\d+)ms)$/.exec(value) : null;
+  const match =
+    typeof value === 'string' ? /^(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+(?:\.\d+)?)s|(\d+)ms)$/.exec(value) : null;
   if (!match) return Number.NaN;
   const [, h = '0', m = '0', s = '0', ms = '0'] = match;
   return Number(h) * 3_600_000 + Number(m) * 60_000 + Math.round(Number(s) * 1_000) + Number(ms);
@@ -121,7 +127,11 @@ export const num = (headers: IncomingHttpHeaders | Headers, name: string): numbe
 
 /** OpenAI's envelope: exactly message, type, param, code. */
 export function assertEnvelope(t: Test, body: any, expected: Record<string, unknown>, label: string): void {
-  t.same(Object.keys(body?.error ?? {}).sort(), ['code', 'message', 'param', 'type'], `${label}: OpenAI error envelope`);
+  t.same(
+    Object.keys(body?.error ?? {}).sort(),
+    ['code', 'message', 'param', 'type'],
+    `${label}: OpenAI error envelope`,
+  );
   t.match(body?.error, expected, `${label}: error fields`);
 }
 

@@ -15,7 +15,9 @@ export async function monitored(redis: Redis, run: () => Promise<void>): Promise
   await run();
   // MONITOR shows commands in execution order: once the marker shows, everything before it has.
   const marker = `done:${Math.random()}`;
-  const shown = new Promise<void>((resolve) => monitor.on('monitor', (_t: string, args: string[]) => args[1] === marker && resolve()));
+  const shown = new Promise<void>((resolve) =>
+    monitor.on('monitor', (_t: string, args: string[]) => args[1] === marker && resolve()),
+  );
   await redis.echo(marker);
   await shown;
   monitor.disconnect();
@@ -23,4 +25,5 @@ export async function monitored(redis: Redis, run: () => Promise<void>): Promise
 }
 
 /** The script calls among `commands` (EVAL on a connection's first call, EVALSHA after). */
-export const scriptCalls = (commands: SeenCommand[]) => commands.filter(({ args: [name] }) => /^eval(sha)?$/i.test(name ?? '')).length;
+export const scriptCalls = (commands: SeenCommand[]) =>
+  commands.filter(({ args: [name] }) => /^eval(sha)?$/i.test(name ?? '')).length;

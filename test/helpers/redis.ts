@@ -129,5 +129,13 @@ function externalServer(url: string): RedisServer {
   const notOurs = () => {
     throw new Error('pause()/resume() need a spawned server: unset REDIS_URL or call startRedis({ spawn: true })');
   };
-  return { url, port: Number(new URL(url).port || 6379), stop: async () => {}, kill: unsupported, restart: unsupported, pause: notOurs, resume: notOurs };
+  return {
+    url,
+    port: Number(new URL(url).port || 6379),
+    stop: async () => {},
+    kill: unsupported,
+    restart: unsupported,
+    pause: notOurs,
+    resume: notOurs,
+  };
 }

@@ -51,7 +51,13 @@ t.test('every bad path is reported at once', async (t) => {
   })();
   t.type(err, ConfigError, 'a ConfigError');
   const problems = (err as ConfigError).problems.join('\n');
-  for (const path of ['server.port', 'providers.openai.baseUrl', 'models.nano.routes.0.provider', 'keys.0.key', 'keys.0.tier']) {
+  for (const path of [
+    'server.port',
+    'providers.openai.baseUrl',
+    'models.nano.routes.0.provider',
+    'keys.0.key',
+    'keys.0.tier',
+  ]) {
     t.match(problems, path, `names ${path}`);
   }
   t.match(problems, /surprise/, 'an unknown top-level key is reported too');
@@ -81,30 +87,58 @@ t.test('the server exits non-zero and lists the bad paths', async (t) => {
 t.test('the shipped configs are valid', async (t) => {
   for (const file of ['config/tollgate.yaml', 'config/tollgate.example.yaml']) {
     const config = loadConfig(file, {});
-    t.same(Object.keys(config.tiers), ['free', 'tier-1', 'tier-2', 'tier-3', 'tier-4', 'tier-5'], `${file}: the six tiers`);
-    t.same(config.models['gpt-4.1-nano']?.routes.map((r) => r.provider), ['openai', 'aimlapi', 'oxen'], `${file}: three routes for gpt-4.1-nano`);
+    t.same(
+      Object.keys(config.tiers),
+      ['free', 'tier-1', 'tier-2', 'tier-3', 'tier-4', 'tier-5'],
+      `${file}: the six tiers`,
+    );
+    t.same(
+      config.models['gpt-4.1-nano']?.routes.map((r) => r.provider),
+      ['openai', 'aimlapi', 'oxen'],
+      `${file}: three routes for gpt-4.1-nano`,
+    );
     t.same(config.providers.oxen?.endpoints, ['chat'], `${file}: Oxen serves chat only`);
-    t.same(config.models['gpt-4.1-nano']?.pricing, { input: 0.1, cachedInput: 0.025, output: 0.4 }, `${file}: gpt-4.1-nano pricing`);
+    t.same(
+      config.models['gpt-4.1-nano']?.pricing,
+      { input: 0.1, cachedInput: 0.025, output: 0.4 },
+      `${file}: gpt-4.1-nano pricing`,
+    );
   }
 });
 
-t.test('server.trustProxy: off by default; true, or proxy addresses from a list or an environment string', async (t) => {
-  const trustProxy = (value: unknown) => parseConfig({ ...minimal, server: { trustProxy: value } }, {}).server.trustProxy;
-  t.equal(parseConfig(minimal, {}).server.trustProxy, false, 'default: X-Forwarded-For is not believed');
-  t.equal(trustProxy('false'), false, '"false" from an environment variable');
-  t.equal(trustProxy(''), false, 'an unset variable is off');
-  t.equal(trustProxy('true'), true, '"true" believes every hop');
-  t.same(trustProxy('uniquelocal, 10.1.2.3,fd00::/8'), ['uniquelocal', '10.1.2.3', 'fd00::/8'], 'a comma-separated string is a list');
-  t.same(trustProxy(['127.0.0.1', '172.16.0.0/255.240.0.0']), ['127.0.0.1', '172.16.0.0/255.240.0.0'], 'a YAML list, with a netmask');
-  const problems = (value: unknown) => {
-    try {
-      trustProxy(value);
-      return [];
-    } catch (err) {
-      return (err as ConfigError).problems;
-    }
-  };
-  t.match(problems('nginx'), [/server\.trustProxy.*"nginx" is not an IP address/], 'a hostname is refused at start-up, not at the first request');
-  t.match(problems('10.0.0.0/33'), [/server\.trustProxy/], 'an impossible prefix length is refused');
-  t.match(problems(2), [/server\.trustProxy/], 'a hop count is refused (Fastify would ignore the header)');
-});
+t.test(
+  'server.trustProxy: off by default; true, or proxy addresses from a list or an environment string',
+  async (t) => {
+    const trustProxy = (value: unknown) =>
+      parseConfig({ ...minimal, server: { trustProxy: value } }, {}).server.trustProxy;
+    t.equal(parseConfig(minimal, {}).server.trustProxy, false, 'default: X-Forwarded-For is not believed');
+    t.equal(trustProxy('false'), false, '"false" from an environment variable');
+    t.equal(trustProxy(''), false, 'an unset variable is off');
+    t.equal(trustProxy('true'), true, '"true" believes every hop');
+    t.same(
+      trustProxy('uniquelocal, 10.1.2.3,fd00::/8'),
+      ['uniquelocal', '10.1.2.3', 'fd00::/8'],
+      'a comma-separated string is a list',
+    );
+    t.same(
+      trustProxy(['127.0.0.1', '172.16.0.0/255.240.0.0']),
+      ['127.0.0.1', '172.16.0.0/255.240.0.0'],
+      'a YAML list, with a netmask',
+    );
+    const problems = (value: unknown) => {
+      try {
+        trustProxy(value);
+        return [];
+      } catch (err) {
+        return (err as ConfigError).problems;
+      }
+    };
+    t.match(
+      problems('nginx'),
+      [/server\.trustProxy.*"nginx" is not an IP address/],
+      'a hostname is refused at start-up, not at the first request',
+    );
+    t.match(problems('10.0.0.0/33'), [/server\.trustProxy/], 'an impossible prefix length is refused');
+    t.match(problems(2), [/server\.trustProxy/], 'a hop count is refused (Fastify would ignore the header)');
+  },
+);

@@ -43,7 +43,14 @@ const config = parseConfig(
   {},
 );
 
-const principal: ApiKeyRecord = { id: 'k1', name: 'alice', tier: 'tier1', createdAt: '2026-01-01T00:00:00Z', source: 'config', keyHash: 'sha256:x' };
+const principal: ApiKeyRecord = {
+  id: 'k1',
+  name: 'alice',
+  tier: 'tier1',
+  createdAt: '2026-01-01T00:00:00Z',
+  source: 'config',
+  keyHash: 'sha256:x',
+};
 
 /** A Limiter that keeps every adjustment (settlement) it is sent, over a memory limiter on the fake clock. */
 class RecordingLimiter implements Limiter {
@@ -52,10 +59,12 @@ class RecordingLimiter implements Limiter {
   admit(subject: string, rules: LimitRule[]) {
     return this.inner.admit(subject, rules);
   }
+
   async adjust(subject: string, adjustments: { dimension: Dimension; limit: number; delta: number }[]) {
     for (const { dimension, delta } of adjustments) this.adjustments.push({ subject, dimension, delta });
     await this.inner.adjust(subject, adjustments);
   }
+
   close() {
     return this.inner.close();
   }
@@ -86,7 +95,11 @@ function harness() {
     },
     metrics,
     router: new ModelRouter(config),
-    upstream: { pools: agent, providerKeys: SecretRedactor.fromConfig(config), answers: new AnswerBuffers(1 << 20, 1 << 24) },
+    upstream: {
+      pools: agent,
+      providerKeys: SecretRedactor.fromConfig(config),
+      answers: new AnswerBuffers(1 << 20, 1 << 24),
+    },
     now: () => clock,
   };
   return {
@@ -117,6 +130,7 @@ class FakeClient implements ClientConnection {
     warn: (fields: object, message: string) => this.lines.push({ level: 'warn', message, fields: { ...fields } }),
     error: (fields: object, message: string) => this.lines.push({ level: 'error', message, fields: { ...fields } }),
   };
+
   sent: { status: number; headers: OutgoingHttpHeaders; body: Buffer | Readable } | undefined;
   selfLogged = false;
 
@@ -124,14 +138,17 @@ class FakeClient implements ClientConnection {
   send(status: number, headers: OutgoingHttpHeaders, body: Buffer | Readable): void {
     this.sent = { status, headers, body };
   }
+
   logsItself(): void {
     this.selfLogged = true;
   }
+
   /** The client disconnects: Node closes its response (and Fastify destroys the stream it was sending). */
   leave(): void {
     this.response.emit('close');
     if (this.sent && !Buffer.isBuffer(this.sent.body)) this.sent.body.destroy();
   }
+
   completionLines(): LogLine[] {
     return this.lines.filter((line) => line.message === 'request completed');
   }
@@ -169,10 +186,20 @@ test('a whole JSON answer: one usage record, one settlement to the real tokens, 
 
   t.equal(client.sent?.status, 200);
   t.equal(await readAll(client.sent!.body), completion);
-  t.same(h.records.map((r) => [r.model, r.usage.totalTokens]), [[ALIAS, 12]]);
+  t.same(
+    h.records.map((r) => [r.model, r.usage.totalTokens]),
+    [[ALIAS, 12]],
+  );
   const lines = client.completionLines();
   t.equal(lines.length, 1);
-  t.match(lines[0]!.fields, { provider: 'primary', status: 200, attempts: 1, upstreamMs: UPSTREAM_MS, totalMs: UPSTREAM_MS, completed: true });
+  t.match(lines[0]!.fields, {
+    provider: 'primary',
+    status: 200,
+    attempts: 1,
+    upstreamMs: UPSTREAM_MS,
+    totalMs: UPSTREAM_MS,
+    completed: true,
+  });
   t.ok(client.selfLogged, 'the generic request line is skipped');
   const reserved = lines[0]!.fields.usage as Usage;
   t.equal(reserved.totalTokens, 12);
@@ -206,7 +233,13 @@ test('a stream that ends and then closes: finish() runs once, and the stream gau
 
 test('a stream the client leaves: usage estimated from what it received, recorded once', async (t) => {
   const h = harness();
-  h.upstream(PRIMARY).reply(h.answering(200, 'data: {"choices":[{"index":0,"delta":{"content":"partial answer"}}]}\n\n', 'text/event-stream'));
+  h.upstream(PRIMARY).reply(
+    h.answering(
+      200,
+      'data: {"choices":[{"index":0,"delta":{"content":"partial answer"}}]}\n\n',
+      'text/event-stream',
+    ),
+  );
   const client = new FakeClient();
   await exchange(h, client, { ...chatBody, stream: true }).run();
   const tap = client.sent!.body as Readable;
@@ -225,17 +258,37 @@ test('a stream the client leaves: usage estimated from what it received, recorde
 
 test('every route fails: the error names both, nothing is recorded, each reservation is settled once at zero', async (t) => {
   const h = harness();
-  h.upstream(PRIMARY).reply(h.answering(500, JSON.stringify({ error: { message: 'primary broke', type: 'server_error' } }), 'application/json'));
-  h.upstream(SECONDARY).reply(h.answering(503, JSON.stringify({ error: { message: 'secondary broke', type: 'server_error' } }), 'application/json'));
+  h.upstream(PRIMARY).reply(
+    h.answering(
+      500,
+      JSON.stringify({ error: { message: 'primary broke', type: 'server_error' } }),
+      'application/json',
+    ),
+  );
+  h.upstream(SECONDARY).reply(
+    h.answering(
+      503,
+      JSON.stringify({ error: { message: 'secondary broke', type: 'server_error' } }),
+      'application/json',
+    ),
+  );
   const client = new FakeClient();
-  const error = (await exchange(h, client, chatBody).run().catch((err: unknown) => err)) as GatewayError;
+  const error = (await exchange(h, client, chatBody)
+    .run()
+    .catch((err: unknown) => err)) as GatewayError;
 
   t.equal(error.status, 503);
   t.match(error.message, /All 2 routes failed: primary: 500 .*; secondary: 503/);
   t.equal(client.sent, undefined, 'the app error handler answers');
   t.equal(h.records.length, 0);
   t.equal(client.completionLines().length, 0);
-  t.same(client.lines.map((line) => [line.level, line.fields.provider]), [['warn', 'primary'], ['warn', 'secondary']]);
+  t.same(
+    client.lines.map((line) => [line.level, line.fields.provider]),
+    [
+      ['warn', 'primary'],
+      ['warn', 'secondary'],
+    ],
+  );
   t.notOk(client.selfLogged, 'the error handler writes the line');
   const keyTpm = (await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm');
   t.equal(keyTpm.length, 1);
@@ -249,7 +302,11 @@ test('the client leaves before any upstream answered: no fallback, one 499 line,
     asked++;
     client.leave(); // while the first upstream is still working
     await new Promise((resolve) => setImmediate(resolve));
-    return { statusCode: 200, data: completion, responseOptions: { headers: { 'content-type': 'application/json' } } };
+    return {
+      statusCode: 200,
+      data: completion,
+      responseOptions: { headers: { 'content-type': 'application/json' } },
+    };
   };
   h.upstream(PRIMARY).reply(answer);
   h.upstream(SECONDARY).reply(answer);
@@ -258,7 +315,10 @@ test('the client leaves before any upstream answered: no fallback, one 499 line,
   t.equal(asked, 1, 'the second route is not tried for a client that is gone');
   t.equal(client.sent, undefined);
   t.equal(h.records.length, 0);
-  t.same(client.lines.map((line) => [line.message, line.fields.status]), [['client closed the request before the upstream answered', 499]]);
+  t.same(
+    client.lines.map((line) => [line.message, line.fields.status]),
+    [['client closed the request before the upstream answered', 499]],
+  );
   t.ok(client.selfLogged);
   t.equal((await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm').length, 1);
 });

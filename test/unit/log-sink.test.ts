@@ -33,13 +33,22 @@ t.test('a log reader that went away stops the sink: one report, no retry, later 
   t.equal(failures.length, 1, 'the failure is not reported again');
 });
 
-t.test('a process that exits with log lines queued for a reader that went away exits (pino retried EPIPE forever)', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '../helpers/fixtures/log-then-exit.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  t.teardown(() => void child.kill('SIGKILL'));
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  await once(child.stdout, 'data'); // "ready": the sink works while someone reads
-  child.stdout.destroy(); // the reader goes away
-  child.stdin.end('go\n');
-  const bound = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 30_000).unref());
-  t.equal(await Promise.race([exited, bound]), 0, 'the process exits 0');
-});
+t.test(
+  'a process that exits with log lines queued for a reader that went away exits (pino retried EPIPE forever)',
+  async (t) => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, '../helpers/fixtures/log-then-exit.ts')],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    );
+    t.teardown(() => void child.kill('SIGKILL'));
+    const exited = once(child, 'exit').then(([code]) => code as number | null);
+    await once(child.stdout, 'data'); // "ready": the sink works while someone reads
+    child.stdout.destroy(); // the reader goes away
+    child.stdin.end('go\n');
+    const bound = new Promise<'still running'>((resolve) =>
+      setTimeout(() => resolve('still running'), 30_000).unref(),
+    );
+    t.equal(await Promise.race([exited, bound]), 0, 'the process exits 0');
+  },
+);

@@ -14,7 +14,12 @@ function logged(object: object): string {
   return text;
 }
 
-const headers = { authorization: `Bearer ${SECRET}`, 'api-key': SECRET, 'x-api-key': SECRET, 'content-type': 'application/json' };
+const headers = {
+  authorization: `Bearer ${SECRET}`,
+  'api-key': SECRET,
+  'x-api-key': SECRET,
+  'content-type': 'application/json',
+};
 const cases: Record<string, object> = {
   'request headers (Fastify req serializer)': { req: { method: 'POST', headers } },
   'headers of our own objects': { headers },
@@ -23,7 +28,9 @@ const cases: Record<string, object> = {
   'upstream request headers': { upstream: { headers } },
   'a provider config': { provider: { baseUrl: 'https://api.openai.com/v1', apiKey: SECRET } },
   'the providers map': { providers: { openai: { apiKey: SECRET } } },
-  'the whole config': { config: { providers: { openai: { apiKey: SECRET } }, admin: { token: SECRET }, metrics: { token: SECRET } } },
+  'the whole config': {
+    config: { providers: { openai: { apiKey: SECRET } }, admin: { token: SECRET }, metrics: { token: SECRET } },
+  },
   'bare apiKey and token': { apiKey: SECRET, token: SECRET },
   'a created key': { key: { id: 'key_1', plaintextKey: SECRET } },
   'a bare plaintext key': { plaintextKey: SECRET },

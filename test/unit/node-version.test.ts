@@ -11,10 +11,15 @@ import { MIN_NODE_MAJOR, nodeVersionProblem } from '../../src/node-version.js';
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const read = (path: string) => readFileSync(join(repo, path), 'utf8');
 /** Preloaded after tsx: the process then reports an old Node.js to every module it loads. */
-const FAKE_NODE_20 = `data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.11.1"}})`;
+const FAKE_NODE_20 =
+  'data:text/javascript,Object.defineProperty(process,"versions",{value:{...process.versions,node:"20.11.1"}})';
 
 t.test('the version check names the version needed and the one found', async (t) => {
-  t.match(nodeVersionProblem('20.11.1'), /^tollgate needs Node\.js 22 or newer; this is v20\.11\.1 \(/, 'Node 20 is refused, with both versions');
+  t.match(
+    nodeVersionProblem('20.11.1'),
+    /^tollgate needs Node\.js 22 or newer; this is v20\.11\.1 \(/,
+    'Node 20 is refused, with both versions',
+  );
   t.match(nodeVersionProblem('21.7.3'), /scripts\/node22\.sh/, 'the message says how to get a newer one');
   t.equal(nodeVersionProblem('v18.0.0')?.includes('this is v18.0.0'), true, 'a leading v is accepted');
   t.equal(nodeVersionProblem('22.0.0'), undefined, 'Node 22 runs');
@@ -27,12 +32,20 @@ for (const entry of ['src/server.ts', 'src/cli.ts']) {
     const res = spawnSync(process.execPath, ['--import', 'tsx', '--import', FAKE_NODE_20, entry, 'keys', 'list'], {
       cwd: repo,
       // A config that cannot be read: had the server got as far as loading it, the error would say so.
-      env: { ...process.env, TOLLGATE_CONFIG: join(tmpdir(), 'tollgate-no-such-config.yaml'), TOLLGATE_ADMIN_TOKEN: 'x' },
+      env: {
+        ...process.env,
+        TOLLGATE_CONFIG: join(tmpdir(), 'tollgate-no-such-config.yaml'),
+        TOLLGATE_ADMIN_TOKEN: 'x',
+      },
       encoding: 'utf8',
       timeout: 60_000,
     });
     t.equal(res.status, 1, 'exit code 1');
-    t.match(res.stderr, /^tollgate needs Node\.js 22 or newer; this is v20\.11\.1/, 'stderr starts with the version message');
+    t.match(
+      res.stderr,
+      /^tollgate needs Node\.js 22 or newer; this is v20\.11\.1/,
+      'stderr starts with the version message',
+    );
     t.notMatch(res.stderr, /TypeError|configuration|cannot reach/, 'nothing past the check ran');
     t.equal(res.stdout, '', 'nothing on stdout');
   });
@@ -41,9 +54,17 @@ for (const entry of ['src/server.ts', 'src/cli.ts']) {
 t.test('the repository pins Node.js 22+ everywhere it is chosen', async (t) => {
   const nvmrc = Number(read('.nvmrc').trim());
   t.ok(nvmrc >= MIN_NODE_MAJOR, `.nvmrc (${nvmrc}) is at least ${MIN_NODE_MAJOR}`);
-  t.equal((JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node, `>=${MIN_NODE_MAJOR}`, 'package.json engines');
+  t.equal(
+    (JSON.parse(read('package.json')) as { engines: { node: string } }).engines.node,
+    `>=${MIN_NODE_MAJOR}`,
+    'package.json engines',
+  );
   t.match(read('.npmrc'), /^engine-strict=true$/m, '.npmrc makes npm ci refuse an older Node.js');
-  t.match(read('scripts/node22.sh'), new RegExp(`^_tg_node_major=${nvmrc}$`, 'm'), 'scripts/node22.sh installs the .nvmrc version');
+  t.match(
+    read('scripts/node22.sh'),
+    new RegExp(`^_tg_node_major=${nvmrc}$`, 'm'),
+    'scripts/node22.sh installs the .nvmrc version',
+  );
   const ci = read('.ci/run');
   t.match(ci, /^\. scripts\/node22\.sh$/m, '.ci/run brings its Node.js with scripts/node22.sh');
   t.ok(ci.search(/^\. scripts\/node22\.sh$/m) < ci.search(/^npm ci\b/m), '... before npm ci');

@@ -33,9 +33,24 @@ t.test('with a token configured: a missing or wrong admin token gets an OpenAI-s
   ];
   for (const [label, headers] of wrong) {
     for (const [method, path] of ROUTES) {
-      const res = await http(`${gw.url}${path}`, { method, headers, ...(method === 'POST' || method === 'PATCH' ? { body: { name: 'intruder', tier: 'tier-5' } } : {}) });
+      const res = await http(`${gw.url}${path}`, {
+        method,
+        headers,
+        ...(method === 'POST' || method === 'PATCH' ? { body: { name: 'intruder', tier: 'tier-5' } } : {}),
+      });
       t.equal(res.status, 401, `${label}, ${method} ${path}: 401`);
-      t.same(res.body, { error: { message: res.body?.error?.message, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } }, `${label}, ${method} ${path}: OpenAI shape, all four fields`);
+      t.same(
+        res.body,
+        {
+          error: {
+            message: res.body?.error?.message,
+            type: 'invalid_request_error',
+            param: null,
+            code: 'invalid_api_key',
+          },
+        },
+        `${label}, ${method} ${path}: OpenAI shape, all four fields`,
+      );
       t.type(res.body?.error?.message, 'string', `${label}, ${method} ${path}: with a message`);
       t.notOk(res.text.includes(ADMIN_TOKEN), `${label}, ${method} ${path}: the token is not echoed`);
     }
@@ -49,11 +64,23 @@ t.test('without a token configured: the admin API is absent (404)', async (t) =>
   const gw = await startGateway({ primary: mock, configure: (raw) => (raw.admin = { token: '' }) });
   t.teardown(() => gw.close());
   for (const [method, path] of ROUTES) {
-    const headerSets: Record<string, string>[] = [{}, { authorization: 'Bearer ' }, { authorization: `Bearer ${ADMIN_TOKEN}` }];
+    const headerSets: Record<string, string>[] = [
+      {},
+      { authorization: 'Bearer ' },
+      { authorization: `Bearer ${ADMIN_TOKEN}` },
+    ];
     for (const headers of headerSets) {
-      const res = await http(`${gw.url}${path}`, { method, headers, ...(method === 'POST' || method === 'PATCH' ? { body: { name: 'x', tier: 'tier-5' } } : {}) });
+      const res = await http(`${gw.url}${path}`, {
+        method,
+        headers,
+        ...(method === 'POST' || method === 'PATCH' ? { body: { name: 'x', tier: 'tier-5' } } : {}),
+      });
       t.equal(res.status, 404, `${method} ${path} (${headers.authorization ?? 'no header'}): 404`);
-      t.match(res.body, { error: { message: String, type: 'invalid_request_error' } }, `${method} ${path}: OpenAI-shaped`);
+      t.match(
+        res.body,
+        { error: { message: String, type: 'invalid_request_error' } },
+        `${method} ${path}: OpenAI-shaped`,
+      );
     }
   }
   t.equal((await gw.client().models.list()).data.length, 1, 'the /v1 API still works');

@@ -25,24 +25,75 @@ async function cli(argv: string[]) {
   return { code, stdout, stderr };
 }
 
-const ONE_CALL = { promptTokens: DEFAULT_PROMPT_TOKENS, cachedTokens: 0, completionTokens: wordChunks(DEFAULT_TEXT).length, reasoningTokens: 0 };
+const ONE_CALL = {
+  promptTokens: DEFAULT_PROMPT_TOKENS,
+  cachedTokens: 0,
+  completionTokens: wordChunks(DEFAULT_TEXT).length,
+  reasoningTokens: 0,
+};
 
 t.test('keys create → use → usage → revoke against a real gateway', async (t) => {
-  const created = await cli(['keys', 'create', '--name', 'cli-key', '--tier', 'tier-1', '--team', 'ops', '--models', ALIAS, '--budget', '2.5']);
+  const created = await cli([
+    'keys',
+    'create',
+    '--name',
+    'cli-key',
+    '--tier',
+    'tier-1',
+    '--team',
+    'ops',
+    '--models',
+    ALIAS,
+    '--budget',
+    '2.5',
+  ]);
   t.equal(created.code, 0, 'keys create exits 0');
   t.match(created.stderr, /not shown again/, 'and warns the key is shown once');
   const record = JSON.parse(created.stdout);
-  t.match(record, { id: /^key_/, key: /^sk-tg-[0-9A-Za-z]{43}$/, name: 'cli-key', tier: 'tier-1', team: 'ops', models: [ALIAS], budgetUsd: 2.5, status: 'active' }, 'it prints the new key once');
+  t.match(
+    record,
+    {
+      id: /^key_/,
+      key: /^sk-tg-[0-9A-Za-z]{43}$/,
+      name: 'cli-key',
+      tier: 'tier-1',
+      team: 'ops',
+      models: [ALIAS],
+      budgetUsd: 2.5,
+      status: 'active',
+    },
+    'it prints the new key once',
+  );
 
   const client = gw.client(record.key);
-  t.equal((await client.chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }] })).choices[0]?.message.content, DEFAULT_TEXT, 'call 1 with the new key');
-  t.equal((await client.responses.create({ model: ALIAS, input: 'hi' })).output_text, DEFAULT_TEXT, 'call 2 with the new key');
+  t.equal(
+    (await client.chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }] })).choices[0]
+      ?.message.content,
+    DEFAULT_TEXT,
+    'call 1 with the new key',
+  );
+  t.equal(
+    (await client.responses.create({ model: ALIAS, input: 'hi' })).output_text,
+    DEFAULT_TEXT,
+    'call 2 with the new key',
+  );
   await flushUsage(gw);
 
   const json = await cli(['usage', '--key', record.id, '--json']);
   t.equal(json.code, 0, 'usage --json exits 0');
   const [row] = JSON.parse(json.stdout);
-  t.match(row, { requests: 2, promptTokens: 2 * ONE_CALL.promptTokens, completionTokens: 2 * ONE_CALL.completionTokens, cachedTokens: 0, reasoningTokens: 0, estimatedRequests: 0 }, 'usage --key shows the two calls');
+  t.match(
+    row,
+    {
+      requests: 2,
+      promptTokens: 2 * ONE_CALL.promptTokens,
+      completionTokens: 2 * ONE_CALL.completionTokens,
+      cachedTokens: 0,
+      reasoningTokens: 0,
+      estimatedRequests: 0,
+    },
+    'usage --key shows the two calls',
+  );
   t.ok(Math.abs(row.costUsd - 2 * expectedCostUsd(ONE_CALL)) < 1e-9, 'and their cost');
 
   const table = await cli(['usage', '--team', 'ops', '--group-by', 'key,model']);
@@ -50,24 +101,53 @@ t.test('keys create → use → usage → revoke against a real gateway', async 
   const lines = table.stdout.trimEnd().split('\n');
   t.match(lines[0], /^keyId\s+model\s+requests\s+promptTokens/, 'a table headed by the grouping columns');
   t.equal(lines.length, 2, 'one row: the team has one key and one model');
-  t.match(lines[1], new RegExp(`^${record.id}\\s+${ALIAS.replaceAll('.', '\\.')}\\s+2\\s+${2 * ONE_CALL.promptTokens}\\s`), 'the row counts the two calls');
+  t.match(
+    lines[1],
+    new RegExp(`^${record.id}\\s+${ALIAS.replaceAll('.', '\\.')}\\s+2\\s+${2 * ONE_CALL.promptTokens}\\s`),
+    'the row counts the two calls',
+  );
 
   const csv = await cli(['usage', '--key', record.id, '--group-by', 'model', '--csv']);
-  t.equal(csv.stdout.split('\r\n')[1]?.split(',').slice(0, 2).join(','), `${ALIAS},2`, 'usage --csv: the model and its requests');
+  t.equal(
+    csv.stdout.split('\r\n')[1]?.split(',').slice(0, 2).join(','),
+    `${ALIAS},2`,
+    'usage --csv: the model and its requests',
+  );
 
   const listed = await cli(['keys', 'list']);
-  t.ok(listed.stdout.split('\n').some((line) => line.startsWith(record.id) && /cli-key\s+tier-1\s+ops\s+active\s+2\.5/.test(line)), 'keys list shows it active');
+  t.ok(
+    listed.stdout
+      .split('\n')
+      .some((line) => line.startsWith(record.id) && /cli-key\s+tier-1\s+ops\s+active\s+2\.5/.test(line)),
+    'keys list shows it active',
+  );
 
   const revoked = await cli(['keys', 'revoke', record.id]);
   t.equal(revoked.code, 0, 'keys revoke exits 0');
-  t.match(JSON.parse(revoked.stdout), { id: record.id, status: 'revoked', revokedAt: String }, 'and prints the revoked record');
-  const refused = await client.chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }] }).then(() => undefined, (err: unknown) => err);
+  t.match(
+    JSON.parse(revoked.stdout),
+    { id: record.id, status: 'revoked', revokedAt: String },
+    'and prints the revoked record',
+  );
+  const refused = await client.chat.completions
+    .create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }] })
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
   t.type(refused, AuthenticationError, 'the revoked key gets 401');
 
   const after = await cli(['keys', 'list', '--json']);
   const listedRecord = JSON.parse(after.stdout).find((k: { id: string }) => k.id === record.id);
   t.match(listedRecord, { status: 'revoked' }, 'keys list --json shows it revoked');
-  t.notOk(after.stdout.includes(record.key) || after.stdout.includes('sha256'), 'with neither the plaintext nor the hash');
+  t.notOk(
+    after.stdout.includes(record.key) || after.stdout.includes('sha256'),
+    'with neither the plaintext nor the hash',
+  );
   t.notOk(gw.logs.lines.join('').includes(record.key), 'the plaintext never reached the gateway logs');
-  t.equal(JSON.parse((await cli(['usage', '--key', record.id, '--json'])).stdout)[0].requests, 2, 'the refused call is not usage');
+  t.equal(
+    JSON.parse((await cli(['usage', '--key', record.id, '--json'])).stdout)[0].requests,
+    2,
+    'the refused call is not usage',
+  );
 });

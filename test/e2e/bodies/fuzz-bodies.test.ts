@@ -31,10 +31,24 @@ type Members = Array<[string, string]>;
 const json = JSON.stringify;
 const CHAT: Members = [
   ['model', json(ALIAS)],
-  ['messages', json([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hi' }])],
+  [
+    'messages',
+    json([
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'hi' },
+    ]),
+  ],
   ['max_tokens', '5'],
   ['temperature', '1'],
-  ['tools', json([{ type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'string' } } } } }])],
+  [
+    'tools',
+    json([
+      {
+        type: 'function',
+        function: { name: 'f', parameters: { type: 'object', properties: { a: { type: 'string' } } } },
+      },
+    ]),
+  ],
   ['metadata', json({ team: 'red' })],
 ];
 const RESPONSES: Members = [
@@ -44,14 +58,54 @@ const RESPONSES: Members = [
   ['max_output_tokens', '5'],
   ['metadata', json({ team: 'red' })],
 ];
-const NAMES = ['model', 'messages', 'input', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'max_output_tokens', 'n', 'tools', 'metadata', 'user', 'instructions'];
-const NUMBERS = ['1e21', '1e400', '-1e400', '-1', '0', '1.5', '9007199254740993', '1e-400', '-0', '123456789012345678901234567890', '2147483648'];
-const WRONG_TYPES = ['null', 'true', 'false', '"x"', '""', '[]', '{}', '[null]', '{"include_usage":"yes"}', '[{"role":1}]', '{"a":{}}'];
+const NAMES = [
+  'model',
+  'messages',
+  'input',
+  'stream',
+  'stream_options',
+  'max_tokens',
+  'max_completion_tokens',
+  'max_output_tokens',
+  'n',
+  'tools',
+  'metadata',
+  'user',
+  'instructions',
+];
+const NUMBERS = [
+  '1e21',
+  '1e400',
+  '-1e400',
+  '-1',
+  '0',
+  '1.5',
+  '9007199254740993',
+  '1e-400',
+  '-0',
+  '123456789012345678901234567890',
+  '2147483648',
+];
+const WRONG_TYPES = [
+  'null',
+  'true',
+  'false',
+  '"x"',
+  '""',
+  '[]',
+  '{}',
+  '[null]',
+  '{"include_usage":"yes"}',
+  '[{"role":1}]',
+  '{"a":{}}',
+];
 const INVALID_UTF8 = [[0xff], [0xfe, 0xff], [0xc3, 0x28], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]];
 const WHOLE = ['', ' ', 'null', '[]', '"{}"', '123', '{', '}', '{"model":', '[{"model":"x"}]', '\ufeff{}'];
 
 function nested(random: Random, depth: number): string {
-  return random() < 0.5 ? '['.repeat(depth) + '1' + ']'.repeat(depth) : '{"a":'.repeat(depth) + '"x"' + '}'.repeat(depth);
+  return random() < 0.5
+    ? '['.repeat(depth) + '1' + ']'.repeat(depth)
+    : '{"a":'.repeat(depth) + '"x"' + '}'.repeat(depth);
 }
 
 function largeString(random: Random): string {
@@ -63,17 +117,34 @@ function largeString(random: Random): string {
 function mutate(random: Random, members: Members): void {
   const at = Math.floor(random() * members.length);
   const name = random() < 0.7 && members.length > 0 ? members[at]![0] : pick(random, NAMES);
-  const set = (value: string) => (members.some(([n]) => n === name) ? (members.find(([n]) => n === name)![1] = value) : members.push([name, value]));
+  const set = (value: string) =>
+    members.some(([n]) => n === name)
+      ? (members.find(([n]) => n === name)![1] = value)
+      : members.push([name, value]);
   switch (Math.floor(random() * 9)) {
-    case 0: return void set(nested(random, pick(random, [10, 126, 127, 128, 129, 1_000, 5_000, 20_000])));
-    case 1: return void set(pick(random, NUMBERS));
-    case 2: return void set(pick(random, WRONG_TYPES));
-    case 3: return void members.push([name, pick(random, [...NUMBERS, ...WRONG_TYPES, json('gpt-4.1')])]);
-    case 4: return void members.push([pick(random, [name.toUpperCase(), name[0]!.toUpperCase() + name.slice(1), name.replace('s', '\u017f')]), '50000']);
-    case 5: return void set(largeString(random));
-    case 6: return void members.splice(at, 1);
-    case 7: return void set('null');
-    default: return void set(`[{"role":"user","content":${pick(random, [largeString(random), nested(random, 200), '1e400', 'null', '[{"type":"image_url"}]'])}}]`);
+    case 0:
+      return void set(nested(random, pick(random, [10, 126, 127, 128, 129, 1_000, 5_000, 20_000])));
+    case 1:
+      return void set(pick(random, NUMBERS));
+    case 2:
+      return void set(pick(random, WRONG_TYPES));
+    case 3:
+      return void members.push([name, pick(random, [...NUMBERS, ...WRONG_TYPES, json('gpt-4.1')])]);
+    case 4:
+      return void members.push([
+        pick(random, [name.toUpperCase(), name[0]!.toUpperCase() + name.slice(1), name.replace('s', '\u017f')]),
+        '50000',
+      ]);
+    case 5:
+      return void set(largeString(random));
+    case 6:
+      return void members.splice(at, 1);
+    case 7:
+      return void set('null');
+    default:
+      return void set(
+        `[{"role":"user","content":${pick(random, [largeString(random), nested(random, 200), '1e400', 'null', '[{"type":"image_url"}]'])}}]`,
+      );
   }
 }
 
@@ -115,10 +186,16 @@ t.test(`${BODIES} fuzzed bodies get no 5xx`, async (t) => {
     while (next < BODIES) {
       const seed = FIRST_SEED + next++;
       const { path, body } = bodyFor(seed);
-      const res = await request(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' }, body });
+      const res = await request(`${gw.url}${path}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
+        body,
+      });
       const text = await res.body.text();
       statuses.set(res.statusCode, (statuses.get(res.statusCode) ?? 0) + 1);
-      if (res.statusCode >= 500) failures.push(`seed ${seed} (${path}, ${body.length} bytes): ${res.statusCode} ${text.slice(0, 200)}`);
+      if (res.statusCode >= 500) {
+        failures.push(`seed ${seed} (${path}, ${body.length} bytes): ${res.statusCode} ${text.slice(0, 200)}`);
+      }
     }
   };
   await Promise.all(Array.from({ length: CONCURRENCY }, worker));

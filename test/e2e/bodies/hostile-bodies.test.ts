@@ -16,8 +16,15 @@ const { primary: mock, gw } = await gatewayFixture(t, {
 });
 
 async function post(body: string, { path = '/v1/chat/completions', key = gw.key } = {}) {
-  const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body });
-  return { status: res.status, body: (await res.json()) as { error?: Record<string, unknown>; [field: string]: unknown } };
+  const res = await fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+    body,
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { error?: Record<string, unknown>; [field: string]: unknown },
+  };
 }
 
 const MESSAGES = '"messages":[{"role":"user","content":"hi"}]';
@@ -25,7 +32,11 @@ const MESSAGES = '"messages":[{"role":"user","content":"hi"}]';
 t.test('a key restricted to gpt-4.1-nano cannot reach gpt-4.1 with a MODEL member beside model', async (t) => {
   const answer = await post(`{"model":"${ALIAS}","MODEL":"${OTHER_ALIAS}",${MESSAGES}}`, { key: restrictedKey });
   t.equal(answer.status, 400, '400');
-  t.match(answer.body.error, { type: 'invalid_request_error', param: 'MODEL', code: 'duplicate_member', message: /'MODEL'.*'model'/ }, 'naming the member');
+  t.match(
+    answer.body.error,
+    { type: 'invalid_request_error', param: 'MODEL', code: 'duplicate_member', message: /'MODEL'.*'model'/ },
+    'naming the member',
+  );
   t.equal(mock.requests.length, 0, 'nothing reached the upstream');
 });
 
@@ -43,13 +54,22 @@ t.test('members the gateway routes or limits on, sent twice or case-folded, are 
   ];
   for (const [body, param] of bodies) {
     const answer = await post(body);
-    t.match(answer, { status: 400, body: { error: { type: 'invalid_request_error', param, code: 'duplicate_member' } } }, `${body}: 400 naming ${param}`);
+    t.match(
+      answer,
+      { status: 400, body: { error: { type: 'invalid_request_error', param, code: 'duplicate_member' } } },
+      `${body}: 400 naming ${param}`,
+    );
   }
-  const responses = await post(`{"model":"${ALIAS}","input":"hi","max_output_tokens":10,"MAX_OUTPUT_TOKENS":50000}`, { path: '/v1/responses' });
+  const responses = await post(
+    `{"model":"${ALIAS}","input":"hi","max_output_tokens":10,"MAX_OUTPUT_TOKENS":50000}`,
+    { path: '/v1/responses' },
+  );
   t.match(responses.body.error, { param: 'MAX_OUTPUT_TOKENS', code: 'duplicate_member' }, 'on Responses too');
   t.equal(mock.requests.length, 0, 'nothing reached the upstream');
 
-  const fine = await post(`{"model":"${ALIAS}",${MESSAGES},"metadata":{"model":"x","MODEL":"y"},"Temperature":1,"user":"u"}`);
+  const fine = await post(
+    `{"model":"${ALIAS}",${MESSAGES},"metadata":{"model":"x","MODEL":"y"},"Temperature":1,"user":"u"}`,
+  );
   t.equal(fine.status, 200, 'nested members, and members the gateway does not read, are the upstream\'s business');
 });
 
@@ -66,7 +86,16 @@ const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
 t.test('5,000 levels of nesting in tools, stream_options or metadata are a 400, not a 500', async (t) => {
   for (const member of ['tools', 'stream_options', 'metadata']) {
     const answer = await post(`{"model":"${ALIAS}",${MESSAGES},"stream":true,"${member}":{"x":${nested(5_000)}}}`);
-    t.match(answer, { status: 400, body: { error: { type: 'invalid_request_error', code: 'json_too_deep', message: /deeper than 128 levels/ } } }, `${member}: 400 json_too_deep`);
+    t.match(
+      answer,
+      {
+        status: 400,
+        body: {
+          error: { type: 'invalid_request_error', code: 'json_too_deep', message: /deeper than 128 levels/ },
+        },
+      },
+      `${member}: 400 json_too_deep`,
+    );
   }
   const inString = await post(`{"model":"${ALIAS}",${MESSAGES},"user":"${nested(5_000)}"}`);
   t.equal(inString.status, 200, 'brackets inside a string are text, not nesting');
@@ -78,12 +107,24 @@ t.test('5,000 levels of nesting in tools, stream_options or metadata are a 400, 
 t.test('DELETE /admin/keys/:id with Content-Type: application/json and an empty body revokes the key', async (t) => {
   const admin = adminApi(gw.url);
   const { id, key } = await admin.createKey({ name: 'short-lived', tier: 'tier-1' });
-  const revoked = await fetch(`${gw.url}/admin/keys/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: '' });
+  const revoked = await fetch(`${gw.url}/admin/keys/${id}`, {
+    method: 'DELETE',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: '',
+  });
   t.equal(revoked.status, 200, '200');
   t.match(await revoked.json(), { id, status: 'revoked' }, 'the key is revoked');
   t.equal((await post(`{"model":"${ALIAS}",${MESSAGES}}`, { key })).status, 401, 'and refused from then on');
 
-  const noBody = await fetch(`${gw.url}/admin/keys`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' }, body: ' \n' });
+  const noBody = await fetch(`${gw.url}/admin/keys`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: ' \n',
+  });
   t.equal(noBody.status, 400, 'a route that needs a body answers its own 400 to a blank one');
-  t.match((await post('')).body.error, { type: 'invalid_request_error', message: 'The request body must be a JSON object.' }, 'so does the proxy');
+  t.match(
+    (await post('')).body.error,
+    { type: 'invalid_request_error', message: 'The request body must be a JSON object.' },
+    'so does the proxy',
+  );
 });

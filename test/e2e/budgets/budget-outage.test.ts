@@ -16,7 +16,12 @@ import { startRedis, type RedisServer } from '../../helpers/redis.js';
 
 /** One request costs $0.0000032: more than this whole budget, so a key that spent once is refused. */
 const TINY_BUDGET = 0.000001;
-const ONE_REQUEST_USD = expectedCostUsd({ promptTokens: DEFAULT_PROMPT_TOKENS, cachedTokens: 0, completionTokens: wordChunks(DEFAULT_TEXT).length, reasoningTokens: 0 });
+const ONE_REQUEST_USD = expectedCostUsd({
+  promptTokens: DEFAULT_PROMPT_TOKENS,
+  cachedTokens: 0,
+  completionTokens: wordChunks(DEFAULT_TEXT).length,
+  reasoningTokens: 0,
+});
 /** How long budget checks trust a spend they read, and the key store a record. */
 const CACHE_TTL_MS = 1_000;
 const messages = [{ role: 'user' as const, content: 'hi' }];
@@ -77,23 +82,40 @@ t.test('fail-open: a budgeted key is answered while Redis is paused, from the la
   const answer = await chat(gw, budgetedKey);
   t.comment(`a budgeted request with Redis paused took ${Math.round(performance.now() - started)} ms`);
   t.equal(answer.choices[0]?.message.content, DEFAULT_TEXT, 'the $1 key is answered while Redis is still paused');
-  t.type(await failure(chat(gw, spent.key)), RateLimitError, 'the spent key is still refused: its last known spend is over its budget');
+  t.type(
+    await failure(chat(gw, spent.key)),
+    RateLimitError,
+    'the spent key is still refused: its last known spend is over its budget',
+  );
 
-  t.ok((await budgetFallbacks(gw)) >= 2, 'each check that could not read the spend counts in tollgate_redis_errors_total{component="budget"}');
+  t.ok(
+    (await budgetFallbacks(gw)) >= 2,
+    'each check that could not read the spend counts in tollgate_redis_errors_total{component="budget"}',
+  );
   const warned = await gw.logs.waitFor((e) => e.msg.includes('budgets are checked against the last spend'));
   t.equal(warned.level, 40, 'and a warning says what the check went on with');
-  t.ok(Math.abs(warned.lastKnownUsd - ONE_REQUEST_USD) < 1e-12, `the last spend read for the key ($${warned.lastKnownUsd})`);
+  t.ok(
+    Math.abs(warned.lastKnownUsd - ONE_REQUEST_USD) < 1e-12,
+    `the last spend read for the key ($${warned.lastKnownUsd})`,
+  );
   t.notOk(JSON.stringify(gw.logs.entries()).includes(budgetedKey), 'no key appears in the log');
 });
 
-t.test('fail-open: a budgeted key whose spend this instance never read is let through while Redis is down', async (t) => {
-  const { redis, gw, budgetedKey } = await setup(t, 'open');
-  await redis.kill();
-  t.equal((await chat(gw, budgetedKey)).choices[0]?.message.content, DEFAULT_TEXT, 'answered with no spend known');
-  const warned = await gw.logs.waitFor((e) => e.msg.includes('budgets are checked against the last spend'));
-  t.equal(warned.lastKnownUsd, undefined, 'the warning says no spend was known');
-  t.equal(warned.refused, false, 'and that the request went on');
-});
+t.test(
+  'fail-open: a budgeted key whose spend this instance never read is let through while Redis is down',
+  async (t) => {
+    const { redis, gw, budgetedKey } = await setup(t, 'open');
+    await redis.kill();
+    t.equal(
+      (await chat(gw, budgetedKey)).choices[0]?.message.content,
+      DEFAULT_TEXT,
+      'answered with no spend known',
+    );
+    const warned = await gw.logs.waitFor((e) => e.msg.includes('budgets are checked against the last spend'));
+    t.equal(warned.lastKnownUsd, undefined, 'the warning says no spend was known');
+    t.equal(warned.refused, false, 'and that the request went on');
+  },
+);
 
 t.test('fail-closed: a budget check Redis cannot answer gets 503 at once', async (t) => {
   const { redis, gw, budgetedKey } = await setup(t, 'closed');
@@ -116,7 +138,11 @@ t.test('fail-closed: a budget check Redis cannot answer gets 503 at once', async
 t.test('/v1/me and /admin/usage answer 503 instead of hanging while Redis is paused', async (t) => {
   const { redis, gw, budgetedKey } = await setup(t, 'open');
   const client = gw.client(budgetedKey);
-  t.equal((await client.get<{ budget: { monthlyUsd: number } }>('/me')).budget.monthlyUsd, 1, '/v1/me answers on Redis');
+  t.equal(
+    (await client.get<{ budget: { monthlyUsd: number } }>('/me')).budget.monthlyUsd,
+    1,
+    '/v1/me answers on Redis',
+  );
   redis.pause();
   t.teardown(() => redis.resume());
   const me = await failure(client.get('/me'));
@@ -126,13 +152,28 @@ t.test('/v1/me and /admin/usage answer 503 instead of hanging while Redis is pau
 
   const usage = await http(`${gw.url}/admin/usage`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   t.equal(usage.status, 503, '/admin/usage: 503 while Redis is still paused');
-  t.same(usage.body, { error: { message: usage.body.error.message, type: 'server_error', param: null, code: 'usage_store_unavailable' } }, '/admin/usage: OpenAI-shaped');
+  t.same(
+    usage.body,
+    {
+      error: {
+        message: usage.body.error.message,
+        type: 'server_error',
+        param: null,
+        code: 'usage_store_unavailable',
+      },
+    },
+    '/admin/usage: OpenAI-shaped',
+  );
   const byTeam = await http(`${gw.url}/admin/usage?team=core`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
   t.equal(byTeam.status, 503, '/admin/usage?team= (which lists keys first): 503');
   t.equal(byTeam.body.error.code, 'key_store_unavailable', 'naming the key store');
 
   redis.resume();
-  t.equal((await client.get<{ budget: { monthlyUsd: number } }>('/me')).budget.monthlyUsd, 1, '/v1/me answers again once Redis does');
+  t.equal(
+    (await client.get<{ budget: { monthlyUsd: number } }>('/me')).budget.monthlyUsd,
+    1,
+    '/v1/me answers again once Redis does',
+  );
 });
 
 t.test('an SDK with its default 10-minute timeout is not held by a paused Redis', async (t) => {
@@ -140,6 +181,11 @@ t.test('an SDK with its default 10-minute timeout is not held by a paused Redis'
   const client = new OpenAI({ apiKey: budgetedKey, baseURL: `${gw.url}/v1`, maxRetries: 0 });
   redis.pause();
   t.teardown(() => redis.resume());
-  const answers = await Promise.all(Array.from({ length: 20 }, () => client.chat.completions.create({ model: ALIAS, messages })));
-  t.ok(answers.every((a) => a.choices[0]?.message.content === DEFAULT_TEXT), '20 concurrent budgeted requests are answered while Redis is still paused');
+  const answers = await Promise.all(
+    Array.from({ length: 20 }, () => client.chat.completions.create({ model: ALIAS, messages })),
+  );
+  t.ok(
+    answers.every((a) => a.choices[0]?.message.content === DEFAULT_TEXT),
+    '20 concurrent budgeted requests are answered while Redis is still paused',
+  );
 });

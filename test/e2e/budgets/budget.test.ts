@@ -5,14 +5,28 @@
 import t, { type Test } from 'tap';
 import OpenAI, { RateLimitError } from 'openai';
 import { hashKey, staticKeyId } from '../../../src/keys/api-key.js';
-import { ADMIN_TOKEN, adminApi, expectedCostUsd, flushUsage, http, poll, sumRows, upstreamAndRedis } from '../../helpers/admin-http.js';
+import {
+  ADMIN_TOKEN,
+  adminApi,
+  expectedCostUsd,
+  flushUsage,
+  http,
+  poll,
+  sumRows,
+  upstreamAndRedis,
+} from '../../helpers/admin-http.js';
 import { pastTtl } from '../../helpers/cache-ttl.js';
 import { ALIAS, randomKey, startGateway, type Gateway, type RawConfig } from '../../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, wordChunks } from '../../helpers/mock-upstream.js';
 
 /** One request costs 12 × $0.10 + 5 × $0.40 per 1M = $0.0000032: more than the whole budget. */
 const TINY_BUDGET = 0.000001;
-const ONE_REQUEST_USD = expectedCostUsd({ promptTokens: DEFAULT_PROMPT_TOKENS, cachedTokens: 0, completionTokens: wordChunks(DEFAULT_TEXT).length, reasoningTokens: 0 });
+const ONE_REQUEST_USD = expectedCostUsd({
+  promptTokens: DEFAULT_PROMPT_TOKENS,
+  cachedTokens: 0,
+  completionTokens: wordChunks(DEFAULT_TEXT).length,
+  reasoningTokens: 0,
+});
 
 const { mock, redis, prefix: PREFIX } = await upstreamAndRedis(t, 'budget');
 t.beforeEach(() => mock.reset());
@@ -68,7 +82,10 @@ async function spendUntilRefused(t: Test, gw: Gateway, apiKey: string): Promise<
   const client = gw.client(apiKey);
   let passed = 0;
   await poll(async () => {
-    const res = await client.chat.completions.create({ model: ALIAS, messages }).then(() => 'ok' as const, (e: unknown) => e);
+    const res = await client.chat.completions.create({ model: ALIAS, messages }).then(
+      () => 'ok' as const,
+      (e: unknown) => e,
+    );
     if (res === 'ok') {
       passed++;
       return undefined;
@@ -88,9 +105,24 @@ t.test('redis: a key past its tiny budget gets 429 insufficient_quota, and the S
   t.equal(passed, 1, 'this instance counts its own spend at once: the second request is refused');
   await checkRefusal(t, gw, key, 'chat');
 
-  const stream = await http(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body: { model: ALIAS, messages, stream: true } });
+  const stream = await http(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}` },
+    body: { model: ALIAS, messages, stream: true },
+  });
   t.equal(stream.status, 429, 'a stream is refused before it starts');
-  t.same(stream.body, { error: { message: stream.body?.error?.message, type: 'insufficient_quota', param: null, code: 'insufficient_quota' } }, 'in the OpenAI error shape');
+  t.same(
+    stream.body,
+    {
+      error: {
+        message: stream.body?.error?.message,
+        type: 'insufficient_quota',
+        param: null,
+        code: 'insufficient_quota',
+      },
+    },
+    'in the OpenAI error shape',
+  );
 
   await flushUsage(gw);
   const totals = sumRows(await admin.usage({ keyId: id }));
@@ -110,37 +142,71 @@ t.test('redis: raising or clearing a spent budget over the admin API lets the ke
   t.equal((await me()).budget?.remainingUsd, 0, '/v1/me: nothing left');
 
   t.match((await admin.call('PATCH', `/keys/${id}`, { budgetUsd: 1 })).body, { budgetUsd: 1 }, 'budget raised to $1');
-  t.equal((await client.chat.completions.create({ model: ALIAS, messages })).choices[0]?.message.content, DEFAULT_TEXT, 'the key passes again at once');
+  t.equal(
+    (await client.chat.completions.create({ model: ALIAS, messages })).choices[0]?.message.content,
+    DEFAULT_TEXT,
+    'the key passes again at once',
+  );
   const raised = (await me()).budget!;
   t.equal(raised.monthlyUsd, 1, '/v1/me: the new budget');
-  t.ok(Math.abs(raised.spentUsd - 2 * ONE_REQUEST_USD) < 1e-12 && Math.abs(raised.remainingUsd - (1 - 2 * ONE_REQUEST_USD)) < 1e-12, '/v1/me: both requests spent, the rest left');
+  t.ok(
+    Math.abs(raised.spentUsd - 2 * ONE_REQUEST_USD) < 1e-12 &&
+      Math.abs(raised.remainingUsd - (1 - 2 * ONE_REQUEST_USD)) < 1e-12,
+    '/v1/me: both requests spent, the rest left',
+  );
 
   t.match((await admin.call('PATCH', `/keys/${id}`, { budgetUsd: 0 })).body, { budgetUsd: 0 }, 'budget set to $0');
-  t.type(await client.chat.completions.create({ model: ALIAS, messages }).then(() => undefined, (e: unknown) => e), RateLimitError, 'a $0 budget refuses everything');
+  t.type(
+    await client.chat.completions.create({ model: ALIAS, messages }).then(
+      () => undefined,
+      (e: unknown) => e,
+    ),
+    RateLimitError,
+    'a $0 budget refuses everything',
+  );
   t.notOk('budgetUsd' in (await admin.call('PATCH', `/keys/${id}`, { budgetUsd: null })).body, 'budget cleared');
-  t.equal((await client.chat.completions.create({ model: ALIAS, messages })).choices[0]?.message.content, DEFAULT_TEXT, 'without a budget the key passes');
+  t.equal(
+    (await client.chat.completions.create({ model: ALIAS, messages })).choices[0]?.message.content,
+    DEFAULT_TEXT,
+    'without a budget the key passes',
+  );
   t.equal((await me()).budget, null, '/v1/me: no budget');
 });
 
-t.test('redis, two instances: a spend made on one instance closes the budget on the other within a second', async (t) => {
-  const a = await gateway(t);
-  const b = await gateway(t);
-  const { key } = await adminApi(a.url).createKey({ name: 'shared-budget', tier: 'tier-5', budgetUsd: TINY_BUDGET });
-  const me = (gw: Gateway) => http(`${gw.url}/v1/me`, { headers: { authorization: `Bearer ${key}` } });
-  t.match((await me(b)).body, { budget: { monthlyUsd: TINY_BUDGET, spentUsd: 0 } }, 'instance B has read (and cached) a spend of 0');
+t.test(
+  'redis, two instances: a spend made on one instance closes the budget on the other within a second',
+  async (t) => {
+    const a = await gateway(t);
+    const b = await gateway(t);
+    const { key } = await adminApi(a.url).createKey({
+      name: 'shared-budget',
+      tier: 'tier-5',
+      budgetUsd: TINY_BUDGET,
+    });
+    const me = (gw: Gateway) => http(`${gw.url}/v1/me`, { headers: { authorization: `Bearer ${key}` } });
+    t.match(
+      (await me(b)).body,
+      { budget: { monthlyUsd: TINY_BUDGET, spentUsd: 0 } },
+      'instance B has read (and cached) a spend of 0',
+    );
 
-  await a.client(key).chat.completions.create({ model: ALIAS, messages });
-  await flushUsage(a);
-  // B read the spend before this; what it read is trusted for a second at most (cache ≤ 1 s).
-  await pastTtl(Date.now(), 1_000);
-  t.ok((await me(b)).body?.budget?.spentUsd > 0, "B saw A's spend a second after it was written (cache ≤ 1 s)");
-  t.ok(Math.abs((await me(b)).body.budget.spentUsd - ONE_REQUEST_USD) < 1e-12, "B reports A's spend exactly");
-  await checkRefusal(t, b, key, 'instance B');
-});
+    await a.client(key).chat.completions.create({ model: ALIAS, messages });
+    await flushUsage(a);
+    // B read the spend before this; what it read is trusted for a second at most (cache ≤ 1 s).
+    await pastTtl(Date.now(), 1_000);
+    t.ok((await me(b)).body?.budget?.spentUsd > 0, "B saw A's spend a second after it was written (cache ≤ 1 s)");
+    t.ok(Math.abs((await me(b)).body.budget.spentUsd - ONE_REQUEST_USD) < 1e-12, "B reports A's spend exactly");
+    await checkRefusal(t, b, key, 'instance B');
+  },
+);
 
 t.test('memory stores: a static key with a tiny budget is refused after its first request', async (t) => {
   const budgetKey = randomKey('budget');
-  const gw = await gateway(t, (raw) => raw.keys.push({ name: 'budgeted', key: budgetKey, tier: 'tier-5', budgetUsd: TINY_BUDGET }), false);
+  const gw = await gateway(
+    t,
+    (raw) => raw.keys.push({ name: 'budgeted', key: budgetKey, tier: 'tier-5', budgetUsd: TINY_BUDGET }),
+    false,
+  );
   const passed = await spendUntilRefused(t, gw, budgetKey);
   t.equal(passed, 1, 'one request passed');
   await checkRefusal(t, gw, budgetKey, 'memory');

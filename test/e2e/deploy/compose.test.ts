@@ -18,7 +18,10 @@ const COMPOSE = 'docker-compose';
 const probe = spawnSync(COMPOSE, ['version'], { encoding: 'utf8', timeout: 30_000 });
 if (probe.error || probe.status !== 0) {
   if (process.env.CI) {
-    t.fail(`${COMPOSE} is not installed: CI must install it (apt-get install -y docker-compose)`, { error: probe.error?.message, stderr: probe.stderr });
+    t.fail(`${COMPOSE} is not installed: CI must install it (apt-get install -y docker-compose)`, {
+      error: probe.error?.message,
+      stderr: probe.stderr,
+    });
   } else {
     t.plan(0, `${COMPOSE} is not installed (apt-get install -y docker-compose); this test fails when CI is set`);
   }
@@ -38,18 +41,26 @@ function envExampleNames(): Set<string> {
  * (the documented first step, and env_file needs the file to exist), and returns the parsed output.
  * The environment is scrubbed of every variable .env.example declares so the host cannot change it.
  */
-function composeConfig(dir: string, extraArgs: string[], env: Record<string, string> = {}): { status: number | null; parsed: any; stderr: string } {
+function composeConfig(
+  dir: string,
+  extraArgs: string[],
+  env: Record<string, string> = {},
+): { status: number | null; parsed: any; stderr: string } {
   const clean: Record<string, string> = {};
   const declared = envExampleNames();
   for (const [k, v] of Object.entries(process.env)) {
     if (v !== undefined && !declared.has(k) && !k.startsWith('COMPOSE_') && !k.startsWith('DOCKER_')) clean[k] = v;
   }
-  const res = spawnSync(COMPOSE, ['-f', 'docker-compose.yml', '--env-file', '.env.example', ...extraArgs, 'config'], {
-    cwd: dir,
-    env: { ...clean, COMPOSE_PROJECT_NAME: 'tollgate-test', ...env },
-    encoding: 'utf8',
-    timeout: 60_000,
-  });
+  const res = spawnSync(
+    COMPOSE,
+    ['-f', 'docker-compose.yml', '--env-file', '.env.example', ...extraArgs, 'config'],
+    {
+      cwd: dir,
+      env: { ...clean, COMPOSE_PROJECT_NAME: 'tollgate-test', ...env },
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
   let parsed: unknown;
   try {
     parsed = res.status === 0 ? parseYaml(res.stdout) : undefined;
@@ -81,13 +92,20 @@ function port(p: unknown): string {
 /** depends_on in either form → { service: condition }. */
 function dependsOn(d: unknown): Record<string, string> {
   if (Array.isArray(d)) return Object.fromEntries(d.map((s: string) => [s, 'service_started']));
-  return Object.fromEntries(Object.entries((d ?? {}) as Record<string, { condition?: string }>).map(([k, v]) => [k, v.condition ?? 'service_started']));
+  return Object.fromEntries(
+    Object.entries((d ?? {}) as Record<string, { condition?: string }>).map(([k, v]) => [
+      k,
+      v.condition ?? 'service_started',
+    ]),
+  );
 }
 
 async function checks(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-compose-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  for (const f of ['docker-compose.yml', '.env.example', 'config', 'deploy']) cpSync(join(repo, f), join(dir, f), { recursive: true });
+  for (const f of ['docker-compose.yml', '.env.example', 'config', 'deploy']) {
+    cpSync(join(repo, f), join(dir, f), { recursive: true });
+  }
   cpSync(join(repo, '.env.example'), join(dir, '.env'));
   const image = finalImage(readDockerfile(join(repo, 'Dockerfile')));
 
@@ -115,7 +133,13 @@ async function checks(): Promise<void> {
     t.ok(tg.build, 'built from the repository Dockerfile');
     t.equal(dependsOn(tg.depends_on).redis, 'service_healthy', 'starts once redis is healthy');
     t.equal(tg.environment?.REDIS_URL, 'redis://redis:6379', 'REDIS_URL points at the redis service');
-    for (const name of ['OPENAI_API_KEY', 'AIMLAPI_API_KEY', 'OXEN_API_KEY', 'TOLLGATE_ADMIN_TOKEN', 'TOLLGATE_DEMO_KEY']) {
+    for (const name of [
+      'OPENAI_API_KEY',
+      'AIMLAPI_API_KEY',
+      'OXEN_API_KEY',
+      'TOLLGATE_ADMIN_TOKEN',
+      'TOLLGATE_DEMO_KEY',
+    ]) {
       t.ok(name in (tg.environment ?? {}), `${name} reaches the container from env_file .env`);
     }
     const configPath = image.env.TOLLGATE_CONFIG;
@@ -138,17 +162,27 @@ async function checks(): Promise<void> {
     if (!t.ok(proxy, 'a proxy service')) return;
     t.same(proxy.profiles, ['scaled'], 'only in the scaled profile');
     t.equal(dependsOn(proxy.depends_on).tollgate, 'service_healthy', 'starts once tollgate is healthy');
-    const confMount = (proxy.volumes ?? []).map(volume).find((v: { target: string }) => v.target === '/etc/nginx/nginx.conf');
+    const confMount = (proxy.volumes ?? [])
+      .map(volume)
+      .find((v: { target: string }) => v.target === '/etc/nginx/nginx.conf');
     t.ok(confMount?.readOnly, 'nginx.conf is mounted read-only');
     t.equal(confMount?.source, join(dir, 'deploy/nginx.conf'), 'from deploy/nginx.conf');
     t.ok(existsSync(join(repo, 'deploy/nginx.conf')), 'deploy/nginx.conf exists');
     const conf = readFileSync(join(repo, 'deploy/nginx.conf'), 'utf8');
     const listen = /^\s*listen\s+(\d+)\s*;/m.exec(conf)?.[1];
     t.same((proxy.ports ?? []).map(port), [`8080:${listen}`], 'publishes host 8080 to the port nginx listens on');
-    t.match(conf, /server\s+tollgate:8080\s+resolve\s*;/, 'balances over every replica of the tollgate service (re-resolved)');
+    t.match(
+      conf,
+      /server\s+tollgate:8080\s+resolve\s*;/,
+      'balances over every replica of the tollgate service (re-resolved)',
+    );
     t.match(conf, /resolver\s+127\.0\.0\.11\b/, "uses Docker's embedded DNS");
     t.match(conf, /proxy_buffering\s+off\s*;/, 'streams are not buffered');
-    t.match(conf, /proxy_set_header\s+X-Forwarded-For\s+\$remote_addr\s*;/, 'nginx names the client in X-Forwarded-For, replacing what a client sent');
+    t.match(
+      conf,
+      /proxy_set_header\s+X-Forwarded-For\s+\$remote_addr\s*;/,
+      'nginx names the client in X-Forwarded-For, replacing what a client sent',
+    );
   });
 
   t.test('scaling: TOLLGATE_TRUST_PROXY reaches server.trustProxy, off unless set', async (t) => {
@@ -176,7 +210,9 @@ async function checks(): Promise<void> {
       const code = readFileSync(join(repo, f), 'utf8').replace(/(^|\s)#.*$/gm, '');
       for (const m of code.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)) used.add(m[1]!);
     }
-    for (const name of new Set([...used, 'TOLLGATE_CONFIG', 'REDIS_URL'])) t.ok(declared.has(name), `.env.example mentions ${name}`);
+    for (const name of new Set([...used, 'TOLLGATE_CONFIG', 'REDIS_URL'])) {
+      t.ok(declared.has(name), `.env.example mentions ${name}`);
+    }
     const text = readFileSync(join(repo, '.env.example'), 'utf8');
     t.notMatch(text, /^[A-Z_]*(KEY|TOKEN)=\S+/m, 'no secret values in .env.example');
   });

@@ -14,7 +14,17 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { durationMs, execForm, parseEnv, parseHealthcheck, parserDirectives, readDockerfile, splitFlags, type Healthcheck, type Instruction } from '../../helpers/dockerfile.js';
+import {
+  durationMs,
+  execForm,
+  parseEnv,
+  parseHealthcheck,
+  parserDirectives,
+  readDockerfile,
+  splitFlags,
+  type Healthcheck,
+  type Instruction,
+} from '../../helpers/dockerfile.js';
 
 // Two `npm ci` runs and a TypeScript build: far beyond the default per-file timeout.
 t.setTimeout(600_000);
@@ -63,11 +73,19 @@ interface RunResult {
 }
 
 /** Spawns argv, collects stdout+stderr, kills the whole process group after timeoutMs. */
-function run(argv: string[], opts: { cwd: string; env: Record<string, string>; timeoutMs: number }): Promise<RunResult> {
+function run(
+  argv: string[],
+  opts: { cwd: string; env: Record<string, string>; timeoutMs: number },
+): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
     const [cmd, ...args] = argv;
     if (!cmd) return reject(new Error('empty command'));
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: opts.env,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     children.add(child);
     let output = '';
     let timedOut = false;
@@ -109,7 +127,14 @@ function readDockerignore(): Array<{ negate: boolean; re: RegExp }> {
       const pattern = posix.normalize((negate ? l.slice(1) : l).replace(/^\/+/, '')).replace(/\/+$/, '');
       const body = pattern
         .split('/')
-        .map((seg) => (seg === '**' ? '(?:.*)' : seg.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')))
+        .map((seg) =>
+          seg === '**'
+            ? '(?:.*)'
+            : seg
+              .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+              .replace(/\*/g, '[^/]*')
+              .replace(/\?/g, '[^/]'),
+        )
         .join('/')
         .replace(/\(\?:\.\*\)\//g, '(?:.*/)?');
       // A matching directory excludes everything below it.
@@ -160,7 +185,9 @@ let replayed = false;
 
 t.test('Dockerfile uses only instructions the replay understands', async (t) => {
   const known = new Set(['FROM', 'WORKDIR', 'ENV', 'COPY', 'RUN', 'USER', 'EXPOSE', 'HEALTHCHECK', 'CMD']);
-  const unknown = instructions.filter((ins) => !known.has(ins.keyword)).map((ins) => `line ${ins.line}: ${ins.keyword}`);
+  const unknown = instructions
+    .filter((ins) => !known.has(ins.keyword))
+    .map((ins) => `line ${ins.line}: ${ins.keyword}`);
   t.same(unknown, [], `every instruction is one of ${[...known].join(', ')} (extend this test for new ones)`);
   t.equal(instructions[0]?.keyword, 'FROM', 'the Dockerfile starts with FROM');
 });
@@ -171,8 +198,16 @@ t.test('the build fetches no frontend image from a registry: no # syntax= direct
   // everything this file uses; the replay test below refuses RUN flags and every COPY flag but --from.
   const text = readFileSync(join(repo, 'Dockerfile'), 'utf8');
   t.notOk('syntax' in parserDirectives(text), 'no syntax parser directive at the top of the Dockerfile');
-  t.notMatch(text, /^#\s*syntax\s*=/im, 'no syntax line anywhere (a later one would become a directive if the lines above it went)');
-  t.same(parserDirectives('# syntax=docker/dockerfile:1\n# escape=`\nFROM x'), { syntax: 'docker/dockerfile:1', escape: '`' }, 'the directive reader finds a syntax line when there is one');
+  t.notMatch(
+    text,
+    /^#\s*syntax\s*=/im,
+    'no syntax line anywhere (a later one would become a directive if the lines above it went)',
+  );
+  t.same(
+    parserDirectives('# syntax=docker/dockerfile:1\n# escape=`\nFROM x'),
+    { syntax: 'docker/dockerfile:1', escape: '`' },
+    'the directive reader finds a syntax line when there is one',
+  );
 });
 
 t.test('replay every instruction in order', async (t) => {
@@ -235,7 +270,11 @@ t.test('replay every instruction in order', async (t) => {
         if (bad(parts.some((p) => /[*?[]/.test(p)), `${where}: wildcards in COPY sources are not replayed`)) return;
         const destIsDir = dest.endsWith('/') || parts.length > 1;
         const from = flags.from === undefined ? undefined : stages.find((s) => s.name === flags.from);
-        if (bad(flags.from !== undefined && !from, `${where}: --from=${flags.from} does not name an earlier stage`)) return;
+        if (
+          bad(flags.from !== undefined && !from, `${where}: --from=${flags.from} does not name an earlier stage`)
+        ) {
+          return;
+        }
         for (const src of parts) {
           let hostSrc: string;
           let filter: ((p: string) => boolean) | undefined;
@@ -244,7 +283,12 @@ t.test('replay every instruction in order', async (t) => {
           } else {
             hostSrc = join(repo, posix.normalize(src));
             const rel = relative(repo, hostSrc);
-            if (bad(rel.startsWith('..') || ignored(rel), `${where}: ${src} is outside the build context or excluded by .dockerignore`)) return;
+            if (
+              bad(
+                rel.startsWith('..') || ignored(rel),
+                `${where}: ${src} is outside the build context or excluded by .dockerignore`,
+              )
+            ) { return; }
             filter = (p) => !ignored(relative(repo, p));
           }
           if (bad(!existsSync(hostSrc), `${where}: source ${src} does not exist`)) return;
@@ -268,7 +312,11 @@ t.test('replay every instruction in order', async (t) => {
         const started = Date.now();
         const res = await run(argv, { cwd: inStage(stage, '.'), env, timeoutMs: RUN_TIMEOUT_MS });
         t.comment(`${where}: ${((Date.now() - started) / 1000).toFixed(1)} s`);
-        if (!t.ok(res.code === 0 && !res.timedOut, `${where}: exits 0${res.timedOut ? ' (timed out)' : ''}`, { output: tail(res.output) })) return;
+        if (
+          !t.ok(res.code === 0 && !res.timedOut, `${where}: exits 0${res.timedOut ? ' (timed out)' : ''}`, {
+            output: tail(res.output),
+          })
+        ) { return; }
         break;
       }
       default:
@@ -306,7 +354,11 @@ t.test('the final stage is a small production image', async (t) => {
     const inImage = inStage(stage, configPath);
     t.ok(existsSync(inImage), 'the default config is at TOLLGATE_CONFIG');
     if (existsSync(inImage)) {
-      t.equal(readFileSync(inImage, 'utf8'), readFileSync(join(repo, 'config/tollgate.yaml'), 'utf8'), 'and it is config/tollgate.yaml');
+      t.equal(
+        readFileSync(inImage, 'utf8'),
+        readFileSync(join(repo, 'config/tollgate.yaml'), 'utf8'),
+        'and it is config/tollgate.yaml',
+      );
     }
   }
   t.ok(stage.healthcheck, 'the image has a HEALTHCHECK');
@@ -331,7 +383,9 @@ function freePort(): Promise<number> {
 /** The image's ENV with absolute paths that exist inside the stage redirected to the stage root. */
 function containerEnv(stage: Stage, port: number): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(stage.env)) env[k] = v.startsWith('/') && existsSync(inStage(stage, v)) ? inStage(stage, v) : v;
+  for (const [k, v] of Object.entries(stage.env)) {
+    env[k] = v.startsWith('/') && existsSync(inStage(stage, v)) ? inStage(stage, v) : v;
+  }
   // Only what a container would have: no provider keys or REDIS_URL leak in from the host.
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, ...env, PORT: String(port), HOST: '127.0.0.1' };
 }
@@ -373,21 +427,33 @@ t.test('the image starts, passes its HEALTHCHECK and stops cleanly on SIGTERM', 
     await new Promise((r) => setTimeout(r, 250));
   }
   if (!t.notOk(hasExited, 'the server keeps running after start', { output: tail(output) })) return;
-  t.equal(last?.code, 0, `the HEALTHCHECK command exits 0 within ${START_TIMEOUT_MS / 1000} s`, { output: tail(output), healthcheck: last?.output });
+  t.equal(last?.code, 0, `the HEALTHCHECK command exits 0 within ${START_TIMEOUT_MS / 1000} s`, {
+    output: tail(output),
+    healthcheck: last?.output,
+  });
   t.match(output, /Server listening at http:\/\/127\.0\.0\.1:\d+/, 'the server listens on the PORT it was given');
 
   // A healthcheck that always passes would be useless: against a closed port it must fail.
   const closedPort = await freePort();
-  const failing = await run(hostArgv(healthcheck.argv), { cwd, env: { ...env, PORT: String(closedPort) }, timeoutMs: checkTimeout });
+  const failing = await run(hostArgv(healthcheck.argv), {
+    cwd,
+    env: { ...env, PORT: String(closedPort) },
+    timeoutMs: checkTimeout,
+  });
   t.not(failing.code, 0, 'the HEALTHCHECK command fails when nothing answers');
 
   // docker stop: SIGTERM to the CMD process, which must drain and exit 0 well within stop_grace_period.
   const stopStarted = Date.now();
   server.kill('SIGTERM');
-  const result = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref())]);
+  const result = await Promise.race([
+    exited,
+    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref()),
+  ]);
   t.not(result, 'timeout', `exits within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM`, { output: tail(output) });
   if (result !== 'timeout') {
-    t.same(result, { code: 0, signal: null }, 'exit code 0 after SIGTERM (a graceful shutdown, not a kill)', { output: tail(output) });
+    t.same(result, { code: 0, signal: null }, 'exit code 0 after SIGTERM (a graceful shutdown, not a kill)', {
+      output: tail(output),
+    });
     t.comment(`stopped ${Date.now() - stopStarted} ms after SIGTERM`);
   }
   t.notMatch(output, /"level":(50|60)\b/, 'no error or fatal log lines from start to stop', { output: tail(output) });

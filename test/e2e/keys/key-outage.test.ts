@@ -61,34 +61,57 @@ t.test('an admin-created key keeps working through a Redis outage; one revoked a
   const admin = adminApi(a!.url);
   const used = await admin.createKey({ name: 'used', tier: 'tier-5' });
   const unused = await admin.createKey({ name: 'never-presented', tier: 'tier-5' });
-  for (const gw of [a!, b!]) t.equal((await chat(gw, used.key)).choices[0]?.message.content, DEFAULT_TEXT, 'the key works on Redis');
+  for (const gw of [a!, b!]) {
+    t.equal((await chat(gw, used.key)).choices[0]?.message.content, DEFAULT_TEXT, 'the key works on Redis');
+  }
   await pastKeyCache();
 
   redis.pause();
   t.teardown(() => redis.resume());
   for (const gw of [a!, b!]) {
     const answers = await Promise.all(Array.from({ length: 10 }, () => chat(gw, used.key)));
-    t.ok(answers.every((x) => x.choices[0]?.message.content === DEFAULT_TEXT), 'each instance answers the key it resolved before, while Redis is still paused');
+    t.ok(
+      answers.every((x) => x.choices[0]?.message.content === DEFAULT_TEXT),
+      'each instance answers the key it resolved before, while Redis is still paused',
+    );
   }
   const unseen = await failure(chat(a!, unused.key));
-  t.equal((unseen as APIError).status, 503, 'a key this instance never resolved is refused with 503: it cannot be checked');
+  t.equal(
+    (unseen as APIError).status,
+    503,
+    'a key this instance never resolved is refused with 503: it cannot be checked',
+  );
   t.match((unseen as APIError).error, { type: 'server_error', code: 'key_store_unavailable' }, 'OpenAI-shaped');
-  t.equal((await failure(chat(a!, randomKey('made-up'))) as APIError).status, 503, 'and so is a made-up key (it is not told apart from a real one)');
+  t.equal(
+    ((await failure(chat(a!, randomKey('made-up')))) as APIError).status,
+    503,
+    'and so is a made-up key (it is not told apart from a real one)',
+  );
   t.ok((await keyFallbacks(a!)) >= 1, 'the fallbacks count in tollgate_redis_errors_total{component="keys"}');
   const warned = await a!.logs.waitFor((e) => e.msg.includes('answered from their last known records'));
   t.equal(warned.level, 40, 'and a warning says so');
-  t.notOk(a!.logs.lines.some((line) => line.includes(used.key) || line.includes(unused.key)), 'no key appears in the log');
+  t.notOk(
+    a!.logs.lines.some((line) => line.includes(used.key) || line.includes(unused.key)),
+    'no key appears in the log',
+  );
 
   redis.resume();
   t.equal((await admin.call('DELETE', `/keys/${used.id}`)).status, 200, 'revoked on instance A once Redis answers');
   t.type(await failure(chat(a!, used.key)), AuthenticationError, 'A refuses it at once');
   // B resolved it before the outage and served it from that record during it; now it asks Redis again.
-  await poll(async () => ((await failure(chat(b!, used.key))) instanceof AuthenticationError ? true : undefined), 5_000);
+  await poll(
+    async () => ((await failure(chat(b!, used.key))) instanceof AuthenticationError ? true : undefined),
+    5_000,
+  );
   t.type(await failure(chat(b!, used.key)), AuthenticationError, 'B refuses it within the cache TTL');
   await pastKeyCache();
   redis.pause();
   for (const gw of [a!, b!]) {
-    t.type(await failure(chat(gw, used.key)), AuthenticationError, 'in a second outage the revoked key stays refused: its last known record is the revoked one');
+    t.type(
+      await failure(chat(gw, used.key)),
+      AuthenticationError,
+      'in a second outage the revoked key stays refused: its last known record is the revoked one',
+    );
   }
 });
 
@@ -99,9 +122,24 @@ t.test('POST /admin/keys answers 503 while Redis is paused or down', async (t) =
   redis.pause();
   const paused = await admin.call('POST', '/keys', { name: 'during-a-stall', tier: 'tier-5' });
   t.equal(paused.status, 503, 'POST /admin/keys: 503 while Redis is still paused');
-  t.same(paused.body, { error: { message: paused.body.error.message, type: 'server_error', param: null, code: 'key_store_unavailable' } }, 'OpenAI-shaped');
+  t.same(
+    paused.body,
+    {
+      error: {
+        message: paused.body.error.message,
+        type: 'server_error',
+        param: null,
+        code: 'key_store_unavailable',
+      },
+    },
+    'OpenAI-shaped',
+  );
   t.equal((await admin.call('GET', '/keys')).status, 503, 'GET /admin/keys: 503');
-  t.equal((await admin.call('PATCH', `/keys/${existing.id}`, { name: 'renamed' })).status, 503, 'PATCH /admin/keys/:id: 503');
+  t.equal(
+    (await admin.call('PATCH', `/keys/${existing.id}`, { name: 'renamed' })).status,
+    503,
+    'PATCH /admin/keys/:id: 503',
+  );
   t.equal((await admin.call('DELETE', `/keys/${existing.id}`)).status, 503, 'DELETE /admin/keys/:id: 503');
   redis.resume();
   await redis.kill();

@@ -32,12 +32,17 @@ async function dumpRedis(): Promise<Map<string, string>> {
     for (const name of names) {
       const type = await reader.type(name);
       const value =
-        type === 'string' ? await reader.get(name)
-        : type === 'hash' ? await reader.hgetall(name)
-        : type === 'set' ? await reader.smembers(name)
-        : type === 'zset' ? await reader.zrange(name, '0', '-1', 'WITHSCORES')
-        : type === 'list' ? await reader.lrange(name, 0, -1)
-        : `<${type}>`;
+        type === 'string'
+          ? await reader.get(name)
+          : type === 'hash'
+            ? await reader.hgetall(name)
+            : type === 'set'
+              ? await reader.smembers(name)
+              : type === 'zset'
+                ? await reader.zrange(name, '0', '-1', 'WITHSCORES')
+                : type === 'list'
+                  ? await reader.lrange(name, 0, -1)
+                  : `<${type}>`;
       dump.set(name, JSON.stringify(value));
     }
   } while (cursor !== '0');
@@ -60,8 +65,16 @@ t.test('plaintext keys appear in no log line, no admin listing and nowhere in Re
   await clientA.chat.completions.create({ model: ALIAS, messages });
   for await (const _chunk of await clientA.chat.completions.create({ model: ALIAS, messages, stream: true }));
   await clientA.responses.create({ model: ALIAS, input: 'hi' });
-  await http(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'x-api-key': b.key }, body: { model: ALIAS, messages } });
-  await http(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { 'api-key': b.key }, body: { model: 'no-such-model', messages } });
+  await http(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'x-api-key': b.key },
+    body: { model: ALIAS, messages },
+  });
+  await http(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { 'api-key': b.key },
+    body: { model: 'no-such-model', messages },
+  });
   await http(`${gw.url}/v1/me`, { headers: { authorization: `Bearer ${b.key}` } });
   t.equal(mock.requests.length, 4, 'the upstream answered four requests');
   await admin.call('PATCH', `/keys/${b.id}`, { name: 'leaky-b2' });
@@ -75,7 +88,7 @@ t.test('plaintext keys appear in no log line, no admin listing and nowhere in Re
 
   const logText = gw.logs.lines.join('');
   t.ok(gw.logs.entries().filter((e) => e.msg === 'request completed').length >= 9, 'every request was logged');
-  t.ok(gw.logs.entries().some((e) => e.keyId === a.id), "the logs name the key by id");
+  t.ok(gw.logs.entries().some((e) => e.keyId === a.id), 'the logs name the key by id');
   for (const secret of secrets) t.notOk(logText.includes(secret), `no log line contains ${secret.slice(0, 12)}…`);
   t.notOk(logText.includes(ADMIN_TOKEN), 'no log line contains the admin token');
 
@@ -90,12 +103,19 @@ t.test('plaintext keys appear in no log line, no admin listing and nowhere in Re
   t.ok(listings.every((res) => res.status === 200), 'every listing answered 200');
   t.ok(listings[0]!.text.includes(a.id) && listings[0]!.text.includes(b.id), 'the key list has both keys');
   const listingText = listings.map((res) => res.text).join('\n');
-  for (const secret of secrets) t.notOk(listingText.includes(secret), `no admin listing contains ${secret.slice(0, 12)}…`);
+  for (const secret of secrets) {
+    t.notOk(listingText.includes(secret), `no admin listing contains ${secret.slice(0, 12)}…`);
+  }
   t.notOk(listingText.includes('sha256'), 'no admin listing contains a key hash');
 
   const dump = await dumpRedis();
   t.ok(dump.size > 0, `Redis holds ${dump.size} keys`);
   const redisText = [...dump].map(([name, value]) => `${name}\n${value}`).join('\n');
-  for (const secret of secrets) t.notOk(redisText.includes(secret), `no Redis key or value contains ${secret.slice(0, 12)}…`);
-  t.ok(redisText.includes(hashKey(a.key)) && redisText.includes(hashKey(b.key)), 'Redis holds the keys by their SHA-256 (the scan saw them)');
+  for (const secret of secrets) {
+    t.notOk(redisText.includes(secret), `no Redis key or value contains ${secret.slice(0, 12)}…`);
+  }
+  t.ok(
+    redisText.includes(hashKey(a.key)) && redisText.includes(hashKey(b.key)),
+    'Redis holds the keys by their SHA-256 (the scan saw them)',
+  );
 });

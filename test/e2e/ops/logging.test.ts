@@ -2,7 +2,14 @@
 // upstream's when it sent one), one pino line per proxied request with who/what/where/how long, and
 // no client or provider key in any log line, even when the upstream refuses the provider key.
 import t from 'tap';
-import { ALIAS, PRIMARY_API_KEY, SECONDARY_API_KEY, gatewayFixture, randomKey, type LogEntry } from '../../helpers/gateway.js';
+import {
+  ALIAS,
+  PRIMARY_API_KEY,
+  SECONDARY_API_KEY,
+  gatewayFixture,
+  randomKey,
+  type LogEntry,
+} from '../../helpers/gateway.js';
 
 const { primary, secondary: fallback, gw } = await gatewayFixture(t, { secondary: true, captureLogs: true });
 const secondary = fallback!;
@@ -40,7 +47,11 @@ t.test('one log line per proxied request, with key, model, provider, status and 
     const answer = await client.chat.completions.create({ model: ALIAS, messages, stream });
     if (stream) for await (const _chunk of answer as AsyncIterable<unknown>);
     const line = await completedSince(from);
-    t.match(line, { keyName: 'test', model: ALIAS, provider: 'primary', status: 200, stream }, `stream=${stream}: who, what, where and the outcome`);
+    t.match(
+      line,
+      { keyName: 'test', model: ALIAS, provider: 'primary', status: 200, stream },
+      `stream=${stream}: who, what, where and the outcome`,
+    );
     t.type(line.upstreamMs, 'number', `stream=${stream}: upstreamMs`);
     t.type(line.totalMs, 'number', `stream=${stream}: totalMs`);
     t.ok(line.totalMs >= line.upstreamMs, `stream=${stream}: totalMs covers upstreamMs`);
@@ -66,7 +77,11 @@ t.test('a stream abandoned by the client or cut by the upstream still writes its
   const stream = await client.chat.completions.create({ model: ALIAS, messages, stream: true });
   for await (const _chunk of stream) break; // the client leaves after the first chunk
   await primary.waitForAbort();
-  t.match(await completedSince(from), { keyName: 'test', provider: 'primary', stream: true, completed: false }, 'abandoned: one line, not completed');
+  t.match(
+    await completedSince(from),
+    { keyName: 'test', provider: 'primary', stream: true, completed: false },
+    'abandoned: one line, not completed',
+  );
 
   primary.behave({ kind: 'cut', afterChunks: 2 });
   from = gw.logs.lines.length;
@@ -74,17 +89,35 @@ t.test('a stream abandoned by the client or cut by the upstream still writes its
   await (async () => {
     for await (const _chunk of cut);
   })().catch(() => undefined);
-  t.match(await completedSince(from), { provider: 'primary', stream: true, completed: false }, 'cut: one line, not completed');
+  t.match(
+    await completedSince(from),
+    { provider: 'primary', stream: true, completed: false },
+    'cut: one line, not completed',
+  );
 });
 
 t.test('no client key and no provider key in any log line', async (t) => {
   const other = randomKey('unknown');
-  await client.chat.completions.create({ model: ALIAS, messages }, { headers: { 'x-api-key': gw.key, 'api-key': gw.key } });
+  await client.chat.completions.create(
+    { model: ALIAS, messages },
+    { headers: { 'x-api-key': gw.key, 'api-key': gw.key } },
+  );
   const stream = await client.chat.completions.create({ model: ALIAS, messages, stream: true });
   for await (const _chunk of stream);
   await gw.client(other).chat.completions.create({ model: ALIAS, messages }).catch(() => undefined);
   primary.behave({ kind: 'error', status: 401 }); // echoes a masked form of the provider key
-  secondary.behave({ kind: 'error', status: 401, body: { error: { message: `bad key ${SECONDARY_API_KEY}`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } } });
+  secondary.behave({
+    kind: 'error',
+    status: 401,
+    body: {
+      error: {
+        message: `bad key ${SECONDARY_API_KEY}`,
+        type: 'invalid_request_error',
+        param: null,
+        code: 'invalid_api_key',
+      },
+    },
+  });
   const failed = await client.chat.completions.create({ model: ALIAS, messages }).catch((err: unknown) => err);
   t.match(failed, { status: 502 }, 'the refused credential became a 502');
   const refused = await gw.logs.waitFor((e) => /refused the provider credential/.test(String(e.msg)));

@@ -33,7 +33,9 @@ async function scrape(token = METRICS_TOKEN): Promise<{ status: number; text: st
 
 /** The value of one sample line, matched by metric name and a label subset. */
 function sample(text: string, name: string, labels: Record<string, string>): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
+  const line = text
+    .split('\n')
+    .find((l) => l.startsWith(`${name}{`) && Object.entries(labels).every(([k, v]) => l.includes(`${k}="${v}"`)));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
 
@@ -55,15 +57,52 @@ t.test('metrics reflect the traffic, with labels and without secrets', async (t)
 
   const { status, text } = await scrape();
   t.equal(status, 200, 'metrics are served with the token');
-  t.equal(sample(text, 'tollgate_requests_total', { route: '/v1/chat/completions', model: ALIAS, status: '200', tier: 'tier-5' }), 3, 'three answered chat requests for tier-5');
-  t.equal(sample(text, 'tollgate_requests_total', { route: '/v1/chat/completions', status: '429', tier: 'one-rpm' }), 1, 'the 429 is counted with its tier');
-  t.equal(sample(text, 'tollgate_rate_limit_rejections_total', { dimension: 'rpm' }), 1, 'the rejection is counted by dimension');
-  t.equal(sample(text, 'tollgate_upstream_errors_total', { provider: 'primary', cause: '500' }), 1, 'the failed primary attempt is counted');
-  t.equal(sample(text, 'tollgate_tokens_total', { model: ALIAS, kind: 'prompt' }), 4 * DEFAULT_PROMPT_TOKENS, 'prompt tokens of the four answered requests');
-  t.equal(sample(text, 'tollgate_tokens_total', { model: ALIAS, kind: 'completion' }), 4 * WORDS, 'completion tokens of the four answered requests');
+  t.equal(
+    sample(text, 'tollgate_requests_total', {
+      route: '/v1/chat/completions',
+      model: ALIAS,
+      status: '200',
+      tier: 'tier-5',
+    }),
+    3,
+    'three answered chat requests for tier-5',
+  );
+  t.equal(
+    sample(text, 'tollgate_requests_total', { route: '/v1/chat/completions', status: '429', tier: 'one-rpm' }),
+    1,
+    'the 429 is counted with its tier',
+  );
+  t.equal(
+    sample(text, 'tollgate_rate_limit_rejections_total', { dimension: 'rpm' }),
+    1,
+    'the rejection is counted by dimension',
+  );
+  t.equal(
+    sample(text, 'tollgate_upstream_errors_total', { provider: 'primary', cause: '500' }),
+    1,
+    'the failed primary attempt is counted',
+  );
+  t.equal(
+    sample(text, 'tollgate_tokens_total', { model: ALIAS, kind: 'prompt' }),
+    4 * DEFAULT_PROMPT_TOKENS,
+    'prompt tokens of the four answered requests',
+  );
+  t.equal(
+    sample(text, 'tollgate_tokens_total', { model: ALIAS, kind: 'completion' }),
+    4 * WORDS,
+    'completion tokens of the four answered requests',
+  );
   t.ok((sample(text, 'tollgate_cost_usd_total', { model: ALIAS }) ?? 0) > 0, 'cost is accumulated');
-  t.equal(sample(text, 'tollgate_stream_first_byte_seconds_count', { provider: 'primary', model: ALIAS }), 1, 'one stream timed to its first byte');
-  t.equal(sample(text, 'tollgate_upstream_duration_seconds_count', { provider: 'secondary', model: ALIAS }), 1, 'upstream latency by the provider that answered');
+  t.equal(
+    sample(text, 'tollgate_stream_first_byte_seconds_count', { provider: 'primary', model: ALIAS }),
+    1,
+    'one stream timed to its first byte',
+  );
+  t.equal(
+    sample(text, 'tollgate_upstream_duration_seconds_count', { provider: 'secondary', model: ALIAS }),
+    1,
+    'upstream latency by the provider that answered',
+  );
   t.match(text, /^tollgate_active_streams 0$/m, 'no stream is active any more');
   t.match(text, /^tollgate_gateway_overhead_seconds_count\{route="chat"\} \d+$/m, 'gateway overhead is observed');
   for (const secret of [gw.key, limitedKey, PRIMARY_API_KEY, SECONDARY_API_KEY, METRICS_TOKEN]) {

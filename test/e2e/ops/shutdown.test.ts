@@ -37,7 +37,12 @@ async function startServer(t: Test, upstream: string, server: Record<string, num
   const config = {
     server: { host: '127.0.0.1', ...server },
     providers: { mock: { baseUrl: upstream, apiKey: 'sk-upstream-test' } },
-    models: { 'gpt-4.1-nano': { routes: [{ provider: 'mock', model: 'gpt-4.1-nano' }], pricing: { input: 0.1, output: 0.4 } } },
+    models: {
+      'gpt-4.1-nano': {
+        routes: [{ provider: 'mock', model: 'gpt-4.1-nano' }],
+        pricing: { input: 0.1, output: 0.4 },
+      },
+    },
     tiers: { 'tier-5': { rpm: 30000 } },
     keys: [{ name: 'shutdown', key: KEY, tier: 'tier-5' }],
   };
@@ -93,7 +98,11 @@ t.test('SIGTERM lets an active stream finish, records its usage, and reports dra
   t.equal(readyDuringDrain, 503, '/readyz answers 503 while draining');
   t.equal(text, DEFAULT_TEXT, 'the stream was delivered whole after SIGTERM');
   t.equal(await server.exited, 0, 'the process exits 0 once the stream is done');
-  t.match(completedLine(server.lines), { completed: true, usage: { estimated: false, completionTokens: 5 } }, 'the stream usage was recorded from the upstream report');
+  t.match(
+    completedLine(server.lines),
+    { completed: true, usage: { estimated: false, completionTokens: 5 } },
+    'the stream usage was recorded from the upstream report',
+  );
 });
 
 t.test('a stream that outlives the grace period is cut and recorded as estimated', async (t) => {
@@ -109,13 +118,20 @@ t.test('a stream that outlives the grace period is cut and recorded as estimated
   })();
   await t.rejects(iterate, 'the client sees its stream end early');
   t.equal(await server.exited, 0, 'the process still exits 0');
-  t.match(completedLine(server.lines), { completed: false, usage: { estimated: true } }, 'the cut stream was recorded as estimated');
+  t.match(
+    completedLine(server.lines),
+    { completed: false, usage: { estimated: true } },
+    'the cut stream was recorded as estimated',
+  );
   t.equal(mock.requests[0]?.aborted, true, 'the upstream request was aborted');
 });
 
 /** Resolves with the exit code, or with 'still running' if the process has not exited after `boundMs`. */
 function exitWithin(server: Server, boundMs: number): Promise<number | null | 'still running'> {
-  return Promise.race([server.exited, new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), boundMs).unref())]);
+  return Promise.race([
+    server.exited,
+    new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), boundMs).unref()),
+  ]);
 }
 
 /** A raw keep-alive connection that has had one answer and now sits idle; `closed` resolves when the server ends it. */
@@ -136,43 +152,59 @@ async function idleKeepAliveSocket(url: string): Promise<{ closed: Promise<void>
   return { closed };
 }
 
-t.test('SIGTERM exits as soon as in-flight work is done, not when the grace period ends: answers during the drain say connection: close', async (t) => {
-  const mock = await startMockUpstream();
-  t.teardown(() => mock.close());
-  // The non-stream request is answered well after SIGTERM; the stream sends a chunk every 400 ms.
-  mock.behave((req) => ({ kind: 'slow', chunkDelayMs: req.body?.stream ? 400 : 3_000 }));
-  // A grace period far beyond tap's per-file timeout: waiting for it would fail the test.
-  const server = await startServer(t, mock.baseUrl, { drainDelayMs: 0, shutdownGraceMs: 600_000 });
-  const idle = await idleKeepAliveSocket(server.url);
-  let idleClosedDuringStream = false;
-  void idle.closed.then(() => (idleClosedDuringStream = !streamDone));
-  let streamDone = false;
+t.test(
+  'SIGTERM exits as soon as in-flight work is done, not when the grace period ends: answers during the drain say connection: close',
+  async (t) => {
+    const mock = await startMockUpstream();
+    t.teardown(() => mock.close());
+    // The non-stream request is answered well after SIGTERM; the stream sends a chunk every 400 ms.
+    mock.behave((req) => ({ kind: 'slow', chunkDelayMs: req.body?.stream ? 400 : 3_000 }));
+    // A grace period far beyond tap's per-file timeout: waiting for it would fail the test.
+    const server = await startServer(t, mock.baseUrl, { drainDelayMs: 0, shutdownGraceMs: 600_000 });
+    const idle = await idleKeepAliveSocket(server.url);
+    let idleClosedDuringStream = false;
+    void idle.closed.then(() => (idleClosedDuringStream = !streamDone));
+    let streamDone = false;
 
-  const nonStream = request(`${server.url}/v1/chat/completions`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', connection: 'keep-alive' },
-    body: JSON.stringify({ model: 'gpt-4.1-nano', messages }),
-  });
-  const client = new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 });
-  const stream = await client.chat.completions.create({ model: 'gpt-4.1-nano', messages, stream: true });
-  let text = '';
-  let signalled = false;
-  for await (const chunk of stream) {
-    if (!signalled) signalled = server.child.kill('SIGTERM');
-    text += chunk.choices[0]?.delta.content ?? '';
-  }
-  streamDone = true;
-  const answer = await nonStream;
-  await answer.body.text();
+    const nonStream = request(`${server.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/json', connection: 'keep-alive' },
+      body: JSON.stringify({ model: 'gpt-4.1-nano', messages }),
+    });
+    const client = new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 });
+    const stream = await client.chat.completions.create({ model: 'gpt-4.1-nano', messages, stream: true });
+    let text = '';
+    let signalled = false;
+    for await (const chunk of stream) {
+      if (!signalled) signalled = server.child.kill('SIGTERM');
+      text += chunk.choices[0]?.delta.content ?? '';
+    }
+    streamDone = true;
+    const answer = await nonStream;
+    await answer.body.text();
 
-  t.equal(text, DEFAULT_TEXT, 'the stream in flight at SIGTERM was delivered whole');
-  t.ok(idleClosedDuringStream, 'the idle keep-alive socket was closed at SIGTERM, while the stream was still running');
-  t.equal(answer.statusCode, 200, 'the request in flight at SIGTERM was answered');
-  t.equal(answer.headers.connection, 'close', 'its answer, sent during the drain, says connection: close');
-  t.equal(await exitWithin(server, 30_000), 0, 'the process exited 0 once both were done (grace period: 10 minutes)');
-  t.notOk(server.lines.some((l) => String(l.msg).startsWith('grace period over')), 'no connection had to be cut at the end of the grace period');
-  t.ok(server.lines.some((l) => l.msg === 'shut down cleanly'), 'it logged a clean shutdown');
-});
+    t.equal(text, DEFAULT_TEXT, 'the stream in flight at SIGTERM was delivered whole');
+    t.ok(
+      idleClosedDuringStream,
+      'the idle keep-alive socket was closed at SIGTERM, while the stream was still running',
+    );
+    t.equal(answer.statusCode, 200, 'the request in flight at SIGTERM was answered');
+    t.equal(answer.headers.connection, 'close', 'its answer, sent during the drain, says connection: close');
+    t.equal(
+      await exitWithin(server, 30_000),
+      0,
+      'the process exited 0 once both were done (grace period: 10 minutes)',
+    );
+    t.notOk(
+      server.lines.some((l) => String(l.msg).startsWith('grace period over')),
+      'no connection had to be cut at the end of the grace period',
+    );
+    t.ok(
+      server.lines.some((l) => l.msg === 'shut down cleanly'),
+      'it logged a clean shutdown',
+    );
+  },
+);
 
 t.test('a gateway whose log reader went away still exits on SIGTERM (EPIPE on stdout)', async (t) => {
   const mock = await startMockUpstream();
@@ -182,7 +214,11 @@ t.test('a gateway whose log reader went away still exits on SIGTERM (EPIPE on st
   server.child.stdout!.destroy(); // the process reading the logs exits: every later write gets EPIPE
   const client = new OpenAI({ apiKey: KEY, baseURL: `${server.url}/v1`, maxRetries: 0 });
   // Requests keep logging after the pipe closed, and one is still in flight (logging) at SIGTERM.
-  t.equal((await client.chat.completions.create({ model: 'gpt-4.1-nano', messages })).choices[0]?.message.content, DEFAULT_TEXT, 'requests are still served');
+  t.equal(
+    (await client.chat.completions.create({ model: 'gpt-4.1-nano', messages })).choices[0]?.message.content,
+    DEFAULT_TEXT,
+    'requests are still served',
+  );
   const inFlight = client.chat.completions.create({ model: 'gpt-4.1-nano', messages });
   while (mock.requests.length < 2) await new Promise((resolve) => setTimeout(resolve, 10));
   server.child.kill('SIGTERM');

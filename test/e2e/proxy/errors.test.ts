@@ -40,12 +40,21 @@ function assertEnvelope(t: Tap, body: { error?: Record<string, unknown> }): void
 }
 
 async function post(path: string, body: string) {
-  const res = await fetch(`${gw.url}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.key}` }, body });
+  const res = await fetch(`${gw.url}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.key}` },
+    body,
+  });
   return { status: res.status, body: (await res.json()) as { error: Record<string, unknown> } };
 }
 
 t.test('a missing key is a 401 AuthenticationError', async (t) => {
-  const client = new OpenAI({ apiKey: 'unused', baseURL: `${gw.url}/v1`, maxRetries: 0, defaultHeaders: { Authorization: null } });
+  const client = new OpenAI({
+    apiKey: 'unused',
+    baseURL: `${gw.url}/v1`,
+    maxRetries: 0,
+    defaultHeaders: { Authorization: null },
+  });
   const err = await fail(client.chat.completions.create({ model: ALIAS, messages }));
   t.type(err, AuthenticationError, 'AuthenticationError');
   t.equal((err as APIError).code, 'invalid_api_key', 'code invalid_api_key');
@@ -78,7 +87,11 @@ t.test('an unknown model and a model the key may not use look the same: 404 mode
     t.equal((err as APIError).code, 'model_not_found', `${label}: code model_not_found`);
     t.equal((err as APIError).param, 'model', `${label}: param model`);
   }
-  t.equal((forbidden as APIError).message.replace(ALIAS, 'X'), (unknown as APIError).message.replace('no-such-model', 'X'), 'same message: existence is not revealed');
+  t.equal(
+    (forbidden as APIError).message.replace(ALIAS, 'X'),
+    (unknown as APIError).message.replace('no-such-model', 'X'),
+    'same message: existence is not revealed',
+  );
   const responses = await fail(gw.client(restrictedKey).responses.create({ model: ALIAS, input: 'hi' }));
   t.type(responses, NotFoundError, 'the Responses API refuses it too');
   nothingUpstream(t);
@@ -127,7 +140,9 @@ t.test('missing and mistyped parameters are named', async (t) => {
 
 t.test('a body over bodyLimitBytes is a 413', async (t) => {
   const big = 'x'.repeat(BODY_LIMIT * 2);
-  const err = await fail(gw.client().chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: big }] }));
+  const err = await fail(
+    gw.client().chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: big }] }),
+  );
   t.type(err, APIError, 'APIError');
   t.equal((err as APIError).status, 413, 'status 413');
   t.equal((err as APIError).code, 'request_too_large', 'code request_too_large');

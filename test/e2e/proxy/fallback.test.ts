@@ -28,7 +28,12 @@ const gw = await startGateway({
   configure: (raw) => {
     raw.upstream.headersTimeoutMs = HEADERS_TIMEOUT_MS;
     raw.providers.dead = { baseUrl: `http://127.0.0.1:${deadPort}/v1`, apiKey: 'sk-upstream-dead-SECRET0000' };
-    raw.models[REFUSED_FIRST] = { routes: [{ provider: 'dead', model: 'x' }, { provider: 'secondary', model: SECONDARY_MODEL }] };
+    raw.models[REFUSED_FIRST] = {
+      routes: [
+        { provider: 'dead', model: 'x' },
+        { provider: 'secondary', model: SECONDARY_MODEL },
+      ],
+    };
   },
 });
 t.teardown(async () => {
@@ -100,7 +105,11 @@ t.test('every route fails: the last status with an OpenAI body', async (t) => {
   });
   t.equal(res.status, 503, 'status of the last failure');
   const body = (await res.json()) as { error?: Record<string, unknown> };
-  t.same(Object.keys(body.error ?? {}).sort(), ['code', 'message', 'param', 'type'], 'a non-JSON upstream body becomes an OpenAI body');
+  t.same(
+    Object.keys(body.error ?? {}).sort(),
+    ['code', 'message', 'param', 'type'],
+    'a non-JSON upstream body becomes an OpenAI body',
+  );
 });
 
 t.test('every route hangs: 504', async (t) => {
@@ -114,7 +123,14 @@ t.test('every route hangs: 504', async (t) => {
 });
 
 t.test('upstream 401 echoing the provider key: 502 and no fragment of any key', async (t) => {
-  const echo = (key: string) => ({ error: { message: `Incorrect API key provided: ${key.slice(0, 12)}***${key.slice(-4)} (${key})`, type: 'invalid_request_error', param: null, code: 'invalid_api_key' } });
+  const echo = (key: string) => ({
+    error: {
+      message: `Incorrect API key provided: ${key.slice(0, 12)}***${key.slice(-4)} (${key})`,
+      type: 'invalid_request_error',
+      param: null,
+      code: 'invalid_api_key',
+    },
+  });
   primary.behave({ kind: 'error', status: 401, body: echo(PRIMARY_API_KEY) });
   secondary.behave({ kind: 'error', status: 403, body: echo(SECONDARY_API_KEY) });
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
@@ -138,7 +154,14 @@ t.test('upstream 401 on the primary only: the secondary answers', async (t) => {
 });
 
 t.test('upstream 400 is relayed in its envelope without fallback', async (t) => {
-  const body = { error: { message: "Invalid value for 'temperature': 9 is greater than the maximum of 2.", type: 'invalid_request_error', param: 'temperature', code: 'decimal_above_max_value' } };
+  const body = {
+    error: {
+      message: "Invalid value for 'temperature': 9 is greater than the maximum of 2.",
+      type: 'invalid_request_error',
+      param: 'temperature',
+      code: 'decimal_above_max_value',
+    },
+  };
   primary.behave({ kind: 'error', status: 400, body });
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',

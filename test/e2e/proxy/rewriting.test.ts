@@ -15,7 +15,15 @@ t.test('the provider key replaces the client key and client identity headers are
   const client = gw.client();
   await client.chat.completions.create(
     { model: ALIAS, messages },
-    { headers: { 'OpenAI-Organization': 'org-client', 'OpenAI-Project': 'proj_client', 'api-key': gw.key, 'x-api-key': gw.key, 'x-client-trace': 'keep-me' } },
+    {
+      headers: {
+        'OpenAI-Organization': 'org-client',
+        'OpenAI-Project': 'proj_client',
+        'api-key': gw.key,
+        'x-api-key': gw.key,
+        'x-client-trace': 'keep-me',
+      },
+    },
   );
   const rec = mock.requests[0];
   t.equal(rec?.headers.authorization, `Bearer ${PRIMARY_API_KEY}`, 'Authorization carries the provider key');
@@ -70,9 +78,21 @@ t.test('hop-by-hop headers, and headers named in Connection, stay at the gateway
 
 t.test('the model id is rewritten and unknown fields pass through unchanged', async (t) => {
   const extra = {
-    tools: [{ type: 'function' as const, function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }],
+    tools: [
+      {
+        type: 'function' as const,
+        function: {
+          name: 'get_weather',
+          description: 'Weather',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+        },
+      },
+    ],
     tool_choice: 'auto' as const,
-    response_format: { type: 'json_schema' as const, json_schema: { name: 'w', schema: { type: 'object', properties: { t: { type: 'number' } } }, strict: true } },
+    response_format: {
+      type: 'json_schema' as const,
+      json_schema: { name: 'w', schema: { type: 'object', properties: { t: { type: 'number' } } }, strict: true },
+    },
     metadata: { team: 'search', ticket: 'T-1' },
     temperature: 0.7,
     seed: 42,
@@ -84,13 +104,24 @@ t.test('the model id is rewritten and unknown fields pass through unchanged', as
   t.same(rest, { messages, ...extra, max_tokens: 50 }, 'every other field arrived exactly as sent');
 });
 
-t.test('the body reaches the upstream byte for byte but for the model id: spacing, number forms and escapes as sent', async (t) => {
-  const sent = `{\n  "messages": [{"role": "user", "content": "caf\\u00e9 \\"model\\": \\"x\\" 日本"}],\n  "temperature": 1.50, "seed": 4.2e1,\n  "model" : "${ALIAS}"\n}`;
-  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' }, body: sent });
-  t.equal(res.status, 200, 'served');
-  await res.arrayBuffer();
-  t.equal(mock.requests[0]?.text, sent.replace(`"${ALIAS}"`, `"${PRIMARY_MODEL}"`), 'only the model value changed');
-});
+t.test(
+  'the body reaches the upstream byte for byte but for the model id: spacing, number forms and escapes as sent',
+  async (t) => {
+    const sent = `{\n  "messages": [{"role": "user", "content": "caf\\u00e9 \\"model\\": \\"x\\" 日本"}],\n  "temperature": 1.50, "seed": 4.2e1,\n  "model" : "${ALIAS}"\n}`;
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
+      body: sent,
+    });
+    t.equal(res.status, 200, 'served');
+    await res.arrayBuffer();
+    t.equal(
+      mock.requests[0]?.text,
+      sent.replace(`"${ALIAS}"`, `"${PRIMARY_MODEL}"`),
+      'only the model value changed',
+    );
+  },
+);
 
 t.test('a field the SDK does not know still reaches the upstream', async (t) => {
   const future = { nested: [1, 'two', null, { deep: true }], n: 1.5e-7 };
@@ -100,25 +131,46 @@ t.test('a field the SDK does not know still reaches the upstream', async (t) => 
 
 t.test('__proto__ and constructor keys are data: forwarded as sent, not refused', async (t) => {
   const body = `{"model":"${ALIAS}","messages":${JSON.stringify(messages)},"metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}`;
-  const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' }, body });
+  const res = await fetch(`${gw.url}/v1/chat/completions`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
+    body,
+  });
   t.equal(res.status, 200, 'served');
   await res.arrayBuffer();
   const metadata = mock.requests[0]?.body.metadata;
-  t.same(Object.getOwnPropertyDescriptor(metadata, '__proto__')?.value, { polluted: true }, '__proto__ arrived as an ordinary key');
+  t.same(
+    Object.getOwnPropertyDescriptor(metadata, '__proto__')?.value,
+    { polluted: true },
+    '__proto__ arrived as an ordinary key',
+  );
   t.same(metadata?.constructor, { prototype: { x: 1 } }, 'constructor arrived as sent');
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype was touched');
 });
 
 t.test('Responses requests are rewritten the same way', async (t) => {
-  await gw.client().responses.create({ model: ALIAS, input: 'hi', metadata: { a: 'b' }, text: { format: { type: 'text' } } }, { headers: { 'OpenAI-Project': 'proj_client' } });
+  await gw
+    .client()
+    .responses.create(
+      { model: ALIAS, input: 'hi', metadata: { a: 'b' }, text: { format: { type: 'text' } } },
+      { headers: { 'OpenAI-Project': 'proj_client' } },
+    );
   const rec = mock.requests[0];
   t.equal(rec?.headers.authorization, `Bearer ${PRIMARY_API_KEY}`, 'provider key upstream');
   t.notOk(rec?.headers['openai-project'], 'OpenAI-Project removed');
-  t.same(rec?.body, { model: PRIMARY_MODEL, input: 'hi', metadata: { a: 'b' }, text: { format: { type: 'text' } } }, 'body forwarded with only the model changed');
+  t.same(
+    rec?.body,
+    { model: PRIMARY_MODEL, input: 'hi', metadata: { a: 'b' }, text: { format: { type: 'text' } } },
+    'body forwarded with only the model changed',
+  );
 });
 
 t.test('the provider account identity and upstream rate-limit headers are not relayed to the client', async (t) => {
-  mock.behave({ kind: 'error', status: 400, headers: { 'openai-organization': 'org-provider', 'x-ratelimit-limit-requests': '77' } });
+  mock.behave({
+    kind: 'error',
+    status: 400,
+    headers: { 'openai-organization': 'org-provider', 'x-ratelimit-limit-requests': '77' },
+  });
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${gw.key}` },

@@ -22,7 +22,11 @@ async function startRecordingProxy(targetOrigin: string) {
     const exchange = { chunks: [] as Buffer[], ended: false };
     exchanges.push(exchange);
     const { host: _host, connection: _connection, ...headers } = req.headers;
-    const upstream = await request(`${targetOrigin}${req.url}`, { method: 'POST', headers, body: Buffer.concat(await req.toArray()) });
+    const upstream = await request(`${targetOrigin}${req.url}`, {
+      method: 'POST',
+      headers,
+      body: Buffer.concat(await req.toArray()),
+    });
     const { 'transfer-encoding': _te, connection: _c, 'keep-alive': _ka, ...responseHeaders } = upstream.headers;
     res.writeHead(upstream.statusCode, responseHeaders);
     for await (const chunk of upstream.body) {
@@ -70,11 +74,20 @@ async function rawStream(path: string, body: object): Promise<{ status: number; 
     headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  return { status: res.statusCode, contentType: res.headers['content-type'], bytes: Buffer.from(await res.body.arrayBuffer()) };
+  return {
+    status: res.statusCode,
+    contentType: res.headers['content-type'],
+    bytes: Buffer.from(await res.body.arrayBuffer()),
+  };
 }
 
 t.test('chat SSE with include_usage is relayed byte for byte', async (t) => {
-  const res = await rawStream('/v1/chat/completions', { model: RECORDED, messages, stream: true, stream_options: { include_usage: true } });
+  const res = await rawStream('/v1/chat/completions', {
+    model: RECORDED,
+    messages,
+    stream: true,
+    stream_options: { include_usage: true },
+  });
   t.equal(res.status, 200, 'status 200');
   t.match(res.contentType, /^text\/event-stream/, 'event-stream content type');
   t.ok(proxy.bytes(0).length > 0, 'the upstream sent a body');
@@ -98,15 +111,26 @@ t.test('chat SSE without include_usage: only the usage-only event is removed', a
 t.test('chunks are relayed as they arrive', async (t) => {
   mock.behave({ kind: 'slow', chunkDelayMs: 40 });
   for (const include_usage of [false, true]) {
-    const stream = await client.chat.completions.create({ model: RECORDED, messages, stream: true, stream_options: { include_usage } });
+    const stream = await client.chat.completions.create({
+      model: RECORDED,
+      messages,
+      stream: true,
+      stream_options: { include_usage },
+    });
     let text = '';
     let upstreamEndedAtFirstContent: boolean | undefined;
     for await (const chunk of stream) {
       const content = chunk.choices[0]?.delta.content;
-      if (content && upstreamEndedAtFirstContent === undefined) upstreamEndedAtFirstContent = proxy.exchanges.at(-1)?.ended;
+      if (content && upstreamEndedAtFirstContent === undefined) {
+        upstreamEndedAtFirstContent = proxy.exchanges.at(-1)?.ended;
+      }
       text += content ?? '';
     }
-    t.equal(upstreamEndedAtFirstContent, false, `include_usage=${include_usage}: the first word arrived while the upstream was still sending`);
+    t.equal(
+      upstreamEndedAtFirstContent,
+      false,
+      `include_usage=${include_usage}: the first word arrived while the upstream was still sending`,
+    );
     t.equal(text, DEFAULT_TEXT, `include_usage=${include_usage}: the whole text arrived`);
   }
 });
@@ -132,7 +156,9 @@ t.test('a client that disconnects before the upstream answers aborts the upstrea
     return { kind: 'hang' };
   });
   const controller = new AbortController();
-  const pending = client.chat.completions.create({ model: ALIAS, messages, stream: true }, { signal: controller.signal }).catch((err: unknown) => err);
+  const pending = client.chat.completions
+    .create({ model: ALIAS, messages, stream: true }, { signal: controller.signal })
+    .catch((err: unknown) => err);
   await arrived;
   controller.abort();
   t.type(await pending, Error, 'the client call was aborted');
@@ -142,14 +168,26 @@ t.test('a client that disconnects before the upstream answers aborts the upstrea
 t.test('an upstream cut mid-stream ends the client stream with an error; the gateway stays healthy', async (t) => {
   for (const [label, create] of [
     ['chat', () => client.chat.completions.create({ model: ALIAS, messages, stream: true })],
-    ['chat include_usage', () => client.chat.completions.create({ model: ALIAS, messages, stream: true, stream_options: { include_usage: true } })],
+    [
+      'chat include_usage',
+      () =>
+        client.chat.completions.create({
+          model: ALIAS,
+          messages,
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
+    ],
   ] as const) {
     mock.behave({ kind: 'cut', afterChunks: 2 });
     const stream = await create();
     let text = '';
     const err = await (async () => {
       for await (const chunk of stream) text += chunk.choices[0]?.delta.content ?? '';
-    })().then(() => undefined, (e: unknown) => e);
+    })().then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     t.type(err, APIError, `${label}: the SDK iteration throws`);
     t.equal(text, WORDS.slice(0, 2).join(''), `${label}: the words sent before the cut arrived`);
   }

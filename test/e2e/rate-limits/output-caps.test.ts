@@ -19,10 +19,23 @@ function generatedFor(req: RecordedRequest): number {
 function answerFor(req: RecordedRequest): object {
   const generated = generatedFor(req);
   if (req.path.endsWith('/responses')) {
-    return { id: 'resp_1', object: 'response', status: 'completed', output: [], usage: { input_tokens: 8, output_tokens: generated, total_tokens: 8 + generated } };
+    return {
+      id: 'resp_1',
+      object: 'response',
+      status: 'completed',
+      output: [],
+      usage: { input_tokens: 8, output_tokens: generated, total_tokens: 8 + generated },
+    };
   }
   const choices = [{ index: 0, message: { role: 'assistant', content: 'x' }, finish_reason: 'length' }];
-  return { id: 'chatcmpl-1', object: 'chat.completion', created: 1, model: ALIAS, choices, usage: { prompt_tokens: 8, completion_tokens: generated, total_tokens: 8 + generated } };
+  return {
+    id: 'chatcmpl-1',
+    object: 'chat.completion',
+    created: 1,
+    model: ALIAS,
+    choices,
+    usage: { prompt_tokens: 8, completion_tokens: generated, total_tokens: 8 + generated },
+  };
 }
 
 const MESSAGES = '"messages":[{"role":"user","content":"hi"}]';
@@ -34,28 +47,49 @@ const VARIANTS: Array<{ path: string; body: string }> = [
   { path: '/v1/chat/completions', body: `{"model":"${ALIAS}",${MESSAGES},"max_tokens":10,"MAX_TOKENS":6000}` },
 ];
 
-t.test('20 concurrent requests of a 20k-TPM key get no more than 20k tokens generated, whatever cap names they use', async (t) => {
-  const { gw, mock } = await limitedGateway(t, { name: 'memory' }, { tier: { tpm: TPM } });
-  mock.behave((req) => ({ kind: 'error', status: 200, body: answerFor(req) }));
-  const answers = await Promise.all(
-    Array.from({ length: 20 }, async (_, i) => {
-      const { path, body } = VARIANTS[i % VARIANTS.length]!;
-      const res = await request(`${gw.url}${path}`, { method: 'POST', headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' }, body });
-      return { status: res.statusCode, body: (await res.body.json()) as any };
-    }),
-  );
-  const served = answers.filter((a) => a.status === 200);
-  const generated = served.reduce((sum, a) => sum + (a.body.usage.completion_tokens ?? a.body.usage.output_tokens), 0);
-  t.comment(`generated ${generated} tokens in ${served.length} served answers`);
-  t.ok(generated <= TPM, `${generated} tokens generated, within the ${TPM} TPM`);
-  t.ok(served.length > 0, 'some were served');
-  const refused = answers.filter((a) => a.status !== 200);
-  t.ok(refused.every((a) => a.status === 429 || a.body.error?.code === 'duplicate_member'), 'the others: 429, or 400 for an ambiguous body');
-  t.equal(refused.filter((a) => a.body.error?.code === 'duplicate_member').length, 8, 'the 8 ambiguous bodies refused');
-});
+t.test(
+  '20 concurrent requests of a 20k-TPM key get no more than 20k tokens generated, whatever cap names they use',
+  async (t) => {
+    const { gw, mock } = await limitedGateway(t, { name: 'memory' }, { tier: { tpm: TPM } });
+    mock.behave((req) => ({ kind: 'error', status: 200, body: answerFor(req) }));
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => {
+        const { path, body } = VARIANTS[i % VARIANTS.length]!;
+        const res = await request(`${gw.url}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
+          body,
+        });
+        return { status: res.statusCode, body: (await res.body.json()) as any };
+      }),
+    );
+    const served = answers.filter((a) => a.status === 200);
+    const generated = served.reduce(
+      (sum, a) => sum + (a.body.usage.completion_tokens ?? a.body.usage.output_tokens),
+      0,
+    );
+    t.comment(`generated ${generated} tokens in ${served.length} served answers`);
+    t.ok(generated <= TPM, `${generated} tokens generated, within the ${TPM} TPM`);
+    t.ok(served.length > 0, 'some were served');
+    const refused = answers.filter((a) => a.status !== 200);
+    t.ok(
+      refused.every((a) => a.status === 429 || a.body.error?.code === 'duplicate_member'),
+      'the others: 429, or 400 for an ambiguous body',
+    );
+    t.equal(
+      refused.filter((a) => a.body.error?.code === 'duplicate_member').length,
+      8,
+      'the 8 ambiguous bodies refused',
+    );
+  },
+);
 
 t.test("a cap above the model's maxOutputTokens reserves only what the model can generate", async (t) => {
-  const { gw } = await limitedGateway(t, { name: 'memory' }, { tier: { tpm: TPM }, configure: (raw) => (raw.models[ALIAS]!.maxOutputTokens = 1_000) });
+  const { gw } = await limitedGateway(
+    t,
+    { name: 'memory' },
+    { tier: { tpm: TPM }, configure: (raw) => (raw.models[ALIAS]!.maxOutputTokens = 1_000) },
+  );
   const res = await request(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
@@ -64,5 +98,8 @@ t.test("a cap above the model's maxOutputTokens reserves only what the model can
   await res.body.dump();
   t.equal(res.statusCode, 200, 'served, though 50,000 alone exceeds the TPM');
   const remaining = Number(res.headers['x-ratelimit-remaining-tokens']);
-  t.ok(remaining <= TPM - 2_000 && remaining > TPM - 2_100, `2 × 1,000 output tokens reserved, plus the prompt (remaining ${remaining})`);
+  t.ok(
+    remaining <= TPM - 2_000 && remaining > TPM - 2_100,
+    `2 × 1,000 output tokens reserved, plus the prompt (remaining ${remaining})`,
+  );
 });

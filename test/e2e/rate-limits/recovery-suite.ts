@@ -7,7 +7,14 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Test } from 'tap';
 import OpenAI from 'openai';
 import { ALIAS } from '../../helpers/gateway.js';
-import { assertEnvelope, exhaust, limitedGateway, messages, num, type Backend } from '../../helpers/rate-limit-harness.js';
+import {
+  assertEnvelope,
+  exhaust,
+  limitedGateway,
+  messages,
+  num,
+  type Backend,
+} from '../../helpers/rate-limit-harness.js';
 
 export function recoverySuite(t: Test, backend: Backend): void {
   t.test('a request after the retry-after-ms wait succeeds again', async (t) => {
@@ -44,7 +51,10 @@ export function recoverySuite(t: Test, backend: Backend): void {
     t.equal(rest.at(-1)?.status, 200, 'a retry was served');
     const announced = first!.retryAfterMs;
     t.ok(announced > 500 && announced <= 2_000, `the 429 announced a wait of ${announced} ms`);
-    t.ok(rest[0]!.at - first!.at >= announced - 50, `the SDK waited before retrying (${Math.round(rest[0]!.at - first!.at)} ms)`);
+    t.ok(
+      rest[0]!.at - first!.at >= announced - 50,
+      `the SDK waited before retrying (${Math.round(rest[0]!.at - first!.at)} ms)`,
+    );
     // A retry sent before the bucket refilled would be refused again: one wait that long was enough.
     t.same(attempts.map((a) => a.status), [429, 200], 'the call took about the announced wait: one wait, then served');
   });
@@ -60,22 +70,40 @@ export function recoverySuite(t: Test, backend: Backend): void {
     t.equal(limited.secondary!.requests.length, 1, 'the secondary answered the third');
   });
 
-  t.test('provider accounts out of room on every route: a 429 with their wait, and the key keeps its request', async (t) => {
-    // The key may make 3 requests a minute, the only provider account 2: requests 3 and 4 are the provider's to refuse.
-    const limited = await limitedGateway(t, backend, { tier: { rpm: 3 }, configure: (raw) => (raw.providers.primary!.limits = { rpm: 2 }) });
-    for (let i = 1; i <= 2; i++) t.equal((await limited.chat()).status, 200, `request ${i} is served`);
-    for (const n of [3, 4]) {
-      const refused = await limited.chat();
-      t.equal(refused.status, 429, `request ${n} is refused with 429`);
-      assertEnvelope(t, refused.body, { type: 'requests', code: 'rate_limit_exceeded', param: null }, `request ${n}`);
-      t.match(refused.body.error.message, /upstream capacity shared by all keys.*Limit 2, Used 2, Requested 1\. Please try again in/, 'the message names the shared upstream limit');
-      const waitMs = num(refused.headers, 'retry-after-ms');
-      t.ok(waitMs > 25_000 && waitMs <= 30_000, `retry-after-ms is the provider's wait, one interval of 30 s (${waitMs})`);
-      t.equal(num(refused.headers, 'retry-after'), Math.ceil(waitMs / 1_000), 'retry-after in whole seconds');
-    }
-    // Without the refunds, request 4 would have been the key's 4th of 3 and refused by the key's own limit.
-    t.equal(limited.mock.requests.length, 2, 'nothing more reached the upstream');
-  });
+  t.test(
+    'provider accounts out of room on every route: a 429 with their wait, and the key keeps its request',
+    async (t) => {
+      // The key may make 3 requests a minute, the only provider account 2: requests 3 and 4 are the provider's to refuse.
+      const limited = await limitedGateway(t, backend, {
+        tier: { rpm: 3 },
+        configure: (raw) => (raw.providers.primary!.limits = { rpm: 2 }),
+      });
+      for (let i = 1; i <= 2; i++) t.equal((await limited.chat()).status, 200, `request ${i} is served`);
+      for (const n of [3, 4]) {
+        const refused = await limited.chat();
+        t.equal(refused.status, 429, `request ${n} is refused with 429`);
+        assertEnvelope(
+          t,
+          refused.body,
+          { type: 'requests', code: 'rate_limit_exceeded', param: null },
+          `request ${n}`,
+        );
+        t.match(
+          refused.body.error.message,
+          /upstream capacity shared by all keys.*Limit 2, Used 2, Requested 1\. Please try again in/,
+          'the message names the shared upstream limit',
+        );
+        const waitMs = num(refused.headers, 'retry-after-ms');
+        t.ok(
+          waitMs > 25_000 && waitMs <= 30_000,
+          `retry-after-ms is the provider's wait, one interval of 30 s (${waitMs})`,
+        );
+        t.equal(num(refused.headers, 'retry-after'), Math.ceil(waitMs / 1_000), 'retry-after in whole seconds');
+      }
+      // Without the refunds, request 4 would have been the key's 4th of 3 and refused by the key's own limit.
+      t.equal(limited.mock.requests.length, 2, 'nothing more reached the upstream');
+    },
+  );
 
   t.test('with several routes out of room, the refusal that ends soonest answers', async (t) => {
     const limited = await limitedGateway(t, backend, {

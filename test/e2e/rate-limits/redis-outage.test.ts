@@ -57,7 +57,11 @@ t.test('failMode open: serving continues while Redis is down', async (t) => {
   for (let i = 2; i <= 3; i++) {
     const value = await answered(limited.chat());
     t.equal(value === 'no answer' ? value : value.status, 200, `request ${i} passes with Redis down`);
-    t.not(value, 'no answer', `and promptly: answered, though a command could wait ${COMMAND_TIMEOUT_MS / 60_000} minutes`);
+    t.not(
+      value,
+      'no answer',
+      `and promptly: answered, though a command could wait ${COMMAND_TIMEOUT_MS / 60_000} minutes`,
+    );
   }
   // The in-memory fallback has counted 2 of 3: if it still answered, only one more would pass.
   await server.restart();
@@ -80,8 +84,17 @@ t.test('failMode closed: an OpenAI-shaped 503 at once while Redis is down', asyn
   for (let i = 2; i <= 4; i++) {
     const value = await answered(limited.chat());
     t.equal(value === 'no answer' ? value : value.status, 503, `request ${i} gets 503`);
-    assertEnvelope(t, value === 'no answer' ? undefined : value.body, { type: 'server_error', code: 'limiter_unavailable', param: null }, `request ${i}`);
-    t.not(value, 'no answer', `without hanging: answered, though a command could wait ${COMMAND_TIMEOUT_MS / 60_000} minutes`);
+    assertEnvelope(
+      t,
+      value === 'no answer' ? undefined : value.body,
+      { type: 'server_error', code: 'limiter_unavailable', param: null },
+      `request ${i}`,
+    );
+    t.not(
+      value,
+      'no answer',
+      `without hanging: answered, though a command could wait ${COMMAND_TIMEOUT_MS / 60_000} minutes`,
+    );
   }
   t.equal(limited.mock.requests.length, 1, 'nothing was sent upstream while limits could not be checked');
   await server.restart();
@@ -100,5 +113,8 @@ t.test('shutting down while Redis is down does not hang', async (t) => {
   t.equal(outcome, 'closed', 'the gateway closes while Redis is still down');
   await closing;
   // What ends the wait: the flush gives up on Redis (a bounded wait), it does not wait for it to come back.
-  t.ok(limited.gw.logs.entries().some((e) => /usage writes still pending .* at shutdown/.test(e.msg)), 'the usage write it could not make is reported lost');
+  t.ok(
+    limited.gw.logs.entries().some((e) => /usage writes still pending .* at shutdown/.test(e.msg)),
+    'the usage write it could not make is reported lost',
+  );
 });

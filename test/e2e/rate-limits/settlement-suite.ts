@@ -6,7 +6,16 @@
 import type { Test } from 'tap';
 import { ALIAS } from '../../helpers/gateway.js';
 import { estimatePromptTokens } from '../../../src/openai/prompt-tokens.js';
-import { MOCK_TOTAL_TOKENS, PROMPT_ESTIMATE, limitedGateway, messages, num, parseDuration, refilledSince, type Backend } from '../../helpers/rate-limit-harness.js';
+import {
+  MOCK_TOTAL_TOKENS,
+  PROMPT_ESTIMATE,
+  limitedGateway,
+  messages,
+  num,
+  parseDuration,
+  refilledSince,
+  type Backend,
+} from '../../helpers/rate-limit-harness.js';
 
 export function settlementSuite(t: Test, backend: Backend): void {
   t.test('x-ratelimit-* headers on non-stream and stream answers', async (t) => {
@@ -34,10 +43,35 @@ export function settlementSuite(t: Test, backend: Backend): void {
     // Each later request: its reservation on top of the real usage (17) of every earlier one.
     let used = MOCK_TOTAL_TOKENS;
     const later = [
-      ['stream', () => client.chat.completions.create({ model: ALIAS, messages, max_tokens: 100, stream: true }).withResponse()],
-      ['stream with include_usage', () => client.chat.completions.create({ model: ALIAS, messages, max_tokens: 100, stream: true, stream_options: { include_usage: true } }).withResponse()],
-      ['responses stream', () => client.responses.create({ model: ALIAS, input: 'hi', max_output_tokens: 100, stream: true }).withResponse()],
-      ['non-stream', () => client.chat.completions.create({ model: ALIAS, messages, max_tokens: 100 }).withResponse()],
+      [
+        'stream',
+        () =>
+          client.chat.completions.create({ model: ALIAS, messages, max_tokens: 100, stream: true }).withResponse(),
+      ],
+      [
+        'stream with include_usage',
+        () =>
+          client.chat.completions
+            .create({
+              model: ALIAS,
+              messages,
+              max_tokens: 100,
+              stream: true,
+              stream_options: { include_usage: true },
+            })
+            .withResponse(),
+      ],
+      [
+        'responses stream',
+        () =>
+          client.responses
+            .create({ model: ALIAS, input: 'hi', max_output_tokens: 100, stream: true })
+            .withResponse(),
+      ],
+      [
+        'non-stream',
+        () => client.chat.completions.create({ model: ALIAS, messages, max_tokens: 100 }).withResponse(),
+      ],
     ] as const;
     for (const [i, [label, send]] of later.entries()) {
       const { data, response } = await send();
@@ -49,11 +83,20 @@ export function settlementSuite(t: Test, backend: Backend): void {
       t.equal(num(h, 'x-ratelimit-remaining-requests'), 8 - i, `${label}: remaining-requests down by one`);
       const resetRequests = parseDuration(h.get('x-ratelimit-reset-requests'));
       const full = (i + 2) * 6_000;
-      t.ok(resetRequests <= full && resetRequests >= full - (performance.now() - started) - 1, `${label}: reset-requests ${h.get('x-ratelimit-reset-requests')} is ${(i + 2) * 6} s minus test time`);
+      t.ok(
+        resetRequests <= full && resetRequests >= full - (performance.now() - started) - 1,
+        `${label}: reset-requests ${h.get('x-ratelimit-reset-requests')} is ${(i + 2) * 6} s minus test time`,
+      );
       const remainingTokens = num(h, 'x-ratelimit-remaining-tokens');
       const expected = 1_200 - used - own;
-      t.ok(remainingTokens >= expected && remainingTokens <= expected + refilledSince(started, 1_200), `${label}: remaining-tokens ${remainingTokens} ≈ ${expected} (earlier reservations settled to real usage)`);
-      t.ok(parseDuration(h.get('x-ratelimit-reset-tokens')) > 0, `${label}: reset-tokens is a duration (${h.get('x-ratelimit-reset-tokens')})`);
+      t.ok(
+        remainingTokens >= expected && remainingTokens <= expected + refilledSince(started, 1_200),
+        `${label}: remaining-tokens ${remainingTokens} ≈ ${expected} (earlier reservations settled to real usage)`,
+      );
+      t.ok(
+        parseDuration(h.get('x-ratelimit-reset-tokens')) > 0,
+        `${label}: reset-tokens is a duration (${h.get('x-ratelimit-reset-tokens')})`,
+      );
       used += MOCK_TOTAL_TOKENS;
     }
   });
@@ -73,13 +116,20 @@ export function settlementSuite(t: Test, backend: Backend): void {
       const remaining = num(response.headers, 'x-ratelimit-remaining-tokens');
       const expected = 6_000 - used - reservation;
       const unrefunded = Math.max(0, 6_000 - (requests + 1) * reservation);
-      t.ok(remaining >= expected && remaining <= expected + refilledSince(started, 6_000), `after ${label}: remaining-tokens ${remaining} ≈ ${expected} (without refunds: ${unrefunded})`);
+      t.ok(
+        remaining >= expected && remaining <= expected + refilledSince(started, 6_000),
+        `after ${label}: remaining-tokens ${remaining} ≈ ${expected} (without refunds: ${unrefunded})`,
+      );
       used += MOCK_TOTAL_TOKENS; // this probe's own usage
     };
 
     const first = await client.chat.completions.create(big).withResponse();
     await limited.settled(++requests);
-    t.equal(num(first.response.headers, 'x-ratelimit-remaining-tokens'), 6_000 - reservation, 'the first request reserved prompt + max_tokens');
+    t.equal(
+      num(first.response.headers, 'x-ratelimit-remaining-tokens'),
+      6_000 - reservation,
+      'the first request reserved prompt + max_tokens',
+    );
     used += first.data.usage!.total_tokens;
     await remainingOnNext('a non-stream answer');
 
@@ -92,9 +142,15 @@ export function settlementSuite(t: Test, backend: Backend): void {
     limited.mock.behave((req) => (req.body?.stream ? { kind: 'slow', chunkDelayMs: 300 } : { kind: 'ok' }));
     const aborted = await client.chat.completions.create({ ...big, stream: true });
     for await (const chunk of aborted) if (chunk.choices[0]?.delta.content) break; // leaves after the first word
-    const line = await limited.gw.logs.waitFor((e) => e.msg === 'request completed' && e.stream === true && e.completed === false, 5_000);
+    const line = await limited.gw.logs.waitFor(
+      (e) => e.msg === 'request completed' && e.stream === true && e.completed === false,
+      5_000,
+    );
     requests += 1;
-    t.ok(line.usage.estimated && line.usage.totalTokens < 50, `the aborted stream was settled to its estimated usage (${line.usage.totalTokens})`);
+    t.ok(
+      line.usage.estimated && line.usage.totalTokens < 50,
+      `the aborted stream was settled to its estimated usage (${line.usage.totalTokens})`,
+    );
     used += line.usage.totalTokens;
     await remainingOnNext('an aborted stream');
   });

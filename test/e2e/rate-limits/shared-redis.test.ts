@@ -41,5 +41,8 @@ t.test(`${REQUESTS} concurrent requests across two instances, tier rpm ${RPM}: e
   const refusedBy = new Set(answers.flatMap((a, i) => (a.status === 429 ? [i % 2] : [])));
   t.same([...refusedBy].sort(), [0, 1], 'both instances refused requests');
   t.ok(servedBy.size >= 1, `the successes came from instance(s) ${[...servedBy].join(', ')}`);
-  t.ok(answers.filter((a) => a.status === 429).every((a) => a.body?.error?.type === 'requests'), 'every 429 is an rpm refusal');
+  t.ok(
+    answers.filter((a) => a.status === 429).every((a) => a.body?.error?.type === 'requests'),
+    'every 429 is an rpm refusal',
+  );
 });

@@ -3,7 +3,14 @@
 // a key, and JSON answers larger than the buffering bound.
 import http from 'node:http';
 import t from 'tap';
-import { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError, UnprocessableEntityError } from 'openai';
+import {
+  APIError,
+  BadRequestError,
+  InternalServerError,
+  NotFoundError,
+  RateLimitError,
+  UnprocessableEntityError,
+} from 'openai';
 import { ALIAS, PRIMARY_API_KEY, SECONDARY_API_KEY, SECONDARY_MODEL, gatewayFixture } from '../../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT } from '../../helpers/mock-upstream.js';
 
@@ -14,7 +21,12 @@ const fixture = await gatewayFixture(t, {
   configure: (raw) => {
     raw.upstream.maxBufferedAnswerBytes = MAX_BUFFERED;
     raw.providers.keyless = { baseUrl: 'http://127.0.0.1:9/v1' }; // apiKey unset; nothing listens there either
-    raw.models['keyless-first'] = { routes: [{ provider: 'keyless', model: 'x' }, { provider: 'secondary', model: SECONDARY_MODEL }] };
+    raw.models['keyless-first'] = {
+      routes: [
+        { provider: 'keyless', model: 'x' },
+        { provider: 'secondary', model: SECONDARY_MODEL },
+      ],
+    };
     raw.models['keyless-only'] = { routes: [{ provider: 'keyless', model: 'x' }] };
   },
 });
@@ -47,7 +59,12 @@ function leaks(text: string): string[] {
   return found;
 }
 const echoing = (key: string, type = 'invalid_request_error') => ({
-  error: { message: `Incorrect API key provided: ${key}. Shown as ${key.slice(0, 7)}****************${key.slice(-4)} or ...${key.slice(-4)} or ${key.slice(3, 15)}.`, type, param: null, code: 'echo' },
+  error: {
+    message: `Incorrect API key provided: ${key}. Shown as ${key.slice(0, 7)}****************${key.slice(-4)} or ...${key.slice(-4)} or ${key.slice(3, 15)}.`,
+    type,
+    param: null,
+    code: 'echo',
+  },
 });
 
 t.test('a provider key echoed in an upstream 400 reaches neither the client nor the logs', async (t) => {
@@ -55,7 +72,11 @@ t.test('a provider key echoed in an upstream 400 reaches neither the client nor 
   const res = await post({ model: ALIAS, messages });
   const text = `${JSON.stringify([...res.headers])}${await res.text()}`;
   t.equal(res.status, 400, 'the client error is relayed with its status');
-  t.match(JSON.parse(text.slice(text.indexOf('{"error"'))), { error: { message: /^Incorrect API key provided: \[redacted\]/, code: 'echo' } }, 'the message, redacted');
+  t.match(
+    JSON.parse(text.slice(text.indexOf('{"error"'))),
+    { error: { message: /^Incorrect API key provided: \[redacted\]/, code: 'echo' } },
+    'the message, redacted',
+  );
   t.same(leaks(text), [], 'no piece of a provider key in the answer');
   t.equal(secondary.requests.length, 0, 'a client error does not fall through');
   const err = await fail(client.chat.completions.create({ model: ALIAS, messages }));
@@ -70,8 +91,13 @@ t.test('provider keys echoed in a 500 and a 429 reach neither the client nor the
   const text = await res.text();
   t.equal(res.status, 429, 'the last failure sets the status');
   t.same(leaks(text), [], 'no piece of a provider key in the answer');
-  await gw.logs.waitFor((e) => e.msg === 'upstream attempt failed; trying the next route' && e.provider === 'secondary');
-  t.ok(gw.logs.entries().some((e) => e.provider === 'primary' && /\[redacted\]/.test(e.upstreamMessage ?? '')), 'the attempt is logged with its redacted message');
+  await gw.logs.waitFor(
+    (e) => e.msg === 'upstream attempt failed; trying the next route' && e.provider === 'secondary',
+  );
+  t.ok(
+    gw.logs.entries().some((e) => e.provider === 'primary' && /\[redacted\]/.test(e.upstreamMessage ?? '')),
+    'the attempt is logged with its redacted message',
+  );
   t.same(leaks(gw.logs.lines.join('\n')), [], 'no piece of a provider key in any log line');
   const err = await fail(client.chat.completions.create({ model: ALIAS, messages }));
   t.type(err, RateLimitError, 'the SDK raises RateLimitError');
@@ -79,7 +105,11 @@ t.test('provider keys echoed in a 500 and a 429 reach neither the client nor the
 });
 
 t.test('a 200 with a truncated JSON body is a 502, and the next route answers when there is one', async (t) => {
-  const truncated = { kind: 'raw' as const, status: 200, text: '{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"mess' };
+  const truncated = {
+    kind: 'raw' as const,
+    status: 200,
+    text: '{"id":"chatcmpl-1","object":"chat.completion","choices":[{"index":0,"mess',
+  };
   primary.behave(truncated);
   const completion = await client.chat.completions.create({ model: ALIAS, messages });
   t.equal(completion.choices[0]?.message.content, DEFAULT_TEXT, 'the secondary answered');
@@ -104,7 +134,11 @@ t.test('every route failing: one OpenAI-shaped error that names each provider tr
   const body = (await res.json()) as { error: { message: string } };
   t.equal(res.status, 404, 'the last failure sets the status');
   t.same(envelopeKeys(body), ['code', 'message', 'param', 'type'], "OpenAI's envelope");
-  t.match(body.error.message, /^All 2 routes failed: primary: 500 The server had an error.*; secondary: 404 Not Found$/, 'both providers, each with its message');
+  t.match(
+    body.error.message,
+    /^All 2 routes failed: primary: 500 The server had an error.*; secondary: 404 Not Found$/,
+    'both providers, each with its message',
+  );
   const err = await fail(client.chat.completions.create({ model: ALIAS, messages }));
   t.type(err, NotFoundError, 'the SDK raises NotFoundError');
 });
@@ -130,7 +164,12 @@ t.test('a client sending Expect: 100-continue gets the answer, and Expect is not
     let continued = false;
     const req = http.request(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
-      headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), expect: '100-continue' },
+      headers: {
+        authorization: `Bearer ${gw.key}`,
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(body),
+        expect: '100-continue',
+      },
     });
     req.on('continue', () => {
       continued = true;
@@ -138,7 +177,10 @@ t.test('a client sending Expect: 100-continue gets the answer, and Expect is not
     });
     req.on('response', (res) => {
       let text = '';
-      res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk)).on('end', () => resolve({ status: res.statusCode ?? 0, text, continued }));
+      res
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (text += chunk))
+        .on('end', () => resolve({ status: res.statusCode ?? 0, text, continued }));
     });
     req.on('error', reject);
   });
@@ -151,7 +193,10 @@ t.test('a client sending Expect: 100-continue gets the answer, and Expect is not
 t.test('a provider without an apiKey is skipped; a model with no other provider is a 503', async (t) => {
   const completion = await client.chat.completions.create({ model: 'keyless-first', messages });
   t.equal(completion.choices[0]?.message.content, DEFAULT_TEXT, 'the credentialed route answered');
-  t.notOk(gw.logs.entries().some((e) => e.provider === 'keyless'), 'no attempt was made (or logged) on the keyless provider');
+  t.notOk(
+    gw.logs.entries().some((e) => e.provider === 'keyless'),
+    'no attempt was made (or logged) on the keyless provider',
+  );
   const err = await fail(client.chat.completions.create({ model: 'keyless-only', messages }));
   t.type(err, InternalServerError, 'InternalServerError');
   t.equal((err as APIError).status, 503, 'status 503');
@@ -163,7 +208,16 @@ t.test('a JSON answer larger than maxBufferedAnswerBytes is streamed through who
   primary.behave({ kind: 'huge', bytes: 5 * 1024 * 1024 });
   const completion = await client.chat.completions.create({ model: ALIAS, messages });
   const content = completion.choices[0]?.message.content ?? '';
-  t.ok(content.length >= 5 * 1024 * 1024 && content.startsWith('lorem ipsum'), `the whole answer arrived (${content.length} chars)`);
-  const line = await gw.logs.waitFor((e) => e.msg === 'request completed' && e.usage?.completionTokens === completion.usage?.completion_tokens);
-  t.match(line.usage, { promptTokens: DEFAULT_PROMPT_TOKENS, estimated: false }, "the upstream's own usage was recorded");
+  t.ok(
+    content.length >= 5 * 1024 * 1024 && content.startsWith('lorem ipsum'),
+    `the whole answer arrived (${content.length} chars)`,
+  );
+  const line = await gw.logs.waitFor(
+    (e) => e.msg === 'request completed' && e.usage?.completionTokens === completion.usage?.completion_tokens,
+  );
+  t.match(
+    line.usage,
+    { promptTokens: DEFAULT_PROMPT_TOKENS, estimated: false },
+    "the upstream's own usage was recorded",
+  );
 });

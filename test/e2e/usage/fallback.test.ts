@@ -2,7 +2,15 @@
 // with the usage the secondary reported, and its log line names the secondary as the provider.
 import t, { type Test } from 'tap';
 import { hashKey, staticKeyId } from '../../../src/keys/api-key.js';
-import { adminApi, adminOnRedis, expectedCostUsd, flushUsage, poll, sumRows, uniquePrefix } from '../../helpers/admin-http.js';
+import {
+  adminApi,
+  adminOnRedis,
+  expectedCostUsd,
+  flushUsage,
+  poll,
+  sumRows,
+  uniquePrefix,
+} from '../../helpers/admin-http.js';
 import { ALIAS, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { DEFAULT_TEXT, startMockUpstream, wordChunks } from '../../helpers/mock-upstream.js';
 import { startRedis } from '../../helpers/redis.js';
@@ -21,7 +29,12 @@ t.beforeEach(() => {
   secondary.reset();
 });
 
-const SECONDARY_USAGE = { promptTokens: 40, cachedTokens: 8, completionTokens: wordChunks(DEFAULT_TEXT).length, reasoningTokens: 0 };
+const SECONDARY_USAGE = {
+  promptTokens: 40,
+  cachedTokens: 8,
+  completionTokens: wordChunks(DEFAULT_TEXT).length,
+  reasoningTokens: 0,
+};
 
 async function gateway(t: Test): Promise<Gateway> {
   const gw = await startGateway({
@@ -44,21 +57,44 @@ async function checkOnce(t: Test, gw: Gateway, calls: number): Promise<void> {
   const completed = completedLines();
   t.equal(completed.length, calls, 'one completion line per request');
   for (const line of completed) {
-    t.match(line, { keyId, model: ALIAS, provider: 'secondary', status: 200, attempts: 2, usage: { ...SECONDARY_USAGE, estimated: false } }, 'the line names the route that answered, with its usage');
+    t.match(
+      line,
+      {
+        keyId,
+        model: ALIAS,
+        provider: 'secondary',
+        status: 200,
+        attempts: 2,
+        usage: { ...SECONDARY_USAGE, estimated: false },
+      },
+      'the line names the route that answered, with its usage',
+    );
   }
   const failed = gw.logs.entries().filter((e) => String(e.msg).startsWith('upstream attempt failed'));
   t.equal(failed.length, calls, 'each request logged the primary failing once');
   t.match(failed[0], { provider: 'primary', status: 500 }, 'the failed attempt was the primary');
 
   const totals = sumRows(await adminApi(gw.url).usage({ keyId }));
-  t.match(totals, { requests: calls, estimatedRequests: 0, promptTokens: calls * 40, cachedTokens: calls * 8, completionTokens: calls * SECONDARY_USAGE.completionTokens }, 'usage counted once per request, from the secondary');
+  t.match(
+    totals,
+    {
+      requests: calls,
+      estimatedRequests: 0,
+      promptTokens: calls * 40,
+      cachedTokens: calls * 8,
+      completionTokens: calls * SECONDARY_USAGE.completionTokens,
+    },
+    'usage counted once per request, from the secondary',
+  );
   t.ok(Math.abs(totals.costUsd - calls * expectedCostUsd(SECONDARY_USAGE)) < 1e-9, 'cost of the secondary answer only');
 }
 
 t.test('primary 500 → secondary answers: usage counted once, for the secondary', async (t) => {
   const gw = await gateway(t);
   primary.behave({ kind: 'error', status: 500 });
-  const completion = await gw.client().chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }] });
+  const completion = await gw
+    .client()
+    .chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }] });
   t.equal(completion.choices[0]?.message.content, DEFAULT_TEXT, 'the secondary answered');
   t.equal(completion.usage?.prompt_tokens, 40, 'with its usage');
   t.equal(primary.requests.length, 1, 'the primary was tried once');
@@ -69,7 +105,9 @@ t.test('primary 500 → secondary streams: usage counted once per request, for t
   const gw = await gateway(t);
   primary.behave({ kind: 'error', status: 500 });
   let text = '';
-  for await (const chunk of await gw.client().chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }], stream: true })) {
+  for await (const chunk of await gw
+    .client()
+    .chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }], stream: true })) {
     text += chunk.choices[0]?.delta.content ?? '';
   }
   t.equal(text, DEFAULT_TEXT, 'the chat stream came from the secondary');

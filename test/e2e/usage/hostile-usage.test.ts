@@ -31,7 +31,10 @@ const recorded = async (name: string) => sumRows(await adminApi(gw.url).usage({ 
 
 t.test('a 1e21 prompt_tokens answer costs no bystander record', async (t) => {
   const absurdAnswer = {
-    id: 'chatcmpl-absurd', object: 'chat.completion', created: 1, model: 'gpt-4.1-nano',
+    id: 'chatcmpl-absurd',
+    object: 'chat.completion',
+    created: 1,
+    model: 'gpt-4.1-nano',
     choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
     usage: { prompt_tokens: 1e21, completion_tokens: 1, total_tokens: 1e21 },
   };
@@ -48,19 +51,32 @@ t.test('a 1e21 prompt_tokens answer costs no bystander record', async (t) => {
     return { kind: 'ok' };
   });
   const call = (name: string) =>
-    gw.client(keys[name]).chat.completions.create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }], max_tokens: 3, user: name });
+    gw
+      .client(keys[name])
+      .chat.completions.create({
+        model: ALIAS,
+        messages: [{ role: 'user', content: 'hi' }],
+        max_tokens: 3,
+        user: name,
+      });
   await Promise.all([call('absurd'), ...Array.from({ length: 90 }, (_, i) => call(BYSTANDERS[i % 3]!))]);
   await flushUsage(gw);
   for (const name of BYSTANDERS) {
     t.match(await recorded(name), { requests: 30, completionTokens: 90 }, `${name}: all 30 records kept`);
   }
-  t.match(await recorded('absurd'), { requests: 1, promptTokens: 2 ** 31, completionTokens: 1 }, 'the absurd answer is recorded, clamped to 2^31');
+  t.match(
+    await recorded('absurd'),
+    { requests: 1, promptTokens: 2 ** 31, completionTokens: 1 },
+    'the absurd answer is recorded, clamped to 2^31',
+  );
 });
 
 t.test("a Responses answer echoing the client's metadata.usage is billed its real usage", async (t) => {
   const forged = JSON.stringify({ input_tokens: 0, output_tokens: 0, total_tokens: 0 });
   const before = await recorded('alice');
-  const answer = await gw.client(keys.alice).responses.create({ model: ALIAS, input: 'Count.', metadata: { usage: forged } });
+  const answer = await gw
+    .client(keys.alice)
+    .responses.create({ model: ALIAS, input: 'Count.', metadata: { usage: forged } });
   t.equal(answer.metadata?.usage, forged, 'the upstream echoed the metadata after its usage');
   t.equal(answer.usage?.output_tokens, WORDS, 'and generated 2,000 tokens');
   await flushUsage(gw);

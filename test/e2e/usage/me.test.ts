@@ -22,7 +22,10 @@ async function gateway(t: Test, useRedis: boolean): Promise<Gateway> {
     configure: (raw) => {
       raw.admin = { token: ADMIN_TOKEN };
       if (useRedis) raw.redis = { url: redis.url, keyPrefix: PREFIX };
-      raw.models[OTHER_ALIAS] = { routes: [{ provider: 'primary', model: OTHER_ALIAS }], pricing: { input: 0.4, output: 1.6 } };
+      raw.models[OTHER_ALIAS] = {
+        routes: [{ provider: 'primary', model: OTHER_ALIAS }],
+        pricing: { input: 0.4, output: 1.6 },
+      };
     },
   });
   t.teardown(() => gw.close());
@@ -38,15 +41,35 @@ interface Me {
   limits: Record<string, number>;
   models: string[];
   expiresAt: string | null;
-  usageThisMonth: { month: string; requests: number; promptTokens: number; cachedTokens: number; completionTokens: number; reasoningTokens: number; costUsd: number };
+  usageThisMonth: {
+    month: string;
+    requests: number;
+    promptTokens: number;
+    cachedTokens: number;
+    completionTokens: number;
+    reasoningTokens: number;
+    costUsd: number;
+  };
   budget: { monthlyUsd: number; spentUsd: number; remainingUsd: number } | null;
 }
 
-const ONE_CALL = { promptTokens: 20, cachedTokens: 4, completionTokens: wordChunks(DEFAULT_TEXT).length + 2, reasoningTokens: 2 };
+const ONE_CALL = {
+  promptTokens: 20,
+  cachedTokens: 4,
+  completionTokens: wordChunks(DEFAULT_TEXT).length + 2,
+  reasoningTokens: 2,
+};
 
 async function scenario(t: Test, useRedis: boolean): Promise<void> {
   const gw = await gateway(t, useRedis);
-  const created = await adminApi(gw.url).createKey({ name: 'me-key', tier: 'tier-1', team: 'platform', models: [ALIAS], budgetUsd: 0.5, expiresAt: '2099-01-01' });
+  const created = await adminApi(gw.url).createKey({
+    name: 'me-key',
+    tier: 'tier-1',
+    team: 'platform',
+    models: [ALIAS],
+    budgetUsd: 0.5,
+    expiresAt: '2099-01-01',
+  });
   const client = gw.client(created.key);
   const fresh = await client.get<Me>('/me');
   const month = new Date().toISOString().slice(0, 7);
@@ -61,7 +84,16 @@ async function scenario(t: Test, useRedis: boolean): Promise<void> {
       limits: { rpm: 500, rpd: 10_000, tpm: 200_000 },
       models: [ALIAS],
       expiresAt: '2099-01-01T00:00:00.000Z',
-      usageThisMonth: { month, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costUsd: 0, estimatedRequests: 0 },
+      usageThisMonth: {
+        month,
+        requests: 0,
+        promptTokens: 0,
+        cachedTokens: 0,
+        completionTokens: 0,
+        reasoningTokens: 0,
+        costUsd: 0,
+        estimatedRequests: 0,
+      },
       budget: { monthlyUsd: 0.5, spentUsd: 0, remainingUsd: 0.5 },
     },
     'a new key: its tier, limits, models, no usage, the whole budget left',
@@ -74,7 +106,14 @@ async function scenario(t: Test, useRedis: boolean): Promise<void> {
   const cost = 2 * expectedCostUsd(ONE_CALL);
   t.match(
     me.usageThisMonth,
-    { month, requests: 2, promptTokens: 40, cachedTokens: 8, completionTokens: 2 * ONE_CALL.completionTokens, reasoningTokens: 4 },
+    {
+      month,
+      requests: 2,
+      promptTokens: 40,
+      cachedTokens: 8,
+      completionTokens: 2 * ONE_CALL.completionTokens,
+      reasoningTokens: 4,
+    },
     'usage this month: the two calls',
   );
   t.ok(Math.abs(me.usageThisMonth.costUsd - cost) < 1e-9, `usage this month costs ${cost}`);
@@ -84,13 +123,31 @@ async function scenario(t: Test, useRedis: boolean): Promise<void> {
   const unlimited = await gw.client().get<Me>('/me');
   t.match(
     unlimited,
-    { id: staticKeyId(hashKey(gw.key)), name: 'test', tier: 'tier-5', limits: { rpm: 30_000, tpm: 150_000_000 }, models: [ALIAS, OTHER_ALIAS], budget: null, team: null, expiresAt: null },
-    "the static key: its own tier, every model, no budget",
+    {
+      id: staticKeyId(hashKey(gw.key)),
+      name: 'test',
+      tier: 'tier-5',
+      limits: { rpm: 30_000, tpm: 150_000_000 },
+      models: [ALIAS, OTHER_ALIAS],
+      budget: null,
+      team: null,
+      expiresAt: null,
+    },
+    'the static key: its own tier, every model, no budget',
   );
   t.equal(unlimited.usageThisMonth.requests, 0, "another key's usage is not shown");
-  t.notOk(JSON.stringify(me).includes(created.key) || JSON.stringify(me).includes('sha256'), 'neither the key nor its hash is shown');
+  t.notOk(
+    JSON.stringify(me).includes(created.key) || JSON.stringify(me).includes('sha256'),
+    'neither the key nor its hash is shown',
+  );
 
-  const anonymous = await gw.client('sk-tg-not-a-real-key-000000000000').get('/me').then(() => undefined, (err: unknown) => err);
+  const anonymous = await gw
+    .client('sk-tg-not-a-real-key-000000000000')
+    .get('/me')
+    .then(
+      () => undefined,
+      (err: unknown) => err,
+    );
   t.type(anonymous, AuthenticationError, 'an unknown key gets 401');
 }
 

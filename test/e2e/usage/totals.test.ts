@@ -4,7 +4,18 @@
 import t, { type Test } from 'tap';
 import type OpenAI from 'openai';
 import { hashKey, staticKeyId } from '../../../src/keys/api-key.js';
-import { ADMIN_TOKEN, adminApi, expectedCostUsd, flushUsage, sumRows, sumUsage, uniquePrefix, utcDay, type TokenCounts, type UsageRowJson } from '../../helpers/admin-http.js';
+import {
+  ADMIN_TOKEN,
+  adminApi,
+  expectedCostUsd,
+  flushUsage,
+  sumRows,
+  sumUsage,
+  uniquePrefix,
+  utcDay,
+  type TokenCounts,
+  type UsageRowJson,
+} from '../../helpers/admin-http.js';
 import { ALIAS, startGateway } from '../../helpers/gateway.js';
 import { DEFAULT_TEXT, startMockUpstream, wordChunks } from '../../helpers/mock-upstream.js';
 import { startRedis } from '../../helpers/redis.js';
@@ -80,7 +91,13 @@ async function runMix(t: Test, client: OpenAI): Promise<TokenCounts[]> {
   for (const max_tokens of [undefined, 3]) {
     let streamed: ChatUsage;
     let received = 0;
-    const stream = await client.chat.completions.create({ model: ALIAS, messages, stream: true, stream_options: { include_usage: true }, ...(max_tokens && { max_tokens }) });
+    const stream = await client.chat.completions.create({
+      model: ALIAS,
+      messages,
+      stream: true,
+      stream_options: { include_usage: true },
+      ...(max_tokens && { max_tokens }),
+    });
     for await (const chunk of stream) {
       if (chunk.choices[0]?.delta.content) received++;
       if (chunk.usage) streamed = chunk.usage;
@@ -94,7 +111,12 @@ async function runMix(t: Test, client: OpenAI): Promise<TokenCounts[]> {
   for (const max_output_tokens of [undefined, 1]) {
     let completed: ResponsesUsage;
     let deltas = 0;
-    const stream = await client.responses.create({ model: ALIAS, input: 'Say hello.', stream: true, ...(max_output_tokens && { max_output_tokens }) });
+    const stream = await client.responses.create({
+      model: ALIAS,
+      input: 'Say hello.',
+      stream: true,
+      ...(max_output_tokens && { max_output_tokens }),
+    });
     for await (const event of stream) {
       if (event.type === 'response.output_text.delta') deltas++;
       if (event.type === 'response.completed' || event.type === 'response.incomplete') completed = event.response.usage;
@@ -104,11 +126,19 @@ async function runMix(t: Test, client: OpenAI): Promise<TokenCounts[]> {
   return reported;
 }
 
-function checkTotals(t: Test, label: string, row: Omit<UsageRowJson, 'day' | 'keyId' | 'model'>, reported: TokenCounts[]): void {
+function checkTotals(
+  t: Test,
+  label: string,
+  row: Omit<UsageRowJson, 'day' | 'keyId' | 'model'>,
+  reported: TokenCounts[],
+): void {
   const expected = sumUsage(reported);
   t.match(row, { ...expected, estimatedRequests: 0 }, `${label}: requests and token counts equal the upstream's`);
   const cost = reported.reduce((sum, u) => sum + expectedCostUsd(u), 0);
-  t.ok(Math.abs(row.costUsd - cost) < 1e-9, `${label}: cost ${row.costUsd} is gpt-4.1-nano's price ${cost} (to 1e-9)`);
+  t.ok(
+    Math.abs(row.costUsd - cost) < 1e-9,
+    `${label}: cost ${row.costUsd} is gpt-4.1-nano's price ${cost} (to 1e-9)`,
+  );
 }
 
 async function scenario(t: Test, store: 'memory' | 'redis'): Promise<void> {
@@ -133,19 +163,40 @@ async function scenario(t: Test, store: 'memory' | 'redis'): Promise<void> {
   checkTotals(t, 'groupBy=model', byModel[0]!, reported);
 
   const byDayKey = await admin.usage({ groupBy: 'day,key' });
-  t.ok(byDayKey.length >= 1 && byDayKey.every((row) => row.keyId === keyId), 'groupBy=day,key: rows of the one key that was used');
+  t.ok(
+    byDayKey.length >= 1 && byDayKey.every((row) => row.keyId === keyId),
+    'groupBy=day,key: rows of the one key that was used',
+  );
   t.ok(byDayKey.every((row) => row.day === utcDay() || row.day === utcDay(-1)), 'groupBy=day,key: dated today (UTC)');
   t.notOk(byDayKey.some((row) => 'model' in row), 'groupBy=day,key: no model column');
   checkTotals(t, 'groupBy=day,key', sumRows(byDayKey), reported);
 
   const [totals] = await admin.usage({ keyId, model: ALIAS });
   checkTotals(t, 'no grouping, filtered by key and model', totals!, reported);
-  t.same(await admin.usage({ keyId: 'key_000000000000' }), [{ requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costUsd: 0, estimatedRequests: 0 }], 'another key: zeros');
+  t.same(
+    await admin.usage({ keyId: 'key_000000000000' }),
+    [
+      {
+        requests: 0,
+        promptTokens: 0,
+        cachedTokens: 0,
+        completionTokens: 0,
+        reasoningTokens: 0,
+        costUsd: 0,
+        estimatedRequests: 0,
+      },
+    ],
+    'another key: zeros',
+  );
 }
 
-t.test('memory stores: usage totals equal the upstream usage across chat/responses × stream/non-stream', (t) => scenario(t, 'memory'));
+t.test('memory stores: usage totals equal the upstream usage across chat/responses × stream/non-stream', (t) =>
+  scenario(t, 'memory'),
+);
 
-t.test('redis stores: usage totals equal the upstream usage across chat/responses × stream/non-stream', (t) => scenario(t, 'redis'));
+t.test('redis stores: usage totals equal the upstream usage across chat/responses × stream/non-stream', (t) =>
+  scenario(t, 'redis'),
+);
 
 t.test('redis, two instances, concurrent calls: the shared totals are exact', async (t) => {
   const gateways = await Promise.all(
@@ -166,8 +217,14 @@ t.test('redis, two instances, concurrent calls: the shared totals are exact', as
   const reported = await Promise.all(
     caps.map(async (cap, i) => {
       const client = (i % 2 === 0 ? a : b).client(key);
-      if (i % 4 < 2) return fromChat((await client.chat.completions.create({ model: ALIAS, messages, max_completion_tokens: cap })).usage);
-      return fromResponses((await client.responses.create({ model: ALIAS, input: 'Say hello.', max_output_tokens: cap })).usage);
+      if (i % 4 < 2) {
+        return fromChat(
+          (await client.chat.completions.create({ model: ALIAS, messages, max_completion_tokens: cap })).usage,
+        );
+      }
+      return fromResponses(
+        (await client.responses.create({ model: ALIAS, input: 'Say hello.', max_output_tokens: cap })).usage,
+      );
     }),
   );
   t.same(reported, caps.map(mockUsage), 'every call reported its deterministic usage');

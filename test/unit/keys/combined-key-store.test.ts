@@ -4,7 +4,14 @@ import { CombinedKeyStore } from '../../../src/keys/combined-key-store.js';
 import { MemoryKeyStore } from '../../../src/keys/memory-key-store.js';
 
 const configHash = hashKey('sk-tg-from-the-config-file');
-const configKey: ApiKeyRecord = { id: staticKeyId(configHash), name: 'ops', tier: 't', createdAt: '2026-01-01T00:00:00Z', source: 'config', keyHash: configHash };
+const configKey: ApiKeyRecord = {
+  id: staticKeyId(configHash),
+  name: 'ops',
+  tier: 't',
+  createdAt: '2026-01-01T00:00:00Z',
+  source: 'config',
+  keyHash: configHash,
+};
 
 t.test('static keys first, then managed ones', async (t) => {
   const managed = new MemoryKeyStore();

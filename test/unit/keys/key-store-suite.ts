@@ -56,8 +56,17 @@ export function keyStoreSuite(t: Test, make: () => Promise<Harness>): void {
 
   scenario('update changes, clears and keeps fields', async ({ store }, t) => {
     const { record, plaintext } = await store.create(alice);
-    const updated = await store.update(record.id, { name: 'alice-2', budgetUsd: 0, team: undefined, models: ['a', 'b'] });
-    t.match(updated, { id: record.id, name: 'alice-2', tier: 'tier-1', budgetUsd: 0, models: ['a', 'b'] }, 'patched fields changed');
+    const updated = await store.update(record.id, {
+      name: 'alice-2',
+      budgetUsd: 0,
+      team: undefined,
+      models: ['a', 'b'],
+    });
+    t.match(
+      updated,
+      { id: record.id, name: 'alice-2', tier: 'tier-1', budgetUsd: 0, models: ['a', 'b'] },
+      'patched fields changed',
+    );
     t.notOk(updated && 'team' in updated, 'a field patched to undefined is cleared');
     t.same(await store.get(record.id), updated, 'get sees the update');
     t.same(await store.findByHash(hashKey(plaintext)), updated, 'findByHash on this instance sees the update at once');
@@ -75,7 +84,11 @@ export function keyStoreSuite(t: Test, make: () => Promise<Harness>): void {
     t.ok((await store.list()).some((r) => r.id === record.id), 'the record stays listed for usage history');
     const again = await store.revoke(record.id);
     t.equal(again?.revokedAt, revoked?.revokedAt, 'revoking twice keeps the first revocation time');
-    t.equal((await store.update(record.id, { name: 'back' }))?.revokedAt, revoked?.revokedAt, 'a patch does not un-revoke');
+    t.equal(
+      (await store.update(record.id, { name: 'back' }))?.revokedAt,
+      revoked?.revokedAt,
+      'a patch does not un-revoke',
+    );
     t.equal(await store.revoke('key_000000000000'), undefined, 'revoke of an unknown id is undefined');
   });
 

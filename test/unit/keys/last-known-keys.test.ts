@@ -3,7 +3,13 @@ import type { ApiKeyRecord } from '../../../src/keys/api-key.js';
 import { LastKnownKeys } from '../../../src/keys/last-known-keys.js';
 
 const record = (n: number, extra: Partial<ApiKeyRecord> = {}): ApiKeyRecord => ({
-  id: `key_${n}`, name: `k${n}`, tier: 't', createdAt: '2025-01-01T00:00:00.000Z', source: 'admin', keyHash: `sha256:${n}`, ...extra,
+  id: `key_${n}`,
+  name: `k${n}`,
+  tier: 't',
+  createdAt: '2025-01-01T00:00:00.000Z',
+  source: 'admin',
+  keyHash: `sha256:${n}`,
+  ...extra,
 });
 
 t.test('bounded: past maxEntries the least recently used record leaves first', async (t) => {

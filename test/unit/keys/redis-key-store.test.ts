@@ -56,30 +56,38 @@ t.test('the documented layout', async (t) => {
   const prefix = `${run}:${++prefixes}:`;
   const { record } = await new RedisKeyStore(redis, { keyPrefix: prefix }).create({ name: 'a', tier: 't' });
   const keys = (await redis.keys(`${prefix}*`)).sort();
-  t.same(keys, [`${prefix}key:${record.id}`, `${prefix}keyhash:${record.keyHash}`, `${prefix}keys`].sort(), 'record, hash index and id set');
+  t.same(
+    keys,
+    [`${prefix}key:${record.id}`, `${prefix}keyhash:${record.keyHash}`, `${prefix}keys`].sort(),
+    'record, hash index and id set',
+  );
   t.equal(await redis.get(`${prefix}keyhash:${record.keyHash}`), record.id, 'the hash index points at the id');
 });
 
 for (const change of ['revoke', 'update'] as const) {
-  t.test(`${change === 'revoke' ? 'a revocation' : 'a patch'} on instance A reaches instance B within one second`, async (t) => {
-    const prefix = `${run}:${++prefixes}:`;
-    const a = new RedisKeyStore(await connect(t), { keyPrefix: prefix });
-    const onB = await connect(t);
-    const b = new RedisKeyStore(onB, { keyPrefix: prefix });
-    const { record, plaintext } = await a.create({ name: 'alice', tier: 'tier-1' });
-    const hash = hashKey(plaintext);
-    t.ok(isKeyActive((await b.findByHash(hash))!), 'B accepts the key (and caches it)');
-    const changed = (r: Awaited<ReturnType<typeof b.findByHash>>) => (change === 'revoke' ? !isKeyActive(r!) : r?.name === 'renamed');
-    const changedAt = Date.now();
-    if (change === 'revoke') await a.revoke(record.id);
-    else await a.update(record.id, { name: 'renamed' });
-    await pastTtl(changedAt, 1_000);
-    let lookups = 0;
-    const get = onB.get.bind(onB);
-    onB.get = ((key: string) => (lookups++, get(key))) as typeof onB.get;
-    t.ok(changed(await b.findByHash(hash)), `B sees the ${change}`);
-    t.equal(lookups, 1, 'within one second: by then B no longer answers from its cache, it asks Redis');
-  });
+  t.test(
+    `${change === 'revoke' ? 'a revocation' : 'a patch'} on instance A reaches instance B within one second`,
+    async (t) => {
+      const prefix = `${run}:${++prefixes}:`;
+      const a = new RedisKeyStore(await connect(t), { keyPrefix: prefix });
+      const onB = await connect(t);
+      const b = new RedisKeyStore(onB, { keyPrefix: prefix });
+      const { record, plaintext } = await a.create({ name: 'alice', tier: 'tier-1' });
+      const hash = hashKey(plaintext);
+      t.ok(isKeyActive((await b.findByHash(hash))!), 'B accepts the key (and caches it)');
+      const changed = (r: Awaited<ReturnType<typeof b.findByHash>>) =>
+        change === 'revoke' ? !isKeyActive(r!) : r?.name === 'renamed';
+      const changedAt = Date.now();
+      if (change === 'revoke') await a.revoke(record.id);
+      else await a.update(record.id, { name: 'renamed' });
+      await pastTtl(changedAt, 1_000);
+      let lookups = 0;
+      const get = onB.get.bind(onB);
+      onB.get = ((key: string) => (lookups++, get(key))) as typeof onB.get;
+      t.ok(changed(await b.findByHash(hash)), `B sees the ${change}`);
+      t.equal(lookups, 1, 'within one second: by then B no longer answers from its cache, it asks Redis');
+    },
+  );
 }
 
 t.test('concurrent misses for one hash share one Redis lookup', async (t) => {
@@ -124,13 +132,21 @@ t.test('a Redis failure is not cached', async (t) => {
 t.test('a key resolved before is answered from its last known record while lookups fail', async (t) => {
   const redis = await connect(t);
   const fallbacks: boolean[] = [];
-  const store = new RedisKeyStore(redis, { keyPrefix: `${run}:${++prefixes}:`, cacheTtlMs: 0, onFallback: (_err, served) => fallbacks.push(served) });
+  const store = new RedisKeyStore(redis, {
+    keyPrefix: `${run}:${++prefixes}:`,
+    cacheTtlMs: 0,
+    onFallback: (_err, served) => fallbacks.push(served),
+  });
   const alice = await store.create({ name: 'alice', tier: 'tier-1' });
   const bob = await store.create({ name: 'bob', tier: 'tier-1' });
   t.equal((await store.findByHash(hashKey(alice.plaintext)))?.name, 'alice', 'alice resolved while Redis answers');
   t.equal(await store.findByHash(hashKey('sk-tg-made-up')), undefined, 'a made-up key: not found');
   const repair = breakLookups(redis);
-  t.equal((await store.findByHash(hashKey(alice.plaintext)))?.name, 'alice', 'alice: answered from her last known record');
+  t.equal(
+    (await store.findByHash(hashKey(alice.plaintext)))?.name,
+    'alice',
+    'alice: answered from her last known record',
+  );
   await t.rejects(store.findByHash(hashKey(bob.plaintext)), StoreUnavailableError, 'bob, never resolved here: refused');
   await t.rejects(store.findByHash(hashKey('sk-tg-made-up')), StoreUnavailableError, 'the made-up key was never kept');
   t.same(fallbacks, [true, false, false], 'onFallback hears of every failed lookup, and whether it was answered');
@@ -138,7 +154,10 @@ t.test('a key resolved before is answered from its last known record while looku
 
   await store.revoke(alice.record.id);
   breakLookups(redis);
-  t.ok((await store.findByHash(hashKey(alice.plaintext)))?.revokedAt, 'revoked here: her last known record is the revoked one');
+  t.ok(
+    (await store.findByHash(hashKey(alice.plaintext)))?.revokedAt,
+    'revoked here: her last known record is the revoked one',
+  );
 });
 
 t.test('once lookups succeed again, a revocation made elsewhere replaces the last known record', async (t) => {
@@ -149,12 +168,19 @@ t.test('once lookups succeed again, a revocation made elsewhere replaces the las
   const { record, plaintext } = await other.create({ name: 'alice', tier: 'tier-1' });
   await store.findByHash(hashKey(plaintext));
   await other.revoke(record.id);
-  t.ok((await store.findByHash(hashKey(plaintext)))?.revokedAt, 'Redis answers: the revocation is seen, not the last known record');
+  t.ok(
+    (await store.findByHash(hashKey(plaintext)))?.revokedAt,
+    'Redis answers: the revocation is seen, not the last known record',
+  );
   breakLookups(here);
   t.ok((await store.findByHash(hashKey(plaintext)))?.revokedAt, 'and the next outage answers with the revoked record');
 });
 
 t.test('a cache TTL beyond one second is refused', async (t) => {
   const redis = await connect(t);
-  t.throws(() => new RedisKeyStore(redis, { keyPrefix: 'x:', cacheTtlMs: 5_000 }), RangeError, 'revocations must propagate within 1 s');
+  t.throws(
+    () => new RedisKeyStore(redis, { keyPrefix: 'x:', cacheTtlMs: 5_000 }),
+    RangeError,
+    'revocations must propagate within 1 s',
+  );
 });

@@ -50,8 +50,15 @@ t.test('fail open: a dead Redis is answered from memory, and reported sparingly'
   await server.kill();
   const results = [];
   for (let i = 0; i < 3; i++) results.push(await settled(limiter.admit('key:a:gpt', RULES)));
-  t.ok(failures.length === 3 && !failures.some(byTimeout), `no call waits on the dead Redis: the client refused each (${failures.map((err) => (err as Error).message).join('; ')})`);
-  t.same(results.map((r) => r.value?.allowed), [true, false, false], 'memory goes on from what Redis last said: 1 of 2 left');
+  t.ok(
+    failures.length === 3 && !failures.some(byTimeout),
+    `no call waits on the dead Redis: the client refused each (${failures.map((err) => (err as Error).message).join('; ')})`,
+  );
+  t.same(
+    results.map((r) => r.value?.allowed),
+    [true, false, false],
+    'memory goes on from what Redis last said: 1 of 2 left',
+  );
   for (let i = 0; i < 20; i++) await limiter.admit(`key:flood${i}:gpt`, RULES);
   t.equal(notices.length, 1, 'onFallback is called once for 23 fallbacks within the notice interval');
   t.equal(notices[0]?.failures, 1, 'the first notice stands for one failure');
@@ -68,13 +75,23 @@ t.test('fail closed: a dead Redis rejects promptly with LimiterUnavailableError'
   const admit = await settled(limiter.admit('key:b:gpt', RULES));
   t.ok(admit.error instanceof LimiterUnavailableError, 'admit rejects with LimiterUnavailableError');
   const cause = (admit.error as Error).cause;
-  t.ok(!byTimeout(cause), `it does not hang: the client refused the command (${(cause as Error | undefined)?.message})`);
+  t.ok(
+    !byTimeout(cause),
+    `it does not hang: the client refused the command (${(cause as Error | undefined)?.message})`,
+  );
   t.ok(cause instanceof Error, 'the Redis error is kept as the cause');
   const adjust = await settled(limiter.adjust('key:b:gpt', [{ dimension: 'tpm', limit: 100, delta: -5 }]));
-  t.ok(adjust.error instanceof LimiterUnavailableError && !byTimeout((adjust.error as Error).cause), 'adjust rejects promptly too');
+  t.ok(
+    adjust.error instanceof LimiterUnavailableError && !byTimeout((adjust.error as Error).cause),
+    'adjust rejects promptly too',
+  );
   t.equal(notices.length, 0, 'closed mode does not fall back');
   t.equal(failures.length, 2, 'but every refused call is counted as a failure');
-  await t.rejects(limiter.admit('key:b:gpt', [{ dimension: 'rpm', limit: -1, cost: 1 }]), RangeError, 'a bad rule stays a RangeError');
+  await t.rejects(
+    limiter.admit('key:b:gpt', [{ dimension: 'rpm', limit: -1, cost: 1 }]),
+    RangeError,
+    'a bad rule stays a RangeError',
+  );
 });
 
 t.test('after Redis comes back, limiting is shared through Redis again', async (t) => {
@@ -86,20 +103,34 @@ t.test('after Redis comes back, limiting is shared through Redis again', async (
   await once(redis, 'ready'); // ioredis reconnects on its own (capped backoff)
   t.ok((await limiter.admit('key:c:gpt', RULES)).allowed, 'admitted after the restart');
   t.equal(limiter.fallbacks, fallbacks, 'without falling back');
-  t.equal(await redis.exists('fo:rl:{key:c:gpt}:rpm'), 1, 'the bucket now lives in Redis (scripts reloaded on the empty server)');
+  t.equal(
+    await redis.exists('fo:rl:{key:c:gpt}:rpm'),
+    1,
+    'the bucket now lives in Redis (scripts reloaded on the empty server)',
+  );
 });
 
 t.test('a primary that never answers is cut off by the timeout', async (t) => {
   // The primary never settles: any answer at all comes from the timeout, which the failure then names.
-  const stuck: Limiter = { admit: () => new Promise(() => {}), adjust: () => new Promise(() => {}), close: async () => {} };
+  const stuck: Limiter = {
+    admit: () => new Promise(() => {}),
+    adjust: () => new Promise(() => {}),
+    close: async () => {},
+  };
   const failures: unknown[] = [];
   const open = new FailoverLimiter(stuck, { failMode: 'open', timeoutMs: 100, onFailure: (err) => failures.push(err) });
   const closed = new FailoverLimiter(stuck, { failMode: 'closed', timeoutMs: 100 });
   t.teardown(() => Promise.all([open.close(), closed.close()]));
   const served = await settled(open.admit('key:d:gpt', RULES));
-  t.ok(served.value?.allowed && failures.length === 1 && byTimeout(failures[0]), 'open mode answers from memory after the timeout');
+  t.ok(
+    served.value?.allowed && failures.length === 1 && byTimeout(failures[0]),
+    'open mode answers from memory after the timeout',
+  );
   const refused = await settled(closed.admit('key:d:gpt', RULES));
-  t.ok(refused.error instanceof LimiterUnavailableError && byTimeout((refused.error as Error).cause), 'closed mode refuses after the timeout');
+  t.ok(
+    refused.error instanceof LimiterUnavailableError && byTimeout((refused.error as Error).cause),
+    'closed mode refuses after the timeout',
+  );
 });
 
 /**
@@ -131,7 +162,11 @@ const RPD_100: LimitRule[] = [{ dimension: 'rpd', limit: 100, cost: 1 }];
 const RPD_100_INTERVAL_MS = 864_000;
 
 /** Admits on `limiter` until the first denial; returns how many passed and that denial. */
-async function drain(limiter: Limiter, subject: string, rules: LimitRule[]): Promise<{ passed: number; denied: Admission }> {
+async function drain(
+  limiter: Limiter,
+  subject: string,
+  rules: LimitRule[],
+): Promise<{ passed: number; denied: Admission }> {
   const max = 1_000;
   for (let passed = 0; passed < max; passed++) {
     const admission = await limiter.admit(subject, rules);
@@ -140,36 +175,53 @@ async function drain(limiter: Limiter, subject: string, rules: LimitRule[]): Pro
   throw new Error(`no denial within ${max}`);
 }
 
-t.test('a stall after 95 of rpd 100 lets the two instances admit only the 5 left, not a full bucket each', async (t) => {
-  const { state, members } = clockedFleet(t, 2);
-  let before = 0;
-  for (let i = 0; i < 95; i++) if ((await members[i % 2]!.admit('key:s:gpt', RPD_100)).allowed) before += 1;
-  t.equal(before, 95, '95 admitted through Redis, alternating instances');
-  state.down = true;
-  const during = await Promise.all(members.map((m) => drain(m, 'key:s:gpt', RPD_100)));
-  // Instance 0 last saw 5 left (share 2.5), instance 1 saw 6 before instance 0's last request (share 3).
-  t.same(during.map((d) => d.passed), [2, 3], 'each admits its share of the remaining it last saw');
-  const total = 95 + during[0]!.passed + during[1]!.passed;
-  t.equal(total, 100, 'the fleet admits 100 of rpd 100 in all (was up to 95 + 100 + 100)');
-  const denial = during[0]!.denied;
-  t.match(denial.buckets[0], { dimension: 'rpd', limit: 100, remaining: 0 }, 'the denial reports the configured limit');
-  const expected = { dimension: 'rpd', limit: 100, used: 100, tooLarge: false };
-  t.match(denial.denial, expected, 'as a wait, not a too-large request');
-});
+t.test(
+  'a stall after 95 of rpd 100 lets the two instances admit only the 5 left, not a full bucket each',
+  async (t) => {
+    const { state, members } = clockedFleet(t, 2);
+    let before = 0;
+    for (let i = 0; i < 95; i++) if ((await members[i % 2]!.admit('key:s:gpt', RPD_100)).allowed) before += 1;
+    t.equal(before, 95, '95 admitted through Redis, alternating instances');
+    state.down = true;
+    const during = await Promise.all(members.map((m) => drain(m, 'key:s:gpt', RPD_100)));
+    // Instance 0 last saw 5 left (share 2.5), instance 1 saw 6 before instance 0's last request (share 3).
+    t.same(
+      during.map((d) => d.passed),
+      [2, 3],
+      'each admits its share of the remaining it last saw',
+    );
+    const total = 95 + during[0]!.passed + during[1]!.passed;
+    t.equal(total, 100, 'the fleet admits 100 of rpd 100 in all (was up to 95 + 100 + 100)');
+    const denial = during[0]!.denied;
+    t.match(
+      denial.buckets[0],
+      { dimension: 'rpd', limit: 100, remaining: 0 },
+      'the denial reports the configured limit',
+    );
+    const expected = { dimension: 'rpd', limit: 100, used: 100, tooLarge: false };
+    t.match(denial.denial, expected, 'as a wait, not a too-large request');
+  },
+);
 
-t.test('a subject never seen in Redis starts from its share of a full bucket, refilling at the rate / instances', async (t) => {
-  const { clock, state, members } = clockedFleet(t, 2);
-  state.down = true;
-  const [a, b] = members as [FailoverLimiter, FailoverLimiter];
-  t.equal((await drain(a, 'key:new:gpt', RPD_100)).passed, 50, 'instance 0 admits half of rpd 100');
-  t.equal((await drain(b, 'key:new:gpt', RPD_100)).passed, 50, 'so does instance 1: 100 in all');
-  clock.now += 2 * RPD_100_INTERVAL_MS - 1_000;
-  t.notOk((await a.admit('key:new:gpt', RPD_100)).allowed, 'a unit of refill per instance takes two intervals');
-  clock.now += 1_000;
-  t.ok((await a.admit('key:new:gpt', RPD_100)).allowed, 'instance 0 gets one unit after two intervals');
-  t.ok((await b.admit('key:new:gpt', RPD_100)).allowed, 'instance 1 too: two per two intervals, the rate of rpd 100');
-  t.notOk((await b.admit('key:new:gpt', RPD_100)).allowed, 'and no more');
-});
+t.test(
+  'a subject never seen in Redis starts from its share of a full bucket, refilling at the rate / instances',
+  async (t) => {
+    const { clock, state, members } = clockedFleet(t, 2);
+    state.down = true;
+    const [a, b] = members as [FailoverLimiter, FailoverLimiter];
+    t.equal((await drain(a, 'key:new:gpt', RPD_100)).passed, 50, 'instance 0 admits half of rpd 100');
+    t.equal((await drain(b, 'key:new:gpt', RPD_100)).passed, 50, 'so does instance 1: 100 in all');
+    clock.now += 2 * RPD_100_INTERVAL_MS - 1_000;
+    t.notOk((await a.admit('key:new:gpt', RPD_100)).allowed, 'a unit of refill per instance takes two intervals');
+    clock.now += 1_000;
+    t.ok((await a.admit('key:new:gpt', RPD_100)).allowed, 'instance 0 gets one unit after two intervals');
+    t.ok(
+      (await b.admit('key:new:gpt', RPD_100)).allowed,
+      'instance 1 too: two per two intervals, the rate of rpd 100',
+    );
+    t.notOk((await b.admit('key:new:gpt', RPD_100)).allowed, 'and no more');
+  },
+);
 
 t.test('a stall of any length admits no more than the remaining plus the refill of its length', async (t) => {
   const { clock, state, members } = clockedFleet(t, 3);

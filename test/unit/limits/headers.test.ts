@@ -38,28 +38,54 @@ t.test('rateLimitHeaders prefers per-minute buckets and omits missing ones', asy
 });
 
 t.test('rateLimitError speaks OpenAI', async (t) => {
-  const tokens = rateLimitError({ dimension: 'tpm', limit: 200_000, used: 199_000, requested: 1_500, retryAfterMs: 1_200, tooLarge: false }, 'gpt-4.1-nano');
-  t.same(tokens, {
-    status: 429,
-    headers: { 'retry-after': '2', 'retry-after-ms': '1200' },
-    body: {
-      error: {
-        message: 'Rate limit reached for gpt-4.1-nano on tokens per min (TPM): Limit 200000, Used 199000, Requested 1500. Please try again in 1.2s.',
-        type: 'tokens',
-        param: null,
-        code: 'rate_limit_exceeded',
+  const tokens = rateLimitError(
+    { dimension: 'tpm', limit: 200_000, used: 199_000, requested: 1_500, retryAfterMs: 1_200, tooLarge: false },
+    'gpt-4.1-nano',
+  );
+  t.same(
+    tokens,
+    {
+      status: 429,
+      headers: { 'retry-after': '2', 'retry-after-ms': '1200' },
+      body: {
+        error: {
+          message:
+            'Rate limit reached for gpt-4.1-nano on tokens per min (TPM): Limit 200000, Used 199000, Requested 1500. Please try again in 1.2s.',
+          type: 'tokens',
+          param: null,
+          code: 'rate_limit_exceeded',
+        },
       },
     },
-  }, 'a token-rate 429');
+    'a token-rate 429',
+  );
 
-  const requests = rateLimitError({ dimension: 'rpd', limit: 3, used: 3, requested: 1, retryAfterMs: 20, tooLarge: false }, 'mini');
+  const requests = rateLimitError(
+    { dimension: 'rpd', limit: 3, used: 3, requested: 1, retryAfterMs: 20, tooLarge: false },
+    'mini',
+  );
   t.equal(requests.body.error.type, 'requests', 'request buckets have type requests');
-  t.equal(requests.body.error.message, 'Rate limit reached for mini on requests per day (RPD): Limit 3, Used 3, Requested 1. Please try again in 20ms.', 'RPD wording');
+  t.equal(
+    requests.body.error.message,
+    'Rate limit reached for mini on requests per day (RPD): Limit 3, Used 3, Requested 1. Please try again in 20ms.',
+    'RPD wording',
+  );
   t.equal(requests.headers['retry-after'], '1', 'retry-after is at least one second');
   t.equal(requests.headers['retry-after-ms'], '20', 'retry-after-ms keeps the precision');
 
-  const tooLarge = rateLimitError({ dimension: 'tpm', limit: 40_000, used: 0, requested: 50_000, retryAfterMs: 0, tooLarge: true }, 'gpt-4.1-nano');
-  t.equal(tooLarge.body.error.message, 'Request too large for gpt-4.1-nano on tokens per min (TPM): Limit 40000, Requested 50000. The input or output tokens must be reduced in order to run successfully.', 'too-large wording');
-  t.same(tooLarge.headers, { 'x-should-retry': 'false' }, 'too large: the SDKs are told not to retry, and no retry-after is promised');
+  const tooLarge = rateLimitError(
+    { dimension: 'tpm', limit: 40_000, used: 0, requested: 50_000, retryAfterMs: 0, tooLarge: true },
+    'gpt-4.1-nano',
+  );
+  t.equal(
+    tooLarge.body.error.message,
+    'Request too large for gpt-4.1-nano on tokens per min (TPM): Limit 40000, Requested 50000. The input or output tokens must be reduced in order to run successfully.',
+    'too-large wording',
+  );
+  t.same(
+    tooLarge.headers,
+    { 'x-should-retry': 'false' },
+    'too large: the SDKs are told not to retry, and no retry-after is promised',
+  );
   t.equal(tooLarge.body.error.code, 'rate_limit_exceeded', 'same code as OpenAI uses');
 });

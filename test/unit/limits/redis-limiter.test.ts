@@ -51,7 +51,9 @@ t.test('two instances on two connections admit exactly the limit between them', 
   t.teardown(() => Promise.all([a.redis.quit(), b.redis.quit()]));
   const limiters = [new RedisLimiter(a.redis, a.prefix), new RedisLimiter(b.redis, a.prefix)];
   const rules = [{ dimension: 'rpm' as const, limit: 5, cost: 1 }];
-  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => limiters[i % 2]!.admit('key:shared:gpt', rules)));
+  const results = await Promise.all(
+    Array.from({ length: 40 }, (_, i) => limiters[i % 2]!.admit('key:shared:gpt', rules)),
+  );
   t.equal(results.filter((r) => r.allowed).length, 5, 'exactly 5 of 40 concurrent admits succeed');
   const remaining = results.filter((r) => r.allowed).map((r) => r.buckets[0]!.remaining).sort();
   t.same(remaining, [0, 1, 2, 3, 4], 'each admitted request saw its own remaining count');
@@ -74,9 +76,18 @@ t.test('admissions of one subject in one event-loop turn share one script call',
   const before = await scriptCalls(observer);
   const results = await Promise.all(Array.from({ length: 40 }, () => limiter.admit('key:batched:gpt', rules)));
   t.equal((await scriptCalls(observer)) - before, 1, 'one script call for 40 admissions');
-  t.same(results.map((r) => r.allowed), [...Array(5).fill(true), ...Array(35).fill(false)], 'the first 5 in arrival order are admitted');
+  t.same(
+    results.map((r) => r.allowed),
+    [...Array(5).fill(true), ...Array(35).fill(false)],
+    'the first 5 in arrival order are admitted',
+  );
   t.same(results.slice(0, 5).map((r) => r.buckets[0]!.remaining), [4, 3, 2, 1, 0], 'each saw its own remaining count');
-  t.ok(results.slice(5).every((r) => r.denial?.dimension === 'rpm' && r.denial.used === 5 && r.denial.retryAfterMs > 0), 'the rest are denied with a wait');
+  t.ok(
+    results
+      .slice(5)
+      .every((r) => r.denial?.dimension === 'rpm' && r.denial.used === 5 && r.denial.retryAfterMs > 0),
+    'the rest are denied with a wait',
+  );
 });
 
 t.test('a turn with many subjects and a long queue: one call per subject and per 64 admissions', async (t) => {
@@ -91,9 +102,17 @@ t.test('a turn with many subjects and a long queue: one call per subject and per
     limiter.admit('key:a:gpt', rules),
     limiter.admit('key:b:gpt', rules),
   ]);
-  t.equal((await scriptCalls(observer)) - before, 3 + 2, '150 admissions of one subject in 3 calls, one call for each other subject');
+  t.equal(
+    (await scriptCalls(observer)) - before,
+    3 + 2,
+    '150 admissions of one subject in 3 calls, one call for each other subject',
+  );
   t.equal(hot.filter((r) => r.allowed).length, 100, 'exactly the limit is admitted across the calls');
-  t.same(hot.slice(95, 101).map((r) => r.buckets[0]!.remaining), [4, 3, 2, 1, 0, 0], 'counting continues from one call to the next');
+  t.same(
+    hot.slice(95, 101).map((r) => r.buckets[0]!.remaining),
+    [4, 3, 2, 1, 0, 0],
+    'counting continues from one call to the next',
+  );
   t.same([a.buckets[0]!.remaining, b.buckets[0]!.remaining], [99, 99], 'other subjects have their own buckets');
 });
 
@@ -115,9 +134,18 @@ t.test('a batch decides exactly as the same admissions one by one (costs, carrie
   const batched = await Promise.all(sequence.map((rules) => limiter.admit('key:mixed:gpt', rules)));
   const oneByOne = [];
   for (const rules of sequence) oneByOne.push(await reference.admit('key:mixed:gpt', rules));
-  const outcome = (a: Admission) => ({ allowed: a.allowed, remaining: a.buckets.map((b) => b.remaining), denial: a.denial && { ...a.denial, retryAfterMs: Math.round(a.denial.retryAfterMs / 1_000) } });
+  const outcome = (a: Admission) => ({
+    allowed: a.allowed,
+    remaining: a.buckets.map((b) => b.remaining),
+    denial: a.denial && { ...a.denial, retryAfterMs: Math.round(a.denial.retryAfterMs / 1_000) },
+  });
   t.same(batched.map(outcome), oneByOne.map(outcome), 'same admissions, remaining counts and denials');
-  t.ok(batched.some((a) => a.denial?.tooLarge) && batched.some((a) => a.denial && !a.denial.tooLarge) && batched.some((a) => a.allowed), 'the sequence has every outcome');
+  t.ok(
+    batched.some((a) => a.denial?.tooLarge) &&
+      batched.some((a) => a.denial && !a.denial.tooLarge) &&
+      batched.some((a) => a.allowed),
+    'the sequence has every outcome',
+  );
 });
 
 t.test('a reply that does not parse rejects every admission of its batch, none is left waiting', async (t) => {
@@ -127,20 +155,34 @@ t.test('a reply that does not parse rejects every admission of its batch, none i
   redis.tollgateAdmit = (async () => '0,0,0,4,0') as unknown as typeof redis.tollgateAdmit;
   const rules = [{ dimension: 'rpm' as const, limit: 5, cost: 1 }];
   const outcomes = await Promise.allSettled([limiter.admit('key:bad:gpt', rules), limiter.admit('key:bad:gpt', rules)]);
-  t.same(outcomes.map((o) => o.status), ['fulfilled', 'rejected'], 'the parsed one is answered, the other rejected, not hung');
+  t.same(
+    outcomes.map((o) => o.status),
+    ['fulfilled', 'rejected'],
+    'the parsed one is answered, the other rejected, not hung',
+  );
 });
 
 t.test('keys are hash-tagged per subject and expire when full again', async (t) => {
   const { redis, prefix, limiter } = await redisLimiter();
   t.teardown(() => redis.quit());
   const admitted = performance.now();
-  await limiter.admit('key:k1:gpt', [{ dimension: 'rpm', limit: 10, cost: 1 }, { dimension: 'tpm', limit: 1_000, cost: 500 }]);
+  await limiter.admit('key:k1:gpt', [
+    { dimension: 'rpm', limit: 10, cost: 1 },
+    { dimension: 'tpm', limit: 1_000, cost: 500 },
+  ]);
   const keys = (await redis.keys(`${prefix}*`)).sort();
-  t.same(keys, [`${prefix}rl:{key:k1:gpt}:rpm`, `${prefix}rl:{key:k1:gpt}:tpm`], 'one key per dimension, subject as hash tag');
+  t.same(
+    keys,
+    [`${prefix}rl:{key:k1:gpt}:rpm`, `${prefix}rl:{key:k1:gpt}:tpm`],
+    'one key per dimension, subject as hash tag',
+  );
   const ttl = await redis.pttl(`${prefix}rl:{key:k1:gpt}:tpm`);
   // PX is the refill time plus a margin; what has passed since the admission comes off it.
   const lived = performance.now() - admitted;
-  t.ok(ttl >= 30_000 - lived && ttl <= 30_000 + EXPIRY_MARGIN_MS, `tpm key lives until the bucket is full again (${ttl} ms)`);
+  t.ok(
+    ttl >= 30_000 - lived && ttl <= 30_000 + EXPIRY_MARGIN_MS,
+    `tpm key lives until the bucket is full again (${ttl} ms)`,
+  );
   await limiter.adjust('key:k1:gpt', [{ dimension: 'tpm', limit: 1_000, delta: -500 }]);
   t.equal(await redis.exists(`${prefix}rl:{key:k1:gpt}:tpm`), 0, 'a bucket refunded to full is deleted');
   t.throws(() => new RedisLimiter(redis, 'bad{prefix}:'), RangeError, 'a prefix with braces would hijack the hash tag');
@@ -162,7 +204,10 @@ t.test('admit latency on loopback', async (t) => {
   const { redis, limiter } = await redisLimiter();
   const observer = await connectRedis();
   t.teardown(() => Promise.all([redis.quit(), observer.quit()]));
-  const rules = [{ dimension: 'rpm' as const, limit: 1e9, cost: 1 }, { dimension: 'tpm' as const, limit: 1e12, cost: 1_500 }];
+  const rules = [
+    { dimension: 'rpm' as const, limit: 1e9, cost: 1 },
+    { dimension: 'tpm' as const, limit: 1e12, cost: 1_500 },
+  ];
   for (let i = 0; i < 200; i++) await limiter.admit(`key:warm:${i % 10}`, rules);
   const samples: number[] = [];
   for (let i = 0; i < 2_000; i++) {
@@ -180,5 +225,8 @@ t.test('admit latency on loopback', async (t) => {
     for (let i = 0; i < 100; i++) await limiter.admit(`key:lat:${i}`, rules);
   });
   const sent = seen.filter((command) => command.source === address);
-  t.ok(sent.length === 100 && sent.every(({ args: [name] }) => /^evalsha$/i.test(name ?? '')), `one round trip, not several: ${sent.length} commands sent for 100 admissions, each an EVALSHA`);
+  t.ok(
+    sent.length === 100 && sent.every(({ args: [name] }) => /^evalsha$/i.test(name ?? '')),
+    `one round trip, not several: ${sent.length} commands sent for 100 admissions, each an EVALSHA`,
+  );
 });

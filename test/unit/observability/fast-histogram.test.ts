@@ -8,8 +8,20 @@ const labelNames = ['provider', 'model'] as const;
 t.test('the exposition is the one prom-client writes for its own Histogram', async (t) => {
   const theirs = new Registry();
   const ours = new Registry();
-  const reference = new Histogram({ name: 'latency_seconds', help: 'Latency.', labelNames, buckets: BUCKETS, registers: [theirs] });
-  const fast = new FastHistogram({ name: 'latency_seconds', help: 'Latency.', labelNames, buckets: BUCKETS, registers: [ours] });
+  const reference = new Histogram({
+    name: 'latency_seconds',
+    help: 'Latency.',
+    labelNames,
+    buckets: BUCKETS,
+    registers: [theirs],
+  });
+  const fast = new FastHistogram({
+    name: 'latency_seconds',
+    help: 'Latency.',
+    labelNames,
+    buckets: BUCKETS,
+    registers: [ours],
+  });
   // Values below, on and between the bounds, above the last one, and a second label set.
   const observations: [Record<(typeof labelNames)[number], string>, number][] = [
     [{ provider: 'openai', model: 'nano' }, 0],
@@ -30,7 +42,13 @@ t.test('the exposition is the one prom-client writes for its own Histogram', asy
 
 t.test('a value that is not a finite number is not counted, and does not throw', async (t) => {
   const registry = new Registry();
-  const fast = new FastHistogram({ name: 'x_seconds', help: 'X.', labelNames: ['route'] as const, buckets: BUCKETS, registers: [registry] });
+  const fast = new FastHistogram({
+    name: 'x_seconds',
+    help: 'X.',
+    labelNames: ['route'] as const,
+    buckets: BUCKETS,
+    registers: [registry],
+  });
   fast.observe({ route: 'chat' }, Number.NaN);
   fast.observe({ route: 'chat' }, 0.5);
   t.match(await registry.metrics(), /^x_seconds_count\{route="chat"\} 1$/m);

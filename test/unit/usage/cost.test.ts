@@ -16,7 +16,12 @@ const close = (t: Test, actual: number, expected: number, message: string) =>
   t.ok(Math.abs(actual - expected) < 1e-15, `${message} (${actual} vs ${expected})`);
 
 t.test('cached prompt tokens at cachedInput, the rest at input, completion at output', async (t) => {
-  close(t, costUsd(usage(1000, 200, 500), NANO), 800 * 0.1e-6 + 200 * 0.025e-6 + 500 * 0.4e-6, '1000 prompt (200 cached) + 500 completion');
+  close(
+    t,
+    costUsd(usage(1000, 200, 500), NANO),
+    800 * 0.1e-6 + 200 * 0.025e-6 + 500 * 0.4e-6,
+    '1000 prompt (200 cached) + 500 completion',
+  );
   close(t, costUsd(usage(1000, 200, 500), NANO), 0.000285, 'which is $0.000285');
 });
 

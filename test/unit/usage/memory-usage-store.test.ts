@@ -6,8 +6,16 @@ usageStoreSuite(t, ({ retentionDays }) => new MemoryUsageStore({ retentionDays }
 
 t.test('days that fall out of retention are dropped when a newer day arrives', async (t) => {
   const store = new MemoryUsageStore({ retentionDays: 2 });
-  const usage = { promptTokens: 1, cachedTokens: 0, completionTokens: 1, reasoningTokens: 0, totalTokens: 2, estimated: false };
-  const record = (day: string) => store.record({ keyId: 'key_a', model: 'm', at: new Date(`${day}T12:00:00Z`), usage, costUsd: 0 });
+  const usage = {
+    promptTokens: 1,
+    cachedTokens: 0,
+    completionTokens: 1,
+    reasoningTokens: 0,
+    totalTokens: 2,
+    estimated: false,
+  };
+  const record = (day: string) =>
+    store.record({ keyId: 'key_a', model: 'm', at: new Date(`${day}T12:00:00Z`), usage, costUsd: 0 });
   ['2025-01-01', '2025-01-02', '2025-01-03', '2025-01-04'].forEach(record);
   const byDay = await store.query({ from: '2025-01-01', to: '2025-01-02', groupBy: ['day'] });
   t.same(byDay.map((r) => r.day), ['2025-01-02'], '01-01 is more than 2 days before 01-04; 01-02 is kept');

@@ -22,15 +22,38 @@ t.teardown(async () => {
 
 let prefixes = 0;
 const freshPrefix = () => `test:${process.pid}:${++prefixes}:`;
-const usage = { promptTokens: 1000, cachedTokens: 200, completionTokens: 500, reasoningTokens: 0, totalTokens: 1500, estimated: false };
-const event = (keyId: string, model: string, at = new Date()): UsageEvent => ({ keyId, model, at, usage, costUsd: 0.000285 });
+const usage = {
+  promptTokens: 1000,
+  cachedTokens: 200,
+  completionTokens: 500,
+  reasoningTokens: 0,
+  totalTokens: 1500,
+  estimated: false,
+};
+const event = (keyId: string, model: string, at = new Date()): UsageEvent => ({
+  keyId,
+  model,
+  at,
+  usage,
+  costUsd: 0.000285,
+});
 
-usageStoreSuite(t, ({ retentionDays }) =>
-  new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays, onError: (err) => t.fail(`unexpected write error: ${err}`) }),
+usageStoreSuite(
+  t,
+  ({ retentionDays }) =>
+    new RedisUsageStore(redis, {
+      keyPrefix: freshPrefix(),
+      retentionDays,
+      onError: (err) => t.fail(`unexpected write error: ${err}`),
+    }),
 );
 
 t.test('500 events in one event-loop turn are written in one script call', async (t) => {
-  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  const store = new RedisUsageStore(redis, {
+    keyPrefix: freshPrefix(),
+    retentionDays: 400,
+    onError: (err) => t.fail(String(err)),
+  });
   const commands = await monitored(redis, async () => {
     for (let i = 0; i < 500; i++) store.record(event(`key_${i % 10}`, `model-${Math.floor(i / 10) % 5}`));
     await store.flush();
@@ -42,7 +65,12 @@ t.test('500 events in one event-loop turn are written in one script call', async
 });
 
 t.test('with a zero batch window, events in separate turns are separate calls, none lost', async (t) => {
-  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, batchWindowMs: 0, onError: (err) => t.fail(String(err)) });
+  const store = new RedisUsageStore(redis, {
+    keyPrefix: freshPrefix(),
+    retentionDays: 400,
+    batchWindowMs: 0,
+    onError: (err) => t.fail(String(err)),
+  });
   const commands = await monitored(redis, async () => {
     for (let turn = 0; turn < 5; turn++) {
       for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
@@ -56,7 +84,12 @@ t.test('with a zero batch window, events in separate turns are separate calls, n
 
 t.test('events within the batch window share one call', async (t) => {
   // A window no five turns can outlast, however slow the machine: flush() sends the batch.
-  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, batchWindowMs: 600_000, onError: (err) => t.fail(String(err)) });
+  const store = new RedisUsageStore(redis, {
+    keyPrefix: freshPrefix(),
+    retentionDays: 400,
+    batchWindowMs: 600_000,
+    onError: (err) => t.fail(String(err)),
+  });
   const commands = await monitored(redis, async () => {
     for (let turn = 0; turn < 5; turn++) {
       for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
@@ -76,7 +109,8 @@ async function ttlRead(key: string): Promise<{ ttl: number; before: number; afte
 }
 
 /** The TTL read is that of a key expiring at `at` (Unix seconds): TTLs are whole seconds, rounded. */
-const expiresAt = ({ ttl, before, after }: { ttl: number; before: number; after: number }, at: number) => ttl >= at - after - 1 && ttl <= at - before + 1;
+const expiresAt = ({ ttl, before, after }: { ttl: number; before: number; after: number }, at: number) =>
+  ttl >= at - after - 1 && ttl <= at - before + 1;
 
 t.test('the key layout and its expiry', async (t) => {
   const keyPrefix = freshPrefix();
@@ -88,16 +122,27 @@ t.test('the key layout and its expiry', async (t) => {
   const hash = `${keyPrefix}usage:{key_a}:${day}:gpt-nano`;
   const keys = await redis.keys(`${keyPrefix}*`);
   const applied = keys.find((key) => key.startsWith(`${keyPrefix}usage:applied:`));
-  t.same(keys.filter((key) => key !== applied).sort(), [hash, `${keyPrefix}spend:{key_a}:${month}`, `${keyPrefix}usage:index:${day}`].sort(), 'three data keys');
+  t.same(
+    keys.filter((key) => key !== applied).sort(),
+    [hash, `${keyPrefix}spend:{key_a}:${month}`, `${keyPrefix}usage:index:${day}`].sort(),
+    'three data keys',
+  );
   t.equal(await redis.get(applied!), '1', "and the store's last applied batch number");
   t.ok((await redis.pttl(applied!)) > 86_000_000, 'kept for a day after the last write');
-  t.same(await redis.hgetall(hash), { requests: '1', prompt: '1000', cached: '200', completion: '500', cost: '285000' }, 'integer fields, cost in nano-dollars, zeros omitted');
+  t.same(
+    await redis.hgetall(hash),
+    { requests: '1', prompt: '1000', cached: '200', completion: '500', cost: '285000' },
+    'integer fields, cost in nano-dollars, zeros omitted',
+  );
   t.same(await redis.smembers(`${keyPrefix}usage:index:${day}`), ['key_a|gpt-nano'], 'the index member');
   const dayEnd = Date.parse(`${day}T00:00:00Z`) / 1000 + DAY_S;
   t.ok(expiresAt(await ttlRead(hash), dayEnd + 30 * DAY_S), 'the hash expires 30 days after its day ends');
   t.equal(await redis.ttl(`${keyPrefix}usage:index:${day}`), await redis.ttl(hash), 'the index with it');
   const monthEnd = Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1) / 1000;
-  t.ok(expiresAt(await ttlRead(`${keyPrefix}spend:{key_a}:${month}`), monthEnd + 40 * DAY_S), 'spend: 40 days after the month ends');
+  t.ok(
+    expiresAt(await ttlRead(`${keyPrefix}spend:{key_a}:${month}`), monthEnd + 40 * DAY_S),
+    'spend: 40 days after the month ends',
+  );
 });
 
 t.test('events recorded while Redis is down are written once it is back', async (t) => {
@@ -108,7 +153,11 @@ t.test('events recorded while Redis is down are written once it is back', async 
     client.disconnect();
     await own.stop();
   });
-  const store = new RedisUsageStore(client, { keyPrefix: 'tg:', retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  const store = new RedisUsageStore(client, {
+    keyPrefix: 'tg:',
+    retentionDays: 400,
+    onError: (err) => t.fail(String(err)),
+  });
   if (client.status !== 'ready') await once(client, 'ready');
   const closed = new Promise((resolve) => client.once('close', resolve)); // not once(): it rejects on 'error'
   await own.kill();
@@ -162,7 +211,11 @@ t.test('a batch Redis ran whose reply was lost is resent by ioredis and counted 
     client.disconnect();
     await proxy.close();
   });
-  const store = new RedisUsageStore(client, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  const store = new RedisUsageStore(client, {
+    keyPrefix: freshPrefix(),
+    retentionDays: 400,
+    onError: (err) => t.fail(String(err)),
+  });
   const requests = async () => (await store.query({ from: today(), to: today() }))[0]?.requests;
   for (let i = 0; i < 10; i++) store.record(event('key_a', 'gpt-nano'));
   await store.flush();
@@ -182,16 +235,31 @@ t.test('a batch Redis ran whose reply was lost is resent by ioredis and counted 
 });
 
 t.test('an event reporting 1e21 tokens costs no other event of its batch its record', async (t) => {
-  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => t.fail(String(err)) });
+  const store = new RedisUsageStore(redis, {
+    keyPrefix: freshPrefix(),
+    retentionDays: 400,
+    onError: (err) => t.fail(String(err)),
+  });
   for (let i = 0; i < 90; i++) store.record(event(`key_${i % 9}`, 'gpt-nano'));
-  const absurd = { promptTokens: 1e21, cachedTokens: -5, completionTokens: Infinity, reasoningTokens: NaN, totalTokens: 1e21, estimated: false };
+  const absurd = {
+    promptTokens: 1e21,
+    cachedTokens: -5,
+    completionTokens: Infinity,
+    reasoningTokens: NaN,
+    totalTokens: 1e21,
+    estimated: false,
+  };
   store.record({ ...event('key_absurd', 'gpt-nano'), usage: absurd, costUsd: 1e21 });
   await store.flush();
   const rows = await store.query({ from: today(), to: today(), groupBy: ['key'] });
   const bystanders = rows.filter((row) => row.keyId !== 'key_absurd');
   t.equal(bystanders.reduce((sum, row) => sum + row.requests, 0), 90, 'all 90 bystander records kept');
   t.ok(bystanders.every((row) => row.requests === 10 && row.promptTokens === 10_000), 'with their own counts');
-  t.match(rows.find((row) => row.keyId === 'key_absurd'), { requests: 1, promptTokens: 2 ** 31, cachedTokens: 0, completionTokens: 2 ** 31, reasoningTokens: 0 }, 'the absurd one counted, clamped');
+  t.match(
+    rows.find((row) => row.keyId === 'key_absurd'),
+    { requests: 1, promptTokens: 2 ** 31, cachedTokens: 0, completionTokens: 2 ** 31, reasoningTokens: 0 },
+    'the absurd one counted, clamped',
+  );
 });
 
 t.test('a write Redis refuses costs no other write of the batch', async (t) => {
@@ -202,7 +270,14 @@ t.test('a write Redis refuses costs no other write of the batch', async (t) => {
   for (const keyId of ['key_a', 'key_b', 'key_c']) store.record(event(keyId, 'gpt-nano'));
   await store.flush();
   const rows = await store.query({ from: today(), to: today(), keyIds: ['key_a', 'key_c'], groupBy: ['key'] });
-  t.same(rows.map((row) => [row.keyId, row.requests]), [['key_a', 1], ['key_c', 1]], 'the cells before and after the refused one are written');
+  t.same(
+    rows.map((row) => [row.keyId, row.requests]),
+    [
+      ['key_a', 1],
+      ['key_c', 1],
+    ],
+    'the cells before and after the refused one are written',
+  );
   t.equal(await store.monthlySpendUsd('key_c', today().slice(0, 7)), 0.000285, 'and the spend after it');
   t.equal(errors.length, 1, 'the refusal is reported once');
   t.match(String(errors[0]), /refused \d+ usage write\(s\).*WRONGTYPE/, 'naming what Redis said');
@@ -211,7 +286,11 @@ t.test('a write Redis refuses costs no other write of the batch', async (t) => {
 t.test('failures go to onError, never to the caller', async (t) => {
   const errors: unknown[] = [];
   const offline = new Redis(server.port, { lazyConnect: true, enableOfflineQueue: false });
-  const store = new RedisUsageStore(offline, { keyPrefix: freshPrefix(), retentionDays: 400, onError: (err) => errors.push(err) });
+  const store = new RedisUsageStore(offline, {
+    keyPrefix: freshPrefix(),
+    retentionDays: 400,
+    onError: (err) => errors.push(err),
+  });
   t.doesNotThrow(() => store.record(event('key_a', 'gpt-nano')), 'a write that cannot be sent');
   t.doesNotThrow(() => store.record(event('key_a', 'gpt-nano', new Date(Number.NaN))), 'an event with an invalid date');
   await store.flush();
@@ -226,18 +305,37 @@ function today(): string {
 
 // Regression: reads went through the write connection, whose offline queue held a budget check,
 // /v1/me and /admin/usage until Redis came back.
-t.test('reads go through the reads connection and fail at once with StoreUnavailableError while it is down', async (t) => {
-  const reads = new Redis(server.port, { lazyConnect: true, enableOfflineQueue: false });
-  t.teardown(() => reads.disconnect());
-  const store = new RedisUsageStore(redis, { keyPrefix: freshPrefix(), retentionDays: 400, reads, onError: (err) => t.fail(String(err)) });
-  store.record(event('key_a', 'gpt-nano'));
-  await store.flush();
-  const spend = await store.monthlySpendUsd('key_a', today().slice(0, 7)).catch((err: unknown) => err);
-  t.type(spend, StoreUnavailableError, 'monthlySpendUsd rejects while the reads connection is down (the write connection is up)');
-  const rows = await store.query({ from: today(), to: today() }).catch((err: unknown) => err);
-  t.type(rows, StoreUnavailableError, 'query rejects too');
-  t.equal((rows as StoreUnavailableError).store, 'usage', 'naming the usage store');
-  await t.rejects(store.query({ from: '2000-01-01', to: today() }), RangeError, 'a range beyond retention is still a RangeError, not an outage');
-  if (reads.status !== 'ready') await once(reads, 'ready'); // the first command set it connecting
-  t.ok(Math.abs((await store.monthlySpendUsd('key_a', today().slice(0, 7))) - 0.000285) < 1e-12, 'once it is up, the reads see what was written');
-});
+t.test(
+  'reads go through the reads connection and fail at once with StoreUnavailableError while it is down',
+  async (t) => {
+    const reads = new Redis(server.port, { lazyConnect: true, enableOfflineQueue: false });
+    t.teardown(() => reads.disconnect());
+    const store = new RedisUsageStore(redis, {
+      keyPrefix: freshPrefix(),
+      retentionDays: 400,
+      reads,
+      onError: (err) => t.fail(String(err)),
+    });
+    store.record(event('key_a', 'gpt-nano'));
+    await store.flush();
+    const spend = await store.monthlySpendUsd('key_a', today().slice(0, 7)).catch((err: unknown) => err);
+    t.type(
+      spend,
+      StoreUnavailableError,
+      'monthlySpendUsd rejects while the reads connection is down (the write connection is up)',
+    );
+    const rows = await store.query({ from: today(), to: today() }).catch((err: unknown) => err);
+    t.type(rows, StoreUnavailableError, 'query rejects too');
+    t.equal((rows as StoreUnavailableError).store, 'usage', 'naming the usage store');
+    await t.rejects(
+      store.query({ from: '2000-01-01', to: today() }),
+      RangeError,
+      'a range beyond retention is still a RangeError, not an outage',
+    );
+    if (reads.status !== 'ready') await once(reads, 'ready'); // the first command set it connecting
+    t.ok(
+      Math.abs((await store.monthlySpendUsd('key_a', today().slice(0, 7))) - 0.000285) < 1e-12,
+      'once it is up, the reads see what was written',
+    );
+  },
+);

@@ -20,8 +20,24 @@ const DAY1 = LAST_MS.toISOString().slice(0, 10);
 const DAY2 = FIRST_MS.toISOString().slice(0, 10);
 const [MONTH1, MONTH2] = [DAY1.slice(0, 7), DAY2.slice(0, 7)];
 
-function event(keyId: string, model: string, at: Date, prompt: number, cached: number, completion: number, reasoning = 0, estimated = false): UsageEvent {
-  const usage = { promptTokens: prompt, cachedTokens: cached, completionTokens: completion, reasoningTokens: reasoning, totalTokens: prompt + completion, estimated };
+function event(
+  keyId: string,
+  model: string,
+  at: Date,
+  prompt: number,
+  cached: number,
+  completion: number,
+  reasoning = 0,
+  estimated = false,
+): UsageEvent {
+  const usage = {
+    promptTokens: prompt,
+    cachedTokens: cached,
+    completionTokens: completion,
+    reasoningTokens: reasoning,
+    totalTokens: prompt + completion,
+    estimated,
+  };
   return { keyId, model, at, usage, costUsd: costUsd(usage, NANO) };
 }
 
@@ -30,9 +46,22 @@ function expectedRows(events: UsageEvent[], groupBy: UsageGrouping[]): UsageRow[
   const rows = new Map<string, UsageRow>();
   for (const e of events) {
     const day = e.at.toISOString().slice(0, 10);
-    const dims = { ...(groupBy.includes('day') && { day }), ...(groupBy.includes('key') && { keyId: e.keyId }), ...(groupBy.includes('model') && { model: e.model }) };
+    const dims = {
+      ...(groupBy.includes('day') && { day }),
+      ...(groupBy.includes('key') && { keyId: e.keyId }),
+      ...(groupBy.includes('model') && { model: e.model }),
+    };
     const id = [dims.day, dims.keyId, dims.model].join('\0'); // NUL sorts before any character: tuple order
-    const row = rows.get(id) ?? { ...dims, requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costUsd: 0, estimatedRequests: 0 };
+    const row = rows.get(id) ?? {
+      ...dims,
+      requests: 0,
+      promptTokens: 0,
+      cachedTokens: 0,
+      completionTokens: 0,
+      reasoningTokens: 0,
+      costUsd: 0,
+      estimatedRequests: 0,
+    };
     rows.set(id, row);
     row.requests += 1;
     row.promptTokens += e.usage.promptTokens;
@@ -68,7 +97,15 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
 
   t.test('an empty store: one totals row of zeros, no grouped rows, no spend', async (t) => {
     const store = await open(t);
-    const zeros = { requests: 0, promptTokens: 0, cachedTokens: 0, completionTokens: 0, reasoningTokens: 0, costUsd: 0, estimatedRequests: 0 };
+    const zeros = {
+      requests: 0,
+      promptTokens: 0,
+      cachedTokens: 0,
+      completionTokens: 0,
+      reasoningTokens: 0,
+      costUsd: 0,
+      estimatedRequests: 0,
+    };
     t.same(await store.query(range), [zeros], 'a totals row of zeros');
     t.same(await store.query({ ...range, groupBy: ['day'] }), [], 'no rows when grouped');
     t.equal(await store.monthlySpendUsd('key_a', MONTH2), 0, 'no spend');
@@ -76,7 +113,16 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
 
   t.test('totals are exact across many events', async (t) => {
     const events = Array.from({ length: 300 }, (_, i) =>
-      event(`key_${i % 7}`, `model-${i % 3}`, i % 2 ? LAST_MS : FIRST_MS, (i * 37) % 1000, (i * 13) % 100, (i * 91) % 700, (i * 5) % 50, i % 11 === 0),
+      event(
+        `key_${i % 7}`,
+        `model-${i % 3}`,
+        i % 2 ? LAST_MS : FIRST_MS,
+        (i * 37) % 1000,
+        (i * 13) % 100,
+        (i * 91) % 700,
+        (i * 5) % 50,
+        i % 11 === 0,
+      ),
     );
     const [row] = await (await open(t, 400, events)).query(range);
     const [expected] = expectedRows(events, []);
@@ -94,30 +140,71 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
 
   t.test('grouping by day, model, key and every combination; sorted by day, key, model', async (t) => {
     const store = await open(t, 400, FIXTURE);
-    const groupings: UsageGrouping[][] = [['day'], ['model'], ['key'], ['day', 'model'], ['day', 'key'], ['key', 'model'], ['day', 'key', 'model']];
-    for (const groupBy of groupings) t.same(await store.query({ ...range, groupBy }), expectedRows(FIXTURE, groupBy), `by ${groupBy.join('+')}`);
-    t.same(await store.query({ ...range, groupBy: ['model', 'key'] }), expectedRows(FIXTURE, ['key', 'model']), 'the order of groupBy does not matter');
+    const groupings: UsageGrouping[][] = [
+      ['day'],
+      ['model'],
+      ['key'],
+      ['day', 'model'],
+      ['day', 'key'],
+      ['key', 'model'],
+      ['day', 'key', 'model'],
+    ];
+    for (const groupBy of groupings) {
+      t.same(await store.query({ ...range, groupBy }), expectedRows(FIXTURE, groupBy), `by ${groupBy.join('+')}`);
+    }
+    t.same(
+      await store.query({ ...range, groupBy: ['model', 'key'] }),
+      expectedRows(FIXTURE, ['key', 'model']),
+      'the order of groupBy does not matter',
+    );
     const rows = await store.query({ ...range, groupBy: ['model', 'day', 'key'] });
-    const order = [DAY1, DAY2].flatMap((d) => ['key_a', 'key_b'].flatMap((k) => [`${d} ${k} gpt-mini`, `${d} ${k} gpt-nano`]));
+    const order = [DAY1, DAY2].flatMap((d) =>
+      ['key_a', 'key_b'].flatMap((k) => [`${d} ${k} gpt-mini`, `${d} ${k} gpt-nano`]),
+    );
     t.same(rows.map((r) => `${r.day} ${r.keyId} ${r.model}`), order, 'rows by day, then key, then model');
-    t.same(Object.keys((await store.query({ ...range, groupBy: ['key'] }))[0] ?? {}).filter((k) => k === 'day' || k === 'model'), [], 'no ungrouped dimension in a row');
+    t.same(
+      Object.keys((await store.query({ ...range, groupBy: ['key'] }))[0] ?? {}).filter(
+        (k) => k === 'day' || k === 'model',
+      ),
+      [],
+      'no ungrouped dimension in a row',
+    );
   });
 
   t.test('events a millisecond apart across midnight UTC land on different days', async (t) => {
-    const store = await open(t, 400, [event('key_a', 'gpt-nano', LAST_MS, 100, 0, 10), event('key_a', 'gpt-nano', FIRST_MS, 200, 0, 20)]);
-    t.same((await store.query({ ...range, groupBy: ['day'] })).map((r) => [r.day, r.promptTokens]), [[DAY1, 100], [DAY2, 200]], 'one row per day');
-    t.equal((await store.query({ from: DAY1, to: DAY1 }))[0]?.promptTokens, 100, 'to is inclusive and excludes the next day');
+    const store = await open(t, 400, [
+      event('key_a', 'gpt-nano', LAST_MS, 100, 0, 10),
+      event('key_a', 'gpt-nano', FIRST_MS, 200, 0, 20),
+    ]);
+    t.same(
+      (await store.query({ ...range, groupBy: ['day'] })).map((r) => [r.day, r.promptTokens]),
+      [
+        [DAY1, 100],
+        [DAY2, 200],
+      ],
+      'one row per day',
+    );
+    t.equal(
+      (await store.query({ from: DAY1, to: DAY1 }))[0]?.promptTokens,
+      100,
+      'to is inclusive and excludes the next day',
+    );
     t.equal((await store.query({ from: DAY2, to: DAY2 }))[0]?.promptTokens, 200, 'from excludes the day before');
   });
 
   t.test('filters by key ids and by model', async (t) => {
     const store = await open(t, 400, FIXTURE);
     const only = (keep: (e: UsageEvent) => boolean) => expectedRows(FIXTURE.filter(keep), ['day', 'key', 'model']);
-    const rows = (q: { keyIds?: string[]; model?: string }) => store.query({ ...range, ...q, groupBy: ['day', 'key', 'model'] });
+    const rows = (q: { keyIds?: string[]; model?: string }) =>
+      store.query({ ...range, ...q, groupBy: ['day', 'key', 'model'] });
     t.same(await rows({ keyIds: ['key_b'] }), only((e) => e.keyId === 'key_b'), 'one key');
     t.same(await rows({ keyIds: ['key_a', 'key_b'] }), only(() => true), 'both keys');
     t.same(await rows({ model: 'gpt-nano' }), only((e) => e.model === 'gpt-nano'), 'one model');
-    t.same(await rows({ keyIds: ['key_a'], model: 'gpt-mini' }), only((e) => e.keyId === 'key_a' && e.model === 'gpt-mini'), 'key and model');
+    t.same(
+      await rows({ keyIds: ['key_a'], model: 'gpt-mini' }),
+      only((e) => e.keyId === 'key_a' && e.model === 'gpt-mini'),
+      'key and model',
+    );
     t.same(await rows({ keyIds: [] }), [], 'an empty key list matches nothing');
     t.equal((await store.query({ ...range, model: 'unknown' }))[0]?.requests, 0, 'an unknown model totals zero');
   });
@@ -140,13 +227,19 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
     await t.rejects(store.query({ from: 'yesterday', to: DAY2 }), RangeError, 'not a date');
     await t.rejects(store.query({ from: '2025-02-30', to: '2025-03-01' }), RangeError, 'a day that does not exist');
     await t.rejects(store.query({ from: DAY2, to: DAY1 }), RangeError, 'from after to');
-    await t.rejects(store.query({ from: '2025-01-01', to: '2025-01-31' }), RangeError, '31 days with a 30-day retention');
+    await t.rejects(
+      store.query({ from: '2025-01-01', to: '2025-01-31' }),
+      RangeError,
+      '31 days with a 30-day retention',
+    );
     t.equal((await store.query({ from: '2025-01-01', to: '2025-01-30' })).length, 1, '30 days are fine');
   });
 
   t.test('500 concurrent record() calls, then flush(): nothing lost, nothing counted twice', async (t) => {
     const store = await open(t);
-    const events = Array.from({ length: 500 }, (_, i) => event(`key_${i % 5}`, `model-${i % 4}`, i % 2 ? LAST_MS : FIRST_MS, 1000, 200, 500, 100, i % 10 === 0));
+    const events = Array.from({ length: 500 }, (_, i) =>
+      event(`key_${i % 5}`, `model-${i % 4}`, i % 2 ? LAST_MS : FIRST_MS, 1000, 200, 500, 100, i % 10 === 0),
+    );
     // Some in this turn, some in later ones, so earlier writes are still in flight when flush() starts.
     await Promise.all(events.map(async (e, i) => {
       for (let turn = 0; turn < i % 3; turn++) await nextTurn();
@@ -155,7 +248,11 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
     await store.flush();
     t.same(await store.query(range), expectedRows(events, []), 'exact totals');
     await store.flush();
-    t.same(await store.query({ ...range, groupBy: ['key'] }), expectedRows(events, ['key']), 'a second flush writes nothing again');
+    t.same(
+      await store.query({ ...range, groupBy: ['key'] }),
+      expectedRows(events, ['key']),
+      'a second flush writes nothing again',
+    );
     t.equal((await store.query(range))[0]?.costUsd, 0.1425, 'cost: 500 × $0.000285, exactly');
   });
 }
