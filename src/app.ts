@@ -52,43 +52,41 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(requestLogPlugin);
   await app.register(bodyPlugin);
   await app.register(drainPlugin);
+  await registerServices(app, config, providerKeys);
 
+  await app.register(healthRoutes, { checkDependencies: () => pingRedis(app), isDraining: () => app.draining });
+  await app.register((v1) => registerApi(v1, app, config), { prefix: '/v1' });
+  if (config.admin.token) await app.register((admin) => registerAdmin(admin, app, config), { prefix: '/admin' });
+  return app;
+}
+
+/** What every request shares: metrics, Redis, key store, limits, usage, the upstream side. */
+async function registerServices(app: FastifyInstance, config: Config, providerKeys: SecretRedactor): Promise<void> {
   await app.register(metricsPlugin, { token: config.metrics.token });
   await app.register(redisPlugin, { config: config.redis });
   await app.register(keysPlugin, { config });
   await app.register(limitsPlugin, { config });
   await app.register(usagePlugin, { config });
   await app.register(upstreamPlugin, { config, providerKeys });
+}
 
-  await app.register(healthRoutes, { checkDependencies: () => pingRedis(app), isDraining: () => app.draining });
-  await app.register(
-    async (v1) => {
-      await v1.register(authPlugin, { keyStore: app.keys });
-      const { router, ...upstream } = app.upstream;
-      await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
-      const { admission, usage, metrics } = app;
-      await v1.register(proxyRoutes, {
-        services: { admission, usage, metrics, router, upstream, now: () => performance.now() },
-      });
-      await v1.register(meRoutes, { config });
-    },
-    { prefix: '/v1' },
-  );
-  if (config.admin.token) {
-    await app.register(
-      async (admin) => {
-        await admin.register(adminAuthPlugin, { token: config.admin.token, perIpGuard: app.perIpGuard });
-        await admin.register(adminRoutes, {
-          keys: app.keys,
-          usage: app.usage.store,
-          tiers: Object.keys(config.tiers),
-          models: Object.keys(config.models),
-        });
-      },
-      { prefix: '/admin' },
-    );
-  }
-  return app;
+/** /v1, behind the client's key: models, the proxied APIs (one Exchange per request), me. */
+async function registerApi(v1: FastifyInstance, app: FastifyInstance, config: Config): Promise<void> {
+  await v1.register(authPlugin, { keyStore: app.keys });
+  const { router, ...upstream } = app.upstream;
+  await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
+  const { admission, usage, metrics } = app;
+  const services = { admission, usage, metrics, router, upstream, now: () => performance.now() };
+  await v1.register(proxyRoutes, { services });
+  await v1.register(meRoutes, { config });
+}
+
+/** /admin, behind the admin token. */
+async function registerAdmin(admin: FastifyInstance, app: FastifyInstance, config: Config): Promise<void> {
+  await admin.register(adminAuthPlugin, { token: config.admin.token, perIpGuard: app.perIpGuard });
+  const tiers = Object.keys(config.tiers);
+  const models = Object.keys(config.models);
+  await admin.register(adminRoutes, { keys: app.keys, usage: app.usage.store, tiers, models });
 }
 
 async function pingRedis(app: FastifyInstance): Promise<void> {
