@@ -1,6 +1,6 @@
 /**
  * Configuration: one YAML (or JSON) file, `${VAR}` / `${VAR:-default}` replaced from the environment,
- * validated with zod once at start-up. A bad file fails with every offending path.
+ * validated with zod once at start-up. A bad file fails with every offending path. (docs/contract.md §12)
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -35,6 +35,7 @@ const pricingSchema = z.strictObject({
 const modelSchema = z.strictObject({
   routes: z.array(routeSchema).nonempty(),
   pricing: pricingSchema.default({ input: 0, output: 0 }),
+  // Accepted and validated, but nothing reads it yet (docs/contract.md §12).
   contextWindow: optional(positiveInt),
   maxOutputTokens: optional(positiveInt),
   ownedBy: z.string().default('tollgate'),
