@@ -5,12 +5,13 @@
  *
  * The tokenizer runs on the event loop, so exact counting stops after EXACT_CHAR_BUDGET characters
  * or EXACT_TIME_BUDGET_MS, whichever comes first; the rest is extrapolated with the tokens-per-char
- * ratio of what was counted. Measured warm on mixed prose/code/JSON: 5-10 ms per 100k chars, so the
- * budget costs ~1.5-2.5 ms; a 4M-char prompt is estimated in ~2 ms, within 1% here. The time cap matters
- * because the cost per char varies a hundredfold (rare CJK: ~200 ms per 100k chars, ~2 tokens per char)
- * and a cold tokenizer (first requests after start) is slower still. Texts counted in full are kept in
- * a TokenCountCache: a conversation's earlier turns and a repeated system prompt are not tokenized
- * again, and stay exact however long the prompt around them grows. (docs/contract.md §6.3)
+ * ratio of what was counted. The character budget keeps ordinary text (prose, code, JSON) to a few
+ * milliseconds, and a prompt of millions of characters costs no more while its estimate stays close.
+ * The time cap matters because the cost per char varies by two orders of magnitude between texts (rare
+ * CJK scripts are among the slowest, at about 2 tokens per char) and a cold tokenizer (first requests
+ * after start) is slower still. Texts counted in full are kept in a TokenCountCache: a conversation's
+ * earlier turns and a repeated system prompt are not tokenized again, and stay exact however long the
+ * prompt around them grows. (docs/contract.md §6.3)
  */
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { TokenCountCache } from './token-count-cache.js';
