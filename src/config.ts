@@ -67,11 +67,17 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: port.default(8080),
         bodyLimitBytes: positiveInt.default(32 * 1024 * 1024),
-        /** On SIGTERM, how long /readyz answers 503 while new requests are still served, so load balancers can stop routing here first. */
+        /**
+         * On SIGTERM, how long /readyz answers 503 while new requests are still served, so load balancers
+         * can stop routing here first.
+         */
         drainDelayMs: nonNegative.default(0),
         /** Then how long in-flight requests and streams may finish before their connections are closed. */
         shutdownGraceMs: nonNegative.default(25_000),
-        /** Proxies whose X-Forwarded-For gives the client address (per-IP guard): false (default), true, or their addresses/CIDRs. */
+        /**
+         * Proxies whose X-Forwarded-For gives the client address (per-IP guard): false (default), true, or
+         * their addresses/CIDRs.
+         */
         trustProxy: trustProxySchema.default(false),
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })

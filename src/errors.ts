@@ -96,7 +96,8 @@ export function bodyNotAnObject(): GatewayError {
 /** A guarded member under a case variant (`MODEL`): lenient decoders upstream would read it as `folded`. */
 export function memberCaseVariant(name: string, folded: string): GatewayError {
   return invalidRequest(
-    `The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`,
+    `The request body has a member '${name}': some upstreams read it as '${folded}'. ` +
+      `Send '${folded}' once, in lower case.`,
     name,
     'duplicate_member',
   );
@@ -245,14 +246,17 @@ function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Recor
       headers: { ...rateLimitHeaders, ...retryAdvice },
     });
   if (tooLarge) {
-    const message = `Request too large ${where}: Limit ${limit}, Requested ${requested}. The input or output tokens must be reduced in order to run successfully.`;
+    const message =
+      `Request too large ${where}: Limit ${limit}, Requested ${requested}. ` +
+      'The input or output tokens must be reduced in order to run successfully.';
     return error(message, { 'x-should-retry': 'false' });
   }
   const waitMs = Math.max(1, Math.ceil(retryAfterMs));
   // retry-after is whole seconds (at least 1); the SDKs read retry-after-ms first. Most SDK versions
   // honour a wait of up to 60 s and back off on their own beyond it (docs/openai-wire.md §8.3).
   return error(
-    `Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${formatDuration(waitMs)}.`,
+    `Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. ` +
+      `Please try again in ${formatDuration(waitMs)}.`,
     {
       'retry-after': String(Math.ceil(waitMs / 1_000)),
       'retry-after-ms': String(waitMs),
@@ -275,7 +279,9 @@ export function tooManyUnauthenticatedRequests(retryIn: string): GatewayError {
  */
 export function insufficientQuota(budgetUsd: number, spentUsd: number): GatewayError {
   return new GatewayError(
-    `You exceeded your current quota, please check your plan and billing details. This key's monthly budget of $${budgetUsd} is spent ($${spentUsd.toFixed(4)} used); it renews on the 1st (UTC).`,
+    'You exceeded your current quota, please check your plan and billing details. ' +
+      `This key's monthly budget of $${budgetUsd} is spent ($${spentUsd.toFixed(4)} used); ` +
+      'it renews on the 1st (UTC).',
     { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', headers: { 'x-should-retry': 'false' } },
   );
 }
@@ -317,7 +323,8 @@ export function allRoutesFailed(last: GatewayError, attempts: string[]): Gateway
 /** Every route of the model goes to a provider without credentials (skipped at start-up). */
 export function noCredentialedProvider(model: string, providers: string[]): GatewayError {
   return new GatewayError(
-    `No configured provider for the model \`${model}\` has credentials (skipped: ${providers.join(', ')}). The operator must set their apiKey.`,
+    `No configured provider for the model \`${model}\` has credentials (skipped: ${providers.join(', ')}). ` +
+      'The operator must set their apiKey.',
     { status: 503, type: 'server_error', code: 'no_provider_credentials' },
   );
 }

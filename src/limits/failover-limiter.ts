@@ -155,7 +155,7 @@ export class FailoverLimiter implements Limiter {
     const timeoutMs = this.#timeoutMs;
     if (timeoutMs <= 0) return work;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(
         () => reject(new Error(`rate limiter store did not answer within ${timeoutMs} ms`)),
         timeoutMs,

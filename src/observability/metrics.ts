@@ -48,7 +48,10 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  /** Token and cost totals per model since the last collect: one map lookup per request instead of five label hashes. */
+  /**
+   * Token and cost totals per model since the last collect: one map lookup per request instead of five
+   * label hashes.
+   */
   readonly #usageByModel = new Map<string, ModelUsageTotals>();
   readonly tokens = new Counter({
     name: 'tollgate_tokens_total',

@@ -147,7 +147,9 @@ export async function attemptRoute(
   const attempt = { provider: route.providerName, status, ...(text && { message: text.message }) };
   if (status === 401 || status === 403) {
     // Not relayed even redacted: it is about the gateway's credential, not the client's request.
-    const message = `The upstream provider "${route.providerName}" refused the gateway's credential. The operator has been notified in the logs.`;
+    const message =
+      `The upstream provider "${route.providerName}" refused the gateway's credential. ` +
+      'The operator has been notified in the logs.';
     return {
       failure: {
         error: upstreamUnavailable(message),
