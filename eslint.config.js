@@ -19,7 +19,10 @@ export default [
       'no-void': 'off',
       // `function name(` as this code has always written it; anonymous functions and async arrows keep
       // neostandard's space (`function ()`, `async () =>`).
-      '@stylistic/space-before-function-paren': ['error', { named: 'never', anonymous: 'always', asyncArrow: 'always' }],
+      '@stylistic/space-before-function-paren': [
+        'error',
+        { named: 'never', anonymous: 'always', asyncArrow: 'always' },
+      ],
       // neostandard leaves dangling commas in arrays, objects, imports and exports to taste (and only warns
       // here); this code also puts one after the last argument or parameter of a call or signature broken
       // over lines.

@@ -1,6 +1,7 @@
 /**
- * The floor for any Node proxy (DESIGN §7): read the body, forward it with undici Pool.request to the
- * mock, pipe the answer back with its status and content-type. Nothing else. Mock origin in argv[2].
+ * The floor for any Node proxy (docs/contract.md §17): read the body, forward it with undici
+ * Pool.request to the mock, pipe the answer back with its status and content-type. Nothing else. Mock
+ * origin in argv[2].
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -2,8 +2,9 @@
  * The floor for a Fastify proxy: one route that parses the JSON body, forwards it with undici
  * Pool.request, reads the answer whole and sends it with reply.send(buffer). No hooks, no logger, no
  * plugins. tollgate against it is tollgate's own cost; it against bare is the framework's. Mock origin
- * in argv[2]. Streams are buffered too, so its stream timings are not comparable. (Sending the upstream body as a stream instead, reply.send(stream), costs a Fastify
- * route ~0.55× of bare's CPU more on this box, which is why tollgate buffers JSON answers.)
+ * in argv[2]. Streams are buffered too, so its stream timings are not comparable. (Sending the upstream
+ * body as a stream instead, reply.send(stream), costs a Fastify route ~0.55× of bare's CPU more on this
+ * box, which is why tollgate buffers JSON answers.)
  */
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';

@@ -206,10 +206,14 @@ async function throughput(name: string, target: Target, into: Samples, redis: Re
   into.cpu.push(heavy.cpuPerRequest);
 }
 
-/** The latency part of a round on one target: 1 connection (short and long prompts), streams with and without include_usage. */
+/**
+ * The latency part of a round on one target: 1 connection (short and long prompts), streams with and
+ * without include_usage.
+ */
 async function latency(name: string, target: Target, into: Samples): Promise<void> {
   log(
-    `${name}: 1 connection ${LATENCY_DURATION} s (+ ${LATENCY_DURATION} s of long prompts), ${STREAMS}+${STREAMS} streams`,
+    `${name}: 1 connection ${LATENCY_DURATION} s (+ ${LATENCY_DURATION} s of long prompts), ` +
+      `${STREAMS}+${STREAMS} streams`,
   );
   const single = await load(target, chatBody, 1, LATENCY_DURATION);
   const long = await load(target, longPromptBody, 1, LATENCY_DURATION);
@@ -359,16 +363,25 @@ function report(rows: Row[]): string {
   return [
     `# tollgate bench — ${new Date().toISOString()}`,
     '',
-    `Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ${os.platform()} ${os.release()}. ` +
+    `Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ` +
+      `${os.platform()} ${os.release()}. ` +
       (PIN
-        ? "Loopback; at 50 connections the target runs alone on CPU 1 while the mock and autocannon share CPU 0, so req/s is the target's capacity on one core; latency runs are unpinned. "
+        ? 'Loopback; at 50 connections the target runs alone on CPU 1 while the mock and autocannon share CPU 0, ' +
+          "so req/s is the target's capacity on one core; latency runs are unpinned. "
         : 'Loopback; mock, target and autocannon share the CPUs (not pinned), so compare ratios, not absolutes. ') +
-      "CPU/req: user+system CPU of the target's own process per request at 50 connections (direct: the mock's).",
-    `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s (req/s: median of rounds; ratios: median of the per-round ratios), ` +
-      `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode (mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
-      'tollgate: tier with rpm, rpd, tpm and tpd (limits on); tollgate-nolimits: tier with no limits, no limiter call (limits off); ' +
+      "CPU/req: user+system CPU of the target's own process per request at 50 connections " +
+      "(direct: the mock's).",
+    `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s ` +
+      '(req/s: median of rounds; ratios: median of the per-round ratios), ' +
+      `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode ` +
+      `(mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
+      'tollgate: tier with rpm, rpd, tpm and tpd (limits on); ' +
+      'tollgate-nolimits: tier with no limits, no limiter call (limits off); ' +
       `logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
-      `${REDIS_URL ? `limits and usage on Redis at ${new URL(REDIS_URL).host}` : 'no Redis (in-memory limits and usage)'}.`,
+      (REDIS_URL
+        ? `limits and usage on Redis at ${new URL(REDIS_URL).host}`
+        : 'no Redis (in-memory limits and usage)') +
+      '.',
     '',
     table(
       [
@@ -390,7 +403,8 @@ function report(rows: Row[]): string {
     '',
     table(['target', 'TTFB p50', 'TTFB Δ vs bare', 'total p50', 'total Δ vs bare'], plain),
     '',
-    `Long prompts (${Math.round(Buffer.byteLength(longPromptBody) / 1024)} KB chat history, mixed scripts; 1 connection, non-streamed; CPU/req of the target process):`,
+    `Long prompts (${Math.round(Buffer.byteLength(longPromptBody) / 1024)} KB chat history, mixed scripts; ` +
+      '1 connection, non-streamed; CPU/req of the target process):',
     '',
     table(['target', 'p50', 'p50 Δ vs bare', 'CPU/req (×bare)'], long),
     ...(on && off ? ['', limiterCost(on, off)] : []),
@@ -408,11 +422,15 @@ function limiterCost(on: Row, off: Row): string {
       ? ` (per round: ${on.roundRps.map((rps, i) => pct(rps / off.roundRps[i]!)).join(', ')})`
       : '';
   return (
-    `Limiter cost (tollgate vs tollgate-nolimits): ${Math.round(on.rps)} / ${Math.round(off.rps)} req/s (medians); per-round ratio median **${pct(ratio)}** with limits on` +
-    `${rounds}; target ≥ 85%: ${ratio >= 0.85 ? 'met' : '**not met**'}. CPU/req ${Math.round(on.cpu)} vs ${Math.round(off.cpu)} µs ` +
-    `(${on.cpu - off.cpu >= 0 ? '+' : ''}${Math.round(on.cpu - off.cpu)} µs; off / on = ${pct(off.cpu / on.cpu)}, the req/s share a CPU-bound tollgate would keep, steadier on a shared box), ` +
+    `Limiter cost (tollgate vs tollgate-nolimits): ${Math.round(on.rps)} / ${Math.round(off.rps)} req/s ` +
+    `(medians); per-round ratio median **${pct(ratio)}** with limits on` +
+    `${rounds}; target ≥ 85%: ${ratio >= 0.85 ? 'met' : '**not met**'}. ` +
+    `CPU/req ${Math.round(on.cpu)} vs ${Math.round(off.cpu)} µs ` +
+    `(${on.cpu - off.cpu >= 0 ? '+' : ''}${Math.round(on.cpu - off.cpu)} µs; off / on = ${pct(off.cpu / on.cpu)}, ` +
+    'the req/s share a CPU-bound tollgate would keep, steadier on a shared box), ' +
     `1-connection p50 ${delta(on.p50, off.p50)}. ` +
-    'Both estimate prompt tokens and record usage; only tollgate calls the limiter (admission, then settlement carried on the next admission).'
+    'Both estimate prompt tokens and record usage; only tollgate calls the limiter ' +
+    '(admission, then settlement carried on the next admission).'
   );
 }
 
@@ -441,10 +459,14 @@ function redisSection(rows: Row[]): string[] {
   });
   return [
     '',
-    'Redis during the 50-connection runs (`INFO commandstats` before and after, summed over rounds, divided by the requests autocannon completed; ' +
-      "the bench's own INFO left out). Commands are counted by the server: those a Lua script runs (TIME, GET, SET, HINCRBY…) count next to the " +
-      'EVALSHA that carried them. On the request path, each request waits for one EVALSHA, shared by the admissions of its key and model in the ' +
-      'same event-loop turn (so EVALSHA/req < 1 under load); usage goes out as one EVALSHA per 50 ms batch window (tollgate-nolimits shows those alone). ' +
+    'Redis during the 50-connection runs (`INFO commandstats` before and after, summed over rounds, ' +
+      'divided by the requests autocannon completed; ' +
+      "the bench's own INFO left out). Commands are counted by the server: " +
+      'those a Lua script runs (TIME, GET, SET, HINCRBY…) count next to the ' +
+      'EVALSHA that carried them. On the request path, each request waits for one EVALSHA, ' +
+      'shared by the admissions of its key and model in the ' +
+      'same event-loop turn (so EVALSHA/req < 1 under load); ' +
+      'usage goes out as one EVALSHA per 50 ms batch window (tollgate-nolimits shows those alone). ' +
       'Reads: socket reads the server processed (`total_reads_processed`), i.e. client writes.',
     '',
     table(

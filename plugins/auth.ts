@@ -2,6 +2,7 @@
  * Authentication: the client's tollgate key (Authorization: Bearer, api-key or x-api-key) becomes
  * `request.principal`. The key is resolved in onRequest, where a request without a valid key meets the
  * per-IP guard (plugins/limits.ts) and is refused, so an unauthenticated request never has its body read.
+ * (docs/contract.md §3.1, §6.8)
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';

@@ -36,7 +36,8 @@ function redisKeyStore(app: Parameters<FastifyPluginAsync>[0], redis: Redis, con
   const notice = new ThrottledNotice<unknown>(NOTICE_INTERVAL_MS, (err, failures) =>
     app.log.warn(
       { err: (err as Error).message, failures },
-      'redis unavailable: keys this instance resolved before are answered from their last known records, other keys get 503',
+      'redis unavailable: keys this instance resolved before are answered from their last known records, ' +
+        'other keys get 503',
     ),
   );
   return new RedisKeyStore(redis, {

@@ -1,6 +1,7 @@
 /**
  * GET /metrics in Prometheus text format (optionally behind a bearer token) and the per-request
  * counter. Other metrics are observed where the events happen, through `app.metrics`.
+ * (docs/contract.md §14.1)
  */
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';

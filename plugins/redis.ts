@@ -61,7 +61,8 @@ async function waitUntilReady(
   try {
     await once(client, 'ready', { signal: AbortSignal.timeout(READY_TIMEOUT_MS) });
   } catch {
-    const message = `redis not reachable after ${READY_TIMEOUT_MS} ms; serving with failMode=${failMode} until it answers`;
+    const message =
+      `redis not reachable after ${READY_TIMEOUT_MS} ms; serving with failMode=${failMode} until it answers`;
     app.log.warn(message);
   }
 }

@@ -1,6 +1,6 @@
 /**
  * Configuration: one YAML (or JSON) file, `${VAR}` / `${VAR:-default}` replaced from the environment,
- * validated with zod once at start-up. A bad file fails with every offending path.
+ * validated with zod once at start-up. A bad file fails with every offending path. (docs/contract.md §12)
  */
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
@@ -35,6 +35,7 @@ const pricingSchema = z.strictObject({
 const modelSchema = z.strictObject({
   routes: z.array(routeSchema).nonempty(),
   pricing: pricingSchema.default({ input: 0, output: 0 }),
+  // Accepted and validated, but nothing reads it yet (docs/contract.md §12).
   contextWindow: optional(positiveInt),
   maxOutputTokens: optional(positiveInt),
   ownedBy: z.string().default('tollgate'),
@@ -66,11 +67,17 @@ export const configSchema = z
         host: z.string().default('0.0.0.0'),
         port: port.default(8080),
         bodyLimitBytes: positiveInt.default(32 * 1024 * 1024),
-        /** On SIGTERM, how long /readyz answers 503 while new requests are still served, so load balancers can stop routing here first. */
+        /**
+         * On SIGTERM, how long /readyz answers 503 while new requests are still served, so load balancers
+         * can stop routing here first.
+         */
         drainDelayMs: nonNegative.default(0),
         /** Then how long in-flight requests and streams may finish before their connections are closed. */
         shutdownGraceMs: nonNegative.default(25_000),
-        /** Proxies whose X-Forwarded-For gives the client address (per-IP guard): false (default), true, or their addresses/CIDRs. */
+        /**
+         * Proxies whose X-Forwarded-For gives the client address (per-IP guard): false (default), true, or
+         * their addresses/CIDRs.
+         */
         trustProxy: trustProxySchema.default(false),
         logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
       })

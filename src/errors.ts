@@ -3,6 +3,7 @@
  * (`{"error": {message, type, param, code}}`, all four keys present) so the official SDKs raise the
  * right class. Each one the gateway answers with has its constructor here, so its status, wording and
  * headers are in one place; handlers throw them and plugins/errors.ts renders them with `renderError`.
+ * (docs/openai-wire.md §7.1, §7.2; docs/contract.md §9)
  */
 import type { z } from 'zod';
 import type { Denial, Dimension } from './limits/limiter.js';
@@ -95,7 +96,8 @@ export function bodyNotAnObject(): GatewayError {
 /** A guarded member under a case variant (`MODEL`): lenient decoders upstream would read it as `folded`. */
 export function memberCaseVariant(name: string, folded: string): GatewayError {
   return invalidRequest(
-    `The request body has a member '${name}': some upstreams read it as '${folded}'. Send '${folded}' once, in lower case.`,
+    `The request body has a member '${name}': some upstreams read it as '${folded}'. ` +
+      `Send '${folded}' once, in lower case.`,
     name,
     'duplicate_member',
   );
@@ -163,7 +165,11 @@ export function invalidApiKey(credential: keyof typeof CREDENTIAL_MESSAGES = 'ap
 
 // 404
 
-/** Used both for unknown aliases and for aliases the key may not use: existence is not revealed. */
+/**
+ * Used both for unknown aliases and for aliases the key may not use: existence is not revealed
+ * (docs/contract.md §5.1). `param: 'model'` departs from OpenAI, which sends null here
+ * (docs/openai-wire.md §7.4).
+ */
 export function modelNotFound(model: string): GatewayError {
   return new GatewayError(`The model \`${model}\` does not exist or you do not have access to it.`, {
     status: 404,
@@ -224,9 +230,9 @@ export function providerRateLimited(denial: Denial, modelAlias: string): Gateway
 }
 
 /**
- * The 429 in OpenAI's words, with its retry advice beside the x-ratelimit-* headers. A too-large
- * request gets `x-should-retry: false` and no retry-after: the SDKs would otherwise retry something
- * that can never pass.
+ * The 429 in OpenAI's words (docs/openai-wire.md §7.4), with its retry advice beside the x-ratelimit-*
+ * headers. A too-large request gets `x-should-retry: false` and no retry-after: the SDKs retry every 429
+ * unless told not to, and this one can never pass (docs/openai-wire.md §7.3; docs/contract.md §6.5).
  */
 function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Record<string, string>): GatewayError {
   const { dimension, limit, used, requested, retryAfterMs, tooLarge } = denial;
@@ -240,13 +246,17 @@ function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Recor
       headers: { ...rateLimitHeaders, ...retryAdvice },
     });
   if (tooLarge) {
-    const message = `Request too large ${where}: Limit ${limit}, Requested ${requested}. The input or output tokens must be reduced in order to run successfully.`;
+    const message =
+      `Request too large ${where}: Limit ${limit}, Requested ${requested}. ` +
+      'The input or output tokens must be reduced in order to run successfully.';
     return error(message, { 'x-should-retry': 'false' });
   }
   const waitMs = Math.max(1, Math.ceil(retryAfterMs));
-  // retry-after is whole seconds (at least 1); the SDKs prefer retry-after-ms.
+  // retry-after is whole seconds (at least 1); the SDKs read retry-after-ms first. Most SDK versions
+  // honour a wait of up to 60 s and back off on their own beyond it (docs/openai-wire.md §8.3).
   return error(
-    `Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. Please try again in ${formatDuration(waitMs)}.`,
+    `Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. ` +
+      `Please try again in ${formatDuration(waitMs)}.`,
     {
       'retry-after': String(Math.ceil(waitMs / 1_000)),
       'retry-after-ms': String(waitMs),
@@ -263,10 +273,15 @@ export function tooManyUnauthenticatedRequests(retryIn: string): GatewayError {
   });
 }
 
-/** The key's monthly budget is spent. Not transient: the SDKs are told not to retry (`x-should-retry: false`). */
+/**
+ * The key's monthly budget is spent. Not transient, and the SDKs retry every 429 unless told not to: so
+ * `x-should-retry: false` (docs/openai-wire.md §7.3, §7.4).
+ */
 export function insufficientQuota(budgetUsd: number, spentUsd: number): GatewayError {
   return new GatewayError(
-    `You exceeded your current quota, please check your plan and billing details. This key's monthly budget of $${budgetUsd} is spent ($${spentUsd.toFixed(4)} used); it renews on the 1st (UTC).`,
+    'You exceeded your current quota, please check your plan and billing details. ' +
+      `This key's monthly budget of $${budgetUsd} is spent ($${spentUsd.toFixed(4)} used); ` +
+      'it renews on the 1st (UTC).',
     { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', headers: { 'x-should-retry': 'false' } },
   );
 }
@@ -308,7 +323,8 @@ export function allRoutesFailed(last: GatewayError, attempts: string[]): Gateway
 /** Every route of the model goes to a provider without credentials (skipped at start-up). */
 export function noCredentialedProvider(model: string, providers: string[]): GatewayError {
   return new GatewayError(
-    `No configured provider for the model \`${model}\` has credentials (skipped: ${providers.join(', ')}). The operator must set their apiKey.`,
+    `No configured provider for the model \`${model}\` has credentials (skipped: ${providers.join(', ')}). ` +
+      'The operator must set their apiKey.',
     { status: 503, type: 'server_error', code: 'no_provider_credentials' },
   );
 }

@@ -6,7 +6,8 @@
  *   dialect writes its body) until one answers; the client's own errors end the trying;
  * - relay(): send that answer on through the route dialect's tap;
  * - finish(): exactly once, whatever happened: settle the reservations against the real usage,
- *   record usage and cost, observe the metrics, write the request's one log line.
+ *   record usage and cost, observe the metrics, write the request's one log line (docs/contract.md
+ *   §7.3, §6.4).
  * Nothing here knows Fastify (routes/proxy.ts adapts its request and reply), so the exchange runs in
  * unit tests with a fake clock and memory stores (test/unit/exchange.test.ts).
  */
@@ -165,6 +166,8 @@ export class Exchange {
     this.#report.upstreamAnswered(success);
     const { response } = success;
     const headers: OutgoingHttpHeaders = downstreamHeaders(response.headers);
+    // The upstream's request id, which the SDK exposes to its caller; the gateway's own when it sent none
+    // (docs/openai-wire.md §10.1; docs/contract.md §3.3).
     headers['x-request-id'] = response.headers['x-request-id'] ?? this.#client.requestId;
     this.#client.logsItself();
     const sink: RelaySink = {

@@ -87,7 +87,8 @@ function explainSetup(
       .map(([alias]) => alias);
     log.warn(
       { providers: withoutKey, modelsWithoutRoute: stranded },
-      'providers without an apiKey are skipped in routing (set their env vars, e.g. OPENAI_API_KEY); models without a route left answer 503',
+      'providers without an apiKey are skipped in routing (set their env vars, e.g. OPENAI_API_KEY); ' +
+        'models without a route left answer 503',
     );
   }
   const { records, skipped } = loadStaticKeys(config.keys);

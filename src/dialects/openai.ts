@@ -10,6 +10,10 @@ import { normaliseUsage } from '../openai/usage.js';
 import type { ClientRequest, Dialect } from './dialect.js';
 
 export const openaiDialect: Dialect = {
+  /**
+   * `include_usage: true` goes only into streamed chat bodies: the spec gives it meaning only with
+   * `stream: true`, and Responses has no such option (docs/openai-wire.md §2.2, §2.3; docs/contract.md §3.2).
+   */
   upstreamBody({ endpoint, body, json, members }, model) {
     const replaced: Record<string, string> = { model: JSON.stringify(model) };
     if (endpoint === 'chat' && body.stream === true) {
@@ -27,7 +31,10 @@ export const openaiDialect: Dialect = {
   },
 };
 
-/** The gateway asked for the usage chunk on the client's behalf: the client gets it only if it asked too. */
+/**
+ * The gateway asked for the usage chunk on the client's behalf: the client gets it only if it asked too
+ * (docs/openai-wire.md §4.3; docs/contract.md §7.1).
+ */
 function stripsUsageChunk({ endpoint, body }: ClientRequest): boolean {
   return endpoint === 'chat' && body.stream === true && body.stream_options?.include_usage !== true;
 }

@@ -1,6 +1,6 @@
 /**
  * The SHA-256 of keys clients present, remembered for keys that resolved to a record: a busy key is
- * hashed once instead of on every request (~2 µs each, the largest single cost of authentication).
+ * hashed once instead of on every request (hashing is the largest single cost of authentication).
  * Only the hash is cached; every request still looks the record up, so revocation and expiry apply as
  * before. Unknown keys are never remembered, so a flood of made-up keys can neither grow nor churn it.
  * The plaintext keys it holds are no more exposed than the ones in flight: both live only in this

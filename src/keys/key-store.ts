@@ -42,7 +42,7 @@ export interface ManagedKeyStore extends KeyStore {
   list(): Promise<ApiKeyRecord[]>;
   get(id: string): Promise<ApiKeyRecord | undefined>;
   update(id: string, patch: KeyPatch): Promise<ApiKeyRecord | undefined>;
-  /** Marks the key revoked; every instance refuses it within one second. */
+  /** Marks the key revoked; every instance refuses it within one second (docs/contract.md §3.1). */
   revoke(id: string): Promise<ApiKeyRecord | undefined>;
 }
 

@@ -30,7 +30,7 @@ import {
 import { LastKnownKeys } from './last-known-keys.js';
 
 const DEFAULT_CACHE_TTL_MS = 1_000;
-/** Revoked keys fail within one second on every instance. */
+/** Revoked keys fail within one second on every instance (docs/contract.md §3.1). */
 const MAX_CACHE_TTL_MS = 1_000;
 /** Bounds memory under a flood of random keys (each one a negative entry). */
 const DEFAULT_CACHE_MAX_ENTRIES = 10_000;

@@ -1,7 +1,7 @@
 /**
  * Admission control: turns a key's tier into limiter rules, reserves prompt + output-cap tokens
  * before the upstream call, and settles the difference to the real usage exactly once afterwards.
- * Provider accounts get the same treatment, shared by every key.
+ * Provider accounts get the same treatment, shared by every key. (docs/contract.md §6.3, §6.4, §6.7)
  */
 import type { Config, ProviderConfig } from '../config.js';
 import type { Endpoint } from '../openai/endpoint.js';
@@ -110,7 +110,7 @@ export class AdmissionControl {
       : { denial: admission.denial! };
   }
 
-  /** A dead store in fail-closed mode (redis.failMode: closed) answers 503, not 500. */
+  /** A dead store in fail-closed mode (redis.failMode: closed) answers 503, not 500 (docs/contract.md §10.1). */
   private async admit(subject: string, rules: LimitRule[]): Promise<Admission> {
     const carrying = this.withCarry(subject, rules);
     try {

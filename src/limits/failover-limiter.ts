@@ -24,8 +24,9 @@
  * told plus the refill since, is R + A_i; it admits 1/n of that and 1/n of the refill during D). When
  * the subject is served across the fleet, every A_i is about 0 and the limit holds. Whatever the
  * staleness, each share holds at most L/n, so the fleet never admits more than L + D·L/P during the
- * stall (before this mirror: n·(L + D·L/P)). n comes from the heartbeat: it lags a joining instance by a beat, and
- * an instance that never reached Redis knows of no other (n = 1) and no state (a full bucket).
+ * stall (instances limiting on their own, each from a full bucket, would admit n times that). n comes
+ * from the heartbeat: it lags a joining instance by a beat, and an instance that never reached Redis
+ * knows of no other (n = 1) and no state (a full bucket). (docs/contract.md §10.1)
  *
  * When Redis answers again it is authoritative again: its answer replaces the local state, and what was
  * admitted locally is not written back. For a stall nothing is lost: the admission scripts that timed
@@ -154,7 +155,7 @@ export class FailoverLimiter implements Limiter {
     const timeoutMs = this.#timeoutMs;
     if (timeoutMs <= 0) return work;
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
+    const timeout = new Promise<never>((_resolve, reject) => {
       timer = setTimeout(
         () => reject(new Error(`rate limiter store did not answer within ${timeoutMs} ms`)),
         timeoutMs,

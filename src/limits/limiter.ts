@@ -48,7 +48,10 @@ export interface Admission {
 }
 
 export interface Limiter {
-  /** Atomically: admit only if every rule's bucket has room for its cost, then consume all of them. One Redis round trip. */
+  /**
+   * Atomically: admit only if every rule's bucket has room for its cost, then consume all of them. One
+   * Redis round trip.
+   */
   admit(subject: string, rules: LimitRule[]): Promise<Admission>;
   /** Charge (delta > 0) or refund (delta < 0) token buckets after the real usage is known; never denies. */
   adjust(subject: string, adjustments: { dimension: Dimension; limit: number; delta: number }[]): Promise<void>;

@@ -46,8 +46,8 @@ end
  * Each bucket is read once and written once however many admissions touch it.
  * Returns per admission one comma-separated string, joined by ';': denied (1-based rule, 0 = admitted),
  * tooLarge 0/1, retryAfterMs, then remaining and resetMs per rule.
- * Strings each way rather than arrays: ioredis spends half as much client CPU per call (measured:
- * ~30 → ~16 µs), and this call is on every request's path. Mirrors evaluate() in gcra.ts.
+ * Strings each way rather than arrays: ioredis spends about half as much client CPU per call on them,
+ * and this call is on every request's path. Mirrors evaluate() in gcra.ts.
  */
 const ADMIT_LUA = `${PRELUDE}
 local arg = {}

@@ -1,8 +1,8 @@
 /**
  * A Prometheus histogram for observations made on every request, exposed through a prom-client
  * Registry. prom-client's own Histogram builds and validates a label object, sorts the label names
- * into a hash string and finds the bucket by a stringified bound on every observe() (~1 µs; the proxy
- * observes two or three per request). Here an observation is one Map lookup on the joined label values
+ * into a hash string and finds the bucket by a stringified bound on every observe(), and the proxy
+ * observes two or three per request. Here an observation is one Map lookup on the joined label values
  * and a short bucket scan; the exposition is the text prom-client writes for its Histogram.
  */
 import type { Metric, Registry } from 'prom-client';

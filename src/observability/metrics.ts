@@ -3,7 +3,7 @@
  * names (route, model alias, provider, tier), never keys or secrets; key names are deliberately not
  * a label either (unbounded cardinality). Counters bumped on every request are summed in plain maps
  * and handed to prom-client when it collects (BatchedCounter, recordUsage); histograms observed on
- * every request count in plain arrays (FastHistogram).
+ * every request count in plain arrays (FastHistogram). (docs/contract.md §14.1)
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { TOKEN_COUNTS, type TokenCount, type Usage } from '../openai/usage.js';
@@ -48,7 +48,10 @@ export class GatewayMetrics {
     registers: [this.registry],
   });
 
-  /** Token and cost totals per model since the last collect: one map lookup per request instead of five label hashes. */
+  /**
+   * Token and cost totals per model since the last collect: one map lookup per request instead of five
+   * label hashes.
+   */
   readonly #usageByModel = new Map<string, ModelUsageTotals>();
   readonly tokens = new Counter({
     name: 'tollgate_tokens_total',

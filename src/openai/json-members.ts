@@ -1,9 +1,9 @@
 /**
  * Sets members of a JSON object in its UTF-8 bytes, leaving every other byte as the client sent it.
  * The upstream body is the client's body with the model id (and, for chat streams, stream_options)
- * replaced. Re-serialising the parsed body instead, then encoding it again, cost a 200 KB prompt with
- * non-ASCII text a quarter of its CPU in the gateway, and would normalise numbers and escapes the
- * client chose. Only the top level is read (json-scan.ts).
+ * replaced. Re-serialising the parsed body instead, then encoding it again, would be one of the largest
+ * costs of a long prompt's request, and would normalise numbers and escapes the client chose. Only the
+ * top level is read (json-scan.ts).
  */
 import { OPEN_BRACE, topLevelMembers, type JsonMember } from './json-scan.js';
 

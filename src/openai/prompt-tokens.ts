@@ -1,16 +1,17 @@
 /**
  * Prompt tokens a request reserves at admission: the o200k_base count of its text plus tiktoken's chat
- * overhead (3 tokens per message, 1 per name, 3 to prime the reply). The reservation is settled against the real usage
- * afterwards, so this must be cheap and close, not exact.
+ * overhead (3 tokens per message, 1 per name, 3 to prime the reply) (docs/openai-wire.md §9). The
+ * reservation is settled against the real usage afterwards, so this must be cheap and close, not exact.
  *
  * The tokenizer runs on the event loop, so exact counting stops after EXACT_CHAR_BUDGET characters
  * or EXACT_TIME_BUDGET_MS, whichever comes first; the rest is extrapolated with the tokens-per-char
- * ratio of what was counted. Measured warm on mixed prose/code/JSON: 5-10 ms per 100k chars, so the
- * budget costs ~1.5-2.5 ms; a 4M-char prompt is estimated in ~2 ms, within 1% here. The time cap matters
- * because the cost per char varies a hundredfold (rare CJK: ~200 ms per 100k chars, ~2 tokens per char)
- * and a cold tokenizer (first requests after start) is slower still. Texts counted in full are kept in
- * a TokenCountCache: a conversation's earlier turns and a repeated system prompt are not tokenized
- * again, and stay exact however long the prompt around them grows.
+ * ratio of what was counted. The character budget keeps ordinary text (prose, code, JSON) to a few
+ * milliseconds, and a prompt of millions of characters costs no more while its estimate stays close.
+ * The time cap matters because the cost per char varies by two orders of magnitude between texts (rare
+ * CJK scripts are among the slowest, at about 2 tokens per char) and a cold tokenizer (first requests
+ * after start) is slower still. Texts counted in full are kept in a TokenCountCache: a conversation's
+ * earlier turns and a repeated system prompt are not tokenized again, and stay exact however long the
+ * prompt around them grows. (docs/contract.md §6.3)
  */
 import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
 import { TokenCountCache } from './token-count-cache.js';
@@ -97,7 +98,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
  * Output tokens reserved: the most the upstream may generate. That is the largest cap the request sets
  * under any name (upstreams honour max_tokens, max_completion_tokens and max_output_tokens, and which
  * one wins differs), else the configured default; no more than the model's own maximum when it is
- * configured; for each of the `n` choices asked for.
+ * configured; for each of the `n` choices asked for. (docs/contract.md §6.3; docs/openai-wire.md §2.1)
  */
 export function outputCap(body: unknown, defaultOutputTokens: number, modelMaxOutputTokens = Infinity): number {
   const request = isObject(body) ? body : {};

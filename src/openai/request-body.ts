@@ -1,13 +1,17 @@
 /**
  * Request bodies are checked only as far as the gateway relies on them; every other field passes
- * through untouched so new OpenAI parameters work without a gateway change.
+ * through untouched so new OpenAI parameters work without a gateway change. (docs/openai-wire.md §2;
+ * docs/contract.md §4)
  */
 import { z } from 'zod';
 import type { Endpoint } from './endpoint.js';
 import { bodyNotAnObject, invalidRequestFromZod, memberCaseVariant, memberRepeated } from '../errors.js';
 import type { JsonMember } from './json-scan.js';
 
-/** The most choices (`n`) one request may ask for: OpenAI's own bound. */
+/**
+ * The most choices (`n`) one request may ask for, taken to be OpenAI's own bound; the wire notes do not
+ * confirm it (docs/openai-wire.md §2.1, §11 item 9).
+ */
 export const MAX_CHOICES = 128;
 
 const outputCap = z.number().int().positive().nullish();
@@ -15,7 +19,7 @@ const outputCap = z.number().int().positive().nullish();
 /**
  * Every output cap, and `n`, is checked on both APIs: upstreams honour whichever name they know
  * (OpenAI-compatible servers often accept all three caps, and `n`, on either API), and the gateway
- * reserves the largest cap times `n`.
+ * reserves the largest cap times `n`. (docs/openai-wire.md §2.1)
  */
 const common = {
   model: z.string().min(1),
@@ -53,7 +57,8 @@ export interface ProxyBody {
 /**
  * Members the gateway routes or limits on. JSON.parse keeps the last of duplicate members, other
  * decoders the first, and some (Go's) match names regardless of case: a second `model`, or a `MODEL`,
- * could reach an upstream that reads it instead of the one the gateway checked.
+ * could reach an upstream that reads it instead of the one the gateway checked. (docs/openai-wire.md §2.1;
+ * docs/contract.md §4)
  */
 const GUARDED_MEMBERS = new Set([
   'model',

@@ -1,8 +1,8 @@
 /**
  * Exact o200k_base counts of texts seen recently. Chat clients resend every earlier message on each
  * turn, and agents send the same system prompt and tool schemas on every call, so most of a prompt's
- * text was counted moments ago. Tokenizing costs ~25 ns per char plus ~1 µs per call (even for
- * `"user"`); a hit costs V8's string hash and one comparison, a few percent of that.
+ * text was counted moments ago. Tokenizing costs time per character plus a fixed cost per call (even
+ * for `"user"`); a hit costs V8's string hash and one comparison, a small fraction of either.
  *
  * Bounded by the characters it holds; the oldest entries leave first (a Map iterates in insertion
  * order). Texts stay in process memory only, as long as their requests would anyway at this size.

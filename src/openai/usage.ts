@@ -1,11 +1,11 @@
 /**
  * One usage shape for both APIs. Chat reports prompt/completion tokens, Responses input/output
- * tokens; both nest cached and reasoning counts.
+ * tokens; both nest cached and reasoning counts (docs/openai-wire.md §3).
  *
  * Counts come from the upstream and are checked here, at the edge: a count is a non-negative integer,
  * clamped to MAX_REPORTED_TOKENS. A usage whose prompt or completion count is anything else (negative,
  * fractional, a string, missing) is no usage at all, and the gateway estimates it instead, as for a
- * stream that was cut short.
+ * stream that was cut short. (docs/contract.md §7.1)
  */
 
 /**

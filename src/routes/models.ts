@@ -1,4 +1,7 @@
-/** GET /v1/models and /v1/models/:id: the aliases this key may use, in OpenAI's list shape. */
+/**
+ * GET /v1/models and /v1/models/:id: the aliases this key may use, in OpenAI's list shape
+ * (docs/openai-wire.md §6.2).
+ */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { modelNotFound } from '../errors.js';
 import type { ModelRouter } from '../upstream/routing.js';

@@ -1,7 +1,7 @@
 /**
  * An abort signal for the upstream request that fires when the client disconnects. undici accepts an
- * EventEmitter as `signal`; it is several times cheaper per request than an AbortController, whose
- * EventTarget machinery shows up in the gateway's CPU profile.
+ * EventEmitter as `signal`; it is several times cheaper per request than an AbortController and its
+ * EventTarget machinery.
  */
 import { EventEmitter } from 'node:events';
 

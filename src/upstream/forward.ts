@@ -8,7 +8,7 @@
  * (a stream, or an answer larger than the bound) there is no retry.
  *
  * Every error the client gets is in OpenAI's envelope with the upstream's message, redacted of
- * provider keys; when several routes failed, the message names each of them.
+ * provider keys; when several routes failed, the message names each of them. (docs/contract.md §5.2, §5.3)
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -147,7 +147,9 @@ export async function attemptRoute(
   const attempt = { provider: route.providerName, status, ...(text && { message: text.message }) };
   if (status === 401 || status === 403) {
     // Not relayed even redacted: it is about the gateway's credential, not the client's request.
-    const message = `The upstream provider "${route.providerName}" refused the gateway's credential. The operator has been notified in the logs.`;
+    const message =
+      `The upstream provider "${route.providerName}" refused the gateway's credential. ` +
+      'The operator has been notified in the logs.';
     return {
       failure: {
         error: upstreamUnavailable(message),
@@ -160,7 +162,11 @@ export async function attemptRoute(
   return { failure: { error, summary: `${route.providerName}: ${status} ${error.message}`, attempt } };
 }
 
-/** A 2xx: a stream is relayed as it comes; a JSON answer is read first, and a broken one is a failure. */
+/**
+ * A 2xx: a stream is relayed as it comes; a JSON answer is read first, and a broken one is a failure.
+ * Which it is, the upstream's content type says: the SDK's Accept header is application/json even when it
+ * streams (docs/openai-wire.md §6.1, §10.2; docs/contract.md §5.4).
+ */
 async function answered(
   upstream: UpstreamServices,
   route: UpstreamRoute,
@@ -189,7 +195,9 @@ export function isEventStream(response: Dispatcher.ResponseData): boolean {
 
 /**
  * A 4xx other than these is the client's own fault and would fail the same way on every route. A 404
- * is the route's: its model id or its baseUrl; a 3xx (undici does not follow redirects) is a baseUrl.
+ * is the route's: its model id or its baseUrl; a 3xx (undici does not follow redirects) is a baseUrl
+ * (docs/contract.md §5.2). The SDK's own retry set (408, 409, 429, 5xx) differs on purpose: a 409 is the
+ * client's conflict, the same on every route (docs/openai-wire.md §7.3).
  */
 function shouldFallThrough(status: number): boolean {
   return (

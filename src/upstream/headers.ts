@@ -1,6 +1,7 @@
 /**
  * Header rewriting in both directions. Upstream: the client's credentials and identity never leave,
  * the provider's do. Downstream: the upstream's own rate-limit view and account identity stay inside.
+ * (docs/contract.md §3.2, §3.3)
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderConfig } from '../config.js';
@@ -30,7 +31,8 @@ const NEVER_UPSTREAM = new Set([
   'x-api-key',
   'openai-organization',
   'openai-project',
-  // tollgate reads bodies for usage, so it asks for identity encoding.
+  // tollgate reads bodies for usage, so the client's Accept-Encoding is dropped and none is sent (not even
+  // `identity`): it relies on upstreams not compressing when no encoding is asked for (docs/contract.md §3.2).
   'accept-encoding',
   'cookie',
 ]);

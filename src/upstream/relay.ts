@@ -9,7 +9,6 @@
  * a stream's end and its close: the caller (src/exchange.ts) acts on the first.
  */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { ClientRequest, StreamTap } from '../dialects/dialect.js';
 import type { StreamedText } from '../openai/sse-tap.js';
 import { TopLevelUsageScan } from '../openai/usage-scan.js';

@@ -12,7 +12,7 @@
  * secret, or a demo key such as "sk-upstream-primary-KEY1" would redact "upstream" from every log
  * line. Real keys are random: few of their pieces are plain words, and each leaked run of a key
  * longer than 8 characters still holds pieces that are not.
- * Built once from the config; `redact` is a no-op when no provider has a key.
+ * Built once from the config; `redact` is a no-op when no provider has a key. (docs/contract.md §11)
  */
 import type { Config } from '../config.js';
 

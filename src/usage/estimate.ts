@@ -1,7 +1,7 @@
 /**
  * Usage for a stream that ended without the upstream's usage report (cut short, or the client
  * left): the prompt as tollgate counted it at admission plus the completion text the client
- * actually received, flagged `estimated`.
+ * actually received, flagged `estimated`. (docs/contract.md §7.2)
  */
 import { countTextTokens } from '../openai/prompt-tokens.js';
 import type { StreamedText } from '../openai/sse-tap.js';

@@ -24,7 +24,8 @@
  * One connection runs a store's batches in order, resends included, so a resend is always a number
  * already seen. A batch Redis refuses (an error reply) is reported to onError, not retried; so is a
  * write the script could not apply, which costs no other write of the batch.
- * The script touches keys of many hash tags, so it needs a single Redis, not Cluster.
+ * The script touches keys of many hash tags, so it needs a single Redis, not Cluster. (docs/contract.md
+ * §7.3, §16)
  *
  * Reads (query, monthlySpendUsd) answer requests (budget checks, /v1/me, /admin/usage), so they must
  * never wait in that offline queue for a Redis that may not come back: they go through `reads`, a

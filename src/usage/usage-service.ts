@@ -8,7 +8,7 @@
  *   spent here since; a key it never read starts from zero, so it is let through until its local spend
  *   alone reaches the budget (its spend elsewhere is unknown). The store is asked again a second later.
  * - 'closed': 503 at once.
- * Either way onBudgetFallback hears of it.
+ * Either way onBudgetFallback hears of it. (docs/contract.md §8, §10.1)
  */
 import type { Config } from '../config.js';
 import { insufficientQuota, StoreUnavailableError } from '../errors.js';
