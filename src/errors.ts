@@ -6,7 +6,7 @@
  * (docs/openai-wire.md §7.1, §7.2; docs/contract.md §9)
  */
 import type { z } from 'zod';
-import type { Denial, Dimension } from './limits/limiter.js';
+import type { Denial, Dimension } from './openai/rate-limits.js';
 import { formatDuration } from './openai/duration.js';
 
 export interface OpenAIErrorBody {

@@ -4,17 +4,30 @@
  * services' clock, read from the moment the exchange began.
  */
 import type { ClientRequest } from './dialects/dialect.js';
-import type { ExchangeLog, ExchangeServices } from './exchange.js';
+import type { GatewayMetrics } from './observability/metrics.js';
 import type { ApiKeyRecord } from './keys/api-key.js';
 import type { Usage } from './openai/usage.js';
 import type { Attempt, ForwardSuccess } from './upstream/forward.js';
 import type { RelayOutcome } from './upstream/relay.js';
 
+/** The pino-style logger of the request (its lines carry the request id). */
+export interface ExchangeLog {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  error(fields: object, message: string): void;
+}
+
+/** The services the report uses: the metrics and the exchange's clock (ms, monotonic). */
+interface ReportServices {
+  metrics: GatewayMetrics;
+  now(): number;
+}
+
 export class ExchangeReport {
   readonly #started: number;
 
   constructor(
-    private readonly services: Pick<ExchangeServices, 'metrics' | 'now'>,
+    private readonly services: ReportServices,
     private readonly request: ClientRequest,
     private readonly principal: ApiKeyRecord,
     private readonly log: ExchangeLog,

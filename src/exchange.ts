@@ -15,7 +15,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ClientRequest } from './dialects/dialect.js';
 import { invalidRequest, modelNotFound, noCredentialedProvider } from './errors.js';
-import { ExchangeReport } from './exchange-report.js';
+import { ExchangeReport, type ExchangeLog } from './exchange-report.js';
 import type { ApiKeyRecord } from './keys/api-key.js';
 import { providerRefusal, type AdmissionControl, type RequestEstimate, type Reservation } from './limits/admission.js';
 import type { GatewayMetrics } from './observability/metrics.js';
@@ -37,13 +37,6 @@ export interface ExchangeServices {
   upstream: UpstreamServices;
   /** Milliseconds on a monotonic clock (performance.now). */
   now(): number;
-}
-
-/** The pino-style logger of the request (its lines carry the request id). */
-export interface ExchangeLog {
-  info(fields: object, message: string): void;
-  warn(fields: object, message: string): void;
-  error(fields: object, message: string): void;
 }
 
 /** The client's side of the exchange: its HTTP response, seen without Fastify. */

@@ -4,7 +4,9 @@
  * and tokens are separate dimensions of the same subject so one call can check and charge all of them.
  */
 
-export type Dimension = 'rpm' | 'rpd' | 'tpm' | 'tpd';
+import type { Denial, Dimension } from '../openai/rate-limits.js';
+
+export type { Denial, Dimension };
 
 /** At most one rule per dimension in a call. The period follows the dimension: rpm/tpm 60 s, rpd/tpd 24 h. */
 export interface LimitRule {
@@ -27,17 +29,6 @@ export interface BucketState {
   remaining: number;
   /** ms until the bucket is full again. */
   resetMs: number;
-}
-
-export interface Denial {
-  dimension: Dimension;
-  limit: number;
-  used: number;
-  requested: number;
-  /** ms until the blocking bucket has room for the cost; 0 when `tooLarge`. */
-  retryAfterMs: number;
-  /** cost > limit: the request can never succeed, however long the client waits. */
-  tooLarge: boolean;
 }
 
 export interface Admission {
