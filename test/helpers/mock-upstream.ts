@@ -187,7 +187,7 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
   const body = x.rec.body ?? {};
   const p = plan(s, body.max_completion_tokens ?? body.max_tokens);
   const base = { id: `chatcmpl-${hex(12)}`, created: unixNow(), model: x.model, system_fingerprint: null };
-  const finish_reason = p.truncated ? 'length' : 'stop';
+  const finishReason = p.truncated ? 'length' : 'stop';
   if (body.stream !== true) {
     const message = { role: 'assistant', content: p.chunks.join(''), refusal: null, annotations: [] };
     return answerJson(
@@ -195,7 +195,7 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
       {
         ...base,
         object: 'chat.completion',
-        choices: [{ index: 0, message, logprobs: null, finish_reason }],
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
         usage: chatUsage(p.counts),
         service_tier: 'default',
       },
@@ -203,21 +203,20 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
     );
   }
   const withUsage = body.stream_options?.include_usage === true;
-  const chunk = (delta: object, finish: string | null, role: Frame['role']): Frame => ({
-    role,
-    data: `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) })}\n\n`,
-  });
+  const chunk = (delta: object, finish: string | null, role: Frame['role']): Frame => {
+    const choices = [{ index: 0, delta, logprobs: null, finish_reason: finish }];
+    const payload = { ...base, object: 'chat.completion.chunk', choices, ...(withUsage ? { usage: null } : {}) };
+    return { role, data: `data: ${JSON.stringify(payload)}\n\n` };
+  };
   const frames = [
     chunk({ role: 'assistant', content: '', refusal: null }, null, 'head'),
     ...p.chunks.map((c) => chunk({ content: c }, null, 'content')),
-    chunk({}, finish_reason, 'tail'),
+    chunk({}, finishReason, 'tail'),
   ];
   // include_usage adds one extra chunk with choices: [] just before [DONE] (§4.3)
   if (withUsage) {
-    frames.push({
-      role: 'tail',
-      data: `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: chatUsage(p.counts) })}\n\n`,
-    });
+    const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage: chatUsage(p.counts) };
+    frames.push({ role: 'tail', data: `data: ${JSON.stringify(usageChunk)}\n\n` });
   }
   frames.push({ role: 'tail', data: 'data: [DONE]\n\n' });
   return streamFrames(x, frames, b);
@@ -292,20 +291,22 @@ async function hugeAnswer(x: Exchange, bytes: number): Promise<void> {
   const write = (data: string) =>
     x.res.write(data) ? Promise.resolve() : new Promise<void>((resolve) => x.res.once('drain', resolve));
   x.res.writeHead(200, x.baseHeaders(stream ? 'text/event-stream; charset=utf-8' : 'application/json'));
-  const event = (delta: object) =>
-    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+  const event = (delta: object) => {
+    const chunk = { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] };
+    return `data: ${JSON.stringify(chunk)}\n\n`;
+  };
   await write(
     stream
       ? event({ role: 'assistant', content: '' })
-      : `${JSON.stringify(base).slice(0, -1)},"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`,
+      : `${JSON.stringify(base).slice(0, -1)},"object":"chat.completion",` +
+        '"choices":[{"index":0,"message":{"role":"assistant","content":"',
   );
   for (let i = 0; i < pieces && !x.closed; i++) await write(stream ? event({ content: piece }) : piece);
   if (x.closed) return;
   const withUsage = x.rec.body?.stream_options?.include_usage === true;
   if (stream) {
-    x.res.end(
-      `${withUsage ? `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n` : ''}data: [DONE]\n\n`,
-    );
+    const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage };
+    x.res.end(`${withUsage ? `data: ${JSON.stringify(usageChunk)}\n\n` : ''}data: [DONE]\n\n`);
   } else x.res.end(`"},"finish_reason":"stop"}],"usage":${JSON.stringify(usage)}}`);
 }
 
@@ -322,7 +323,8 @@ function defaultErrorBody(status: number, x: Exchange): unknown {
   if (status === 401) return apiError(`Incorrect API key provided: ${key.slice(0, 3)}***${key.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key');
   if (status === 429) {
     return apiError(
-      `Rate limit reached for ${x.model} in organization org-mock on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.`,
+      `Rate limit reached for ${x.model} in organization org-mock on requests per min (RPM): ` +
+        'Limit 3, Used 3, Requested 1. Please try again in 20s.',
       'requests',
       'rate_limit_exceeded',
     );

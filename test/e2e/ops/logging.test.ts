@@ -2,14 +2,7 @@
 // upstream's when it sent one), one pino line per proxied request with who/what/where/how long, and
 // no client or provider key in any log line, even when the upstream refuses the provider key.
 import t from 'tap';
-import {
-  ALIAS,
-  PRIMARY_API_KEY,
-  SECONDARY_API_KEY,
-  gatewayFixture,
-  randomKey,
-  type LogEntry,
-} from '../../helpers/gateway.js';
+import { ALIAS, PRIMARY_API_KEY, SECONDARY_API_KEY, gatewayFixture, randomKey } from '../../helpers/gateway.js';
 
 const { primary, secondary: fallback, gw } = await gatewayFixture(t, { secondary: true, captureLogs: true });
 const secondary = fallback!;
@@ -75,7 +68,8 @@ t.test('a stream abandoned by the client or cut by the upstream still writes its
   primary.behave({ kind: 'slow', chunkDelayMs: 100 });
   let from = gw.logs.lines.length;
   const stream = await client.chat.completions.create({ model: ALIAS, messages, stream: true });
-  for await (const _chunk of stream) break; // the client leaves after the first chunk
+  // eslint-disable-next-line no-unreachable-loop -- the client leaves after the first chunk
+  for await (const _chunk of stream) break;
   await primary.waitForAbort();
   t.match(
     await completedSince(from),

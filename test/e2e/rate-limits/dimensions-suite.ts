@@ -28,7 +28,8 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     t.match(
       refused.body.error.message,
       new RegExp(
-        `^Rate limit reached for ${ALIAS.replaceAll('.', '\\.')} on requests per min \\(RPM\\): Limit 3, Used 3, Requested 1\\. Please try again in \\S+\\.$`,
+        `^Rate limit reached for ${ALIAS.replaceAll('.', '\\.')} on requests per min \\(RPM\\): ` +
+          'Limit 3, Used 3, Requested 1\\. Please try again in \\S+\\.$',
       ),
       'message in OpenAI wording, naming RPM',
     );
@@ -116,7 +117,8 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     assertEnvelope(t, refused.body, { type: 'tokens', code: 'rate_limit_exceeded', param: null }, 'too large');
     t.match(
       refused.body.error.message,
-      `Request too large for ${ALIAS} on tokens per min (TPM): Limit 1000, Requested ${2_000 + PROMPT_ESTIMATE}. The input or output tokens must be reduced`,
+      `Request too large for ${ALIAS} on tokens per min (TPM): Limit 1000, Requested ${2_000 + PROMPT_ESTIMATE}. ` +
+        'The input or output tokens must be reduced',
       'OpenAI wording for a request too large',
     );
     t.equal(refused.headers['x-should-retry'], 'false', 'x-should-retry: false');
@@ -126,7 +128,10 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     const sdk = new OpenAI({
       apiKey: limited.gw.key,
       baseURL: `${limited.gw.url}/v1`, // default maxRetries (2)
-      fetch: (url, init) => ((attempts += 1), fetch(url, init)),
+      fetch: (url, init) => {
+        attempts += 1;
+        return fetch(url, init);
+      },
     });
     const err = await sdk.chat.completions
       .create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2_000 })

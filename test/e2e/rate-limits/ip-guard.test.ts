@@ -36,10 +36,10 @@ t.test('the admin API is guarded per address, before its token is checked', asyn
   const adminMock = await startMockUpstream();
   const admin = await startGateway({
     primary: adminMock,
-    configure: (raw) => (
-      (raw.limits = { perIpPerMinute: 3 }),
-      (raw.admin = { token: 'admin-token-0123456789abcdef' })
-    ),
+    configure: (raw) => {
+      raw.limits = { perIpPerMinute: 3 };
+      raw.admin = { token: 'admin-token-0123456789abcdef' };
+    },
   });
   t.teardown(async () => {
     await admin.close();

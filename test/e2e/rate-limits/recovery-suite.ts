@@ -73,7 +73,8 @@ export function recoverySuite(t: Test, backend: Backend): void {
   t.test(
     'provider accounts out of room on every route: a 429 with their wait, and the key keeps its request',
     async (t) => {
-      // The key may make 3 requests a minute, the only provider account 2: requests 3 and 4 are the provider's to refuse.
+      // The key may make 3 requests a minute, the only provider account 2: requests 3 and 4 are the
+      // provider's to refuse.
       const limited = await limitedGateway(t, backend, {
         tier: { rpm: 3 },
         configure: (raw) => (raw.providers.primary!.limits = { rpm: 2 }),

@@ -3,14 +3,7 @@
 // a key, and JSON answers larger than the buffering bound.
 import http from 'node:http';
 import t from 'tap';
-import {
-  APIError,
-  BadRequestError,
-  InternalServerError,
-  NotFoundError,
-  RateLimitError,
-  UnprocessableEntityError,
-} from 'openai';
+import { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { ALIAS, PRIMARY_API_KEY, SECONDARY_API_KEY, SECONDARY_MODEL, gatewayFixture } from '../../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT } from '../../helpers/mock-upstream.js';
 
@@ -60,7 +53,9 @@ function leaks(text: string): string[] {
 }
 const echoing = (key: string, type = 'invalid_request_error') => ({
   error: {
-    message: `Incorrect API key provided: ${key}. Shown as ${key.slice(0, 7)}****************${key.slice(-4)} or ...${key.slice(-4)} or ${key.slice(3, 15)}.`,
+    message:
+      `Incorrect API key provided: ${key}. ` +
+      `Shown as ${key.slice(0, 7)}****************${key.slice(-4)} or ...${key.slice(-4)} or ${key.slice(3, 15)}.`,
     type,
     param: null,
     code: 'echo',
