@@ -15,12 +15,13 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTick } from 'node:timers/promises';
+import { isJsonObject, type JsonObject } from './json.js';
 
 export interface RecordedRequest {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
-  body: any; // parsed JSON, or the raw string when it is not JSON
+  body: JsonObject; // the members of a JSON object body; none when the body is not one
   text: string; // the body as received
   aborted: boolean; // the client closed the connection before the mock finished responding
 }
@@ -104,6 +105,9 @@ const responsesUsage = (c: Counts) => ({
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const unixNow = () => Math.floor(Date.now() / 1000);
+/** A chat stream that asks for the usage-only chunk before [DONE]. */
+const asksForUsage = (body: JsonObject) =>
+  isJsonObject(body.stream_options) && body.stream_options.include_usage === true;
 const apiError = (message: string, type: string, code: string | null) => ({
   error: { message, type, param: null, code },
 });
@@ -120,7 +124,7 @@ class Exchange {
     this.whenClosed = new Promise((resolve) => res.once('close', () => { this.closed = true; resolve(); }));
   }
 
-  get model(): string { return typeof this.rec.body?.model === 'string' ? this.rec.body.model : 'gpt-4o-mini'; }
+  get model(): string { return typeof this.rec.body.model === 'string' ? this.rec.body.model : 'gpt-4o-mini'; }
   baseHeaders(contentType: string): Record<string, string> {
     return {
       'content-type': contentType,
@@ -184,7 +188,7 @@ async function answerJson(x: Exchange, body: unknown, b: Behaviour): Promise<voi
 }
 
 function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
-  const body = x.rec.body ?? {};
+  const body = x.rec.body;
   const p = plan(s, body.max_completion_tokens ?? body.max_tokens);
   const base = { id: `chatcmpl-${hex(12)}`, created: unixNow(), model: x.model, system_fingerprint: null };
   const finishReason = p.truncated ? 'length' : 'stop';
@@ -202,7 +206,7 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
       b,
     );
   }
-  const withUsage = body.stream_options?.include_usage === true;
+  const withUsage = asksForUsage(body);
   const chunk = (delta: object, finish: string | null, role: Frame['role']): Frame => {
     const choices = [{ index: 0, delta, logprobs: null, finish_reason: finish }];
     const payload = { ...base, object: 'chat.completion.chunk', choices, ...(withUsage ? { usage: null } : {}) };
@@ -223,7 +227,7 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
 }
 
 function responses(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
-  const body = x.rec.body ?? {};
+  const body = x.rec.body;
   const p = plan(s, body.max_output_tokens);
   const id = `resp_${hex(24)}`; const msgId = `msg_${hex(24)}`; const createdAt = unixNow();
   const text = p.chunks.join('');
@@ -283,7 +287,7 @@ function responses(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
 
 /** Content in 64 KiB pieces, each written once the previous one drained: the mock never holds the answer. */
 async function hugeAnswer(x: Exchange, bytes: number): Promise<void> {
-  const stream = x.rec.body?.stream === true;
+  const stream = x.rec.body.stream === true;
   const piece = 'lorem ipsum '.repeat(64 * 1024 / 12);
   const pieces = Math.ceil(bytes / piece.length);
   const usage = chatUsage({ prompt: DEFAULT_PROMPT_TOKENS, cached: 0, reasoning: 0, completion: pieces });
@@ -303,7 +307,7 @@ async function hugeAnswer(x: Exchange, bytes: number): Promise<void> {
   );
   for (let i = 0; i < pieces && !x.closed; i++) await write(stream ? event({ content: piece }) : piece);
   if (x.closed) return;
-  const withUsage = x.rec.body?.stream_options?.include_usage === true;
+  const withUsage = asksForUsage(x.rec.body);
   if (stream) {
     const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage };
     x.res.end(`${withUsage ? `data: ${JSON.stringify(usageChunk)}\n\n` : ''}data: [DONE]\n\n`);
@@ -346,11 +350,13 @@ function defaultErrorBody(status: number, x: Exchange): unknown {
   return apiError('Invalid request.', 'invalid_request_error', null);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<{ text: string; body: any }> {
+async function readBody(req: http.IncomingMessage): Promise<{ text: string; body: JsonObject }> {
   const parts: Buffer[] = [];
   try { for await (const c of req) parts.push(c as Buffer); } catch { /* client went away mid-body */ }
   const text = Buffer.concat(parts).toString('utf8');
-  try { return { text, body: text ? JSON.parse(text) : undefined }; } catch { return { text, body: text }; }
+  let parsed: unknown;
+  try { parsed = JSON.parse(text); } catch { /* not JSON: the text is all there is */ }
+  return { text, body: isJsonObject(parsed) ? parsed : {} };
 }
 
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
@@ -380,7 +386,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       method: req.method ?? 'GET',
       path: (req.url ?? '/').split('?')[0] ?? '/',
       headers: req.headers,
-      body: undefined,
+      body: {},
       text: '',
       aborted: false,
     };

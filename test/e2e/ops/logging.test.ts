@@ -47,7 +47,7 @@ t.test('one log line per proxied request, with key, model, provider, status and 
     );
     t.type(line.upstreamMs, 'number', `stream=${stream}: upstreamMs`);
     t.type(line.totalMs, 'number', `stream=${stream}: totalMs`);
-    t.ok(line.totalMs >= line.upstreamMs, `stream=${stream}: totalMs covers upstreamMs`);
+    t.ok(Number(line.totalMs) >= Number(line.upstreamMs), `stream=${stream}: totalMs covers upstreamMs`);
     // A later request's line proves the first request's hooks have all run by now.
     const next = gw.logs.lines.length;
     await fetch(`${gw.url}/healthz`).then((res) => res.arrayBuffer());

@@ -90,7 +90,7 @@ export function recoverySuite(t: Test, backend: Backend): void {
           `request ${n}`,
         );
         t.match(
-          refused.body.error.message,
+          refused.body?.error?.message,
           /upstream capacity shared by all keys.*Limit 2, Used 2, Requested 1\. Please try again in/,
           'the message names the shared upstream limit',
         );

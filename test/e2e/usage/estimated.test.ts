@@ -88,7 +88,8 @@ async function checkEstimated(
     `prompt tokens (${usage.promptTokens}) as tollgate counted them (~${promptEstimate}), the upstream reported none`,
   );
   t.equal(usage.totalTokens, usage.promptTokens + usage.completionTokens, 'total = prompt + completion');
-  t.ok(Math.abs(line.costUsd - expectedCostUsd(usage)) < 1e-12, 'the log line carries the cost of the estimate');
+  const costUsd = Number(line.costUsd);
+  t.ok(Math.abs(costUsd - expectedCostUsd(usage)) < 1e-12, 'the log line carries the cost of the estimate');
   t.equal(
     gw.logs.entries().filter((e) => e.msg === 'request completed' && e.keyId === keyId).length,
     1,
