@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Test } from 'tap';
 import type { Gateway, RawConfig } from './gateway.js';
+import { parseAnswerJson, type AnswerJson } from './json.js';
 import { startMockUpstream, type MockUpstream } from './mock-upstream.js';
 import { startRedis, type RedisServer } from './redis.js';
 import type { UsageRow } from '../../src/usage/usage-store.js';
@@ -23,8 +24,15 @@ export interface HttpResult {
   status: number;
   headers: Headers;
   text: string;
-  /** Parsed JSON, or undefined when the body is not JSON. */
-  body: any;
+  /** The parsed JSON object, or undefined when the body is not one. */
+  body: AnswerJson | undefined;
+}
+
+/** POST /admin/keys's answer: the record, with the plaintext key shown this once. */
+export interface CreatedKey {
+  id: string;
+  key: string;
+  [field: string]: unknown;
 }
 
 /** A row of GET /admin/usage as JSON: the store's row as it is. */
@@ -40,7 +48,7 @@ export interface AdminApi {
   /** GET /admin/usage from yesterday to tomorrow (UTC) unless given; throws unless 200. */
   usage(params?: Record<string, string>): Promise<UsageRowJson[]>;
   /** POST /admin/keys; throws unless 201. */
-  createKey(input: Record<string, unknown>): Promise<{ id: string; key: string; [field: string]: unknown }>;
+  createKey(input: Record<string, unknown>): Promise<CreatedKey>;
 }
 
 export async function http(
@@ -55,13 +63,7 @@ export async function http(
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
   const text = await response.text();
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    body = undefined;
-  }
-  return { status: response.status, headers: response.headers, text, body };
+  return { status: response.status, headers: response.headers, text, body: parseAnswerJson(text) };
 }
 
 export function adminApi(baseUrl: string, token = ADMIN_TOKEN): AdminApi {
@@ -73,12 +75,12 @@ export function adminApi(baseUrl: string, token = ADMIN_TOKEN): AdminApi {
       const query = new URLSearchParams({ from: utcDay(-1), to: utcDay(1), ...params });
       const res = await call('GET', `/usage?${query}`);
       if (res.status !== 200) throw new Error(`GET /admin/usage answered ${res.status}: ${res.text}`);
-      return res.body.data;
+      return res.body?.data as UsageRowJson[];
     },
     async createKey(input) {
       const res = await call('POST', '/keys', input);
       if (res.status !== 201) throw new Error(`POST /admin/keys answered ${res.status}: ${res.text}`);
-      return res.body;
+      return res.body as CreatedKey;
     },
   };
 }

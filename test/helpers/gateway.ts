@@ -48,7 +48,11 @@ export interface GatewayOptions {
   captureLogs?: boolean;
 }
 
-export type LogEntry = Record<string, any>;
+/** One JSON log line: pino's message (every line the gateway writes has one), and fields a test checks. */
+export interface LogEntry {
+  msg: string;
+  [field: string]: unknown;
+}
 
 export interface CapturedLogs {
   lines: string[];

@@ -15,12 +15,13 @@ import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTick } from 'node:timers/promises';
+import { isJsonObject, type JsonObject } from './json.js';
 
 export interface RecordedRequest {
   method: string;
   path: string;
   headers: http.IncomingHttpHeaders;
-  body: any; // parsed JSON, or the raw string when it is not JSON
+  body: JsonObject; // the members of a JSON object body; none when the body is not one
   text: string; // the body as received
   aborted: boolean; // the client closed the connection before the mock finished responding
 }
@@ -104,6 +105,9 @@ const responsesUsage = (c: Counts) => ({
 
 const hex = (bytes: number) => randomBytes(bytes).toString('hex');
 const unixNow = () => Math.floor(Date.now() / 1000);
+/** A chat stream that asks for the usage-only chunk before [DONE]. */
+const asksForUsage = (body: JsonObject) =>
+  isJsonObject(body.stream_options) && body.stream_options.include_usage === true;
 const apiError = (message: string, type: string, code: string | null) => ({
   error: { message, type, param: null, code },
 });
@@ -120,7 +124,7 @@ class Exchange {
     this.whenClosed = new Promise((resolve) => res.once('close', () => { this.closed = true; resolve(); }));
   }
 
-  get model(): string { return typeof this.rec.body?.model === 'string' ? this.rec.body.model : 'gpt-4o-mini'; }
+  get model(): string { return typeof this.rec.body.model === 'string' ? this.rec.body.model : 'gpt-4o-mini'; }
   baseHeaders(contentType: string): Record<string, string> {
     return {
       'content-type': contentType,
@@ -184,10 +188,10 @@ async function answerJson(x: Exchange, body: unknown, b: Behaviour): Promise<voi
 }
 
 function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
-  const body = x.rec.body ?? {};
+  const body = x.rec.body;
   const p = plan(s, body.max_completion_tokens ?? body.max_tokens);
   const base = { id: `chatcmpl-${hex(12)}`, created: unixNow(), model: x.model, system_fingerprint: null };
-  const finish_reason = p.truncated ? 'length' : 'stop';
+  const finishReason = p.truncated ? 'length' : 'stop';
   if (body.stream !== true) {
     const message = { role: 'assistant', content: p.chunks.join(''), refusal: null, annotations: [] };
     return answerJson(
@@ -195,36 +199,35 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
       {
         ...base,
         object: 'chat.completion',
-        choices: [{ index: 0, message, logprobs: null, finish_reason }],
+        choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
         usage: chatUsage(p.counts),
         service_tier: 'default',
       },
       b,
     );
   }
-  const withUsage = body.stream_options?.include_usage === true;
-  const chunk = (delta: object, finish: string | null, role: Frame['role']): Frame => ({
-    role,
-    data: `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }], ...(withUsage ? { usage: null } : {}) })}\n\n`,
-  });
+  const withUsage = asksForUsage(body);
+  const chunk = (delta: object, finish: string | null, role: Frame['role']): Frame => {
+    const choices = [{ index: 0, delta, logprobs: null, finish_reason: finish }];
+    const payload = { ...base, object: 'chat.completion.chunk', choices, ...(withUsage ? { usage: null } : {}) };
+    return { role, data: `data: ${JSON.stringify(payload)}\n\n` };
+  };
   const frames = [
     chunk({ role: 'assistant', content: '', refusal: null }, null, 'head'),
     ...p.chunks.map((c) => chunk({ content: c }, null, 'content')),
-    chunk({}, finish_reason, 'tail'),
+    chunk({}, finishReason, 'tail'),
   ];
   // include_usage adds one extra chunk with choices: [] just before [DONE] (§4.3)
   if (withUsage) {
-    frames.push({
-      role: 'tail',
-      data: `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: chatUsage(p.counts) })}\n\n`,
-    });
+    const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage: chatUsage(p.counts) };
+    frames.push({ role: 'tail', data: `data: ${JSON.stringify(usageChunk)}\n\n` });
   }
   frames.push({ role: 'tail', data: 'data: [DONE]\n\n' });
   return streamFrames(x, frames, b);
 }
 
 function responses(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
-  const body = x.rec.body ?? {};
+  const body = x.rec.body;
   const p = plan(s, body.max_output_tokens);
   const id = `resp_${hex(24)}`; const msgId = `msg_${hex(24)}`; const createdAt = unixNow();
   const text = p.chunks.join('');
@@ -284,7 +287,7 @@ function responses(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
 
 /** Content in 64 KiB pieces, each written once the previous one drained: the mock never holds the answer. */
 async function hugeAnswer(x: Exchange, bytes: number): Promise<void> {
-  const stream = x.rec.body?.stream === true;
+  const stream = x.rec.body.stream === true;
   const piece = 'lorem ipsum '.repeat(64 * 1024 / 12);
   const pieces = Math.ceil(bytes / piece.length);
   const usage = chatUsage({ prompt: DEFAULT_PROMPT_TOKENS, cached: 0, reasoning: 0, completion: pieces });
@@ -292,20 +295,22 @@ async function hugeAnswer(x: Exchange, bytes: number): Promise<void> {
   const write = (data: string) =>
     x.res.write(data) ? Promise.resolve() : new Promise<void>((resolve) => x.res.once('drain', resolve));
   x.res.writeHead(200, x.baseHeaders(stream ? 'text/event-stream; charset=utf-8' : 'application/json'));
-  const event = (delta: object) =>
-    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+  const event = (delta: object) => {
+    const chunk = { ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] };
+    return `data: ${JSON.stringify(chunk)}\n\n`;
+  };
   await write(
     stream
       ? event({ role: 'assistant', content: '' })
-      : `${JSON.stringify(base).slice(0, -1)},"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`,
+      : `${JSON.stringify(base).slice(0, -1)},"object":"chat.completion",` +
+        '"choices":[{"index":0,"message":{"role":"assistant","content":"',
   );
   for (let i = 0; i < pieces && !x.closed; i++) await write(stream ? event({ content: piece }) : piece);
   if (x.closed) return;
-  const withUsage = x.rec.body?.stream_options?.include_usage === true;
+  const withUsage = asksForUsage(x.rec.body);
   if (stream) {
-    x.res.end(
-      `${withUsage ? `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n` : ''}data: [DONE]\n\n`,
-    );
+    const usageChunk = { ...base, object: 'chat.completion.chunk', choices: [], usage };
+    x.res.end(`${withUsage ? `data: ${JSON.stringify(usageChunk)}\n\n` : ''}data: [DONE]\n\n`);
   } else x.res.end(`"},"finish_reason":"stop"}],"usage":${JSON.stringify(usage)}}`);
 }
 
@@ -322,7 +327,8 @@ function defaultErrorBody(status: number, x: Exchange): unknown {
   if (status === 401) return apiError(`Incorrect API key provided: ${key.slice(0, 3)}***${key.slice(-4)}. You can find your API key at https://platform.openai.com/account/api-keys.`, 'invalid_request_error', 'invalid_api_key');
   if (status === 429) {
     return apiError(
-      `Rate limit reached for ${x.model} in organization org-mock on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.`,
+      `Rate limit reached for ${x.model} in organization org-mock on requests per min (RPM): ` +
+        'Limit 3, Used 3, Requested 1. Please try again in 20s.',
       'requests',
       'rate_limit_exceeded',
     );
@@ -344,11 +350,13 @@ function defaultErrorBody(status: number, x: Exchange): unknown {
   return apiError('Invalid request.', 'invalid_request_error', null);
 }
 
-async function readBody(req: http.IncomingMessage): Promise<{ text: string; body: any }> {
+async function readBody(req: http.IncomingMessage): Promise<{ text: string; body: JsonObject }> {
   const parts: Buffer[] = [];
   try { for await (const c of req) parts.push(c as Buffer); } catch { /* client went away mid-body */ }
   const text = Buffer.concat(parts).toString('utf8');
-  try { return { text, body: text ? JSON.parse(text) : undefined }; } catch { return { text, body: text }; }
+  let parsed: unknown;
+  try { parsed = JSON.parse(text); } catch { /* not JSON: the text is all there is */ }
+  return { text, body: isJsonObject(parsed) ? parsed : {} };
 }
 
 export async function startMockUpstream(options: MockUpstreamOptions = {}): Promise<MockUpstream> {
@@ -378,7 +386,7 @@ export async function startMockUpstream(options: MockUpstreamOptions = {}): Prom
       method: req.method ?? 'GET',
       path: (req.url ?? '/').split('?')[0] ?? '/',
       headers: req.headers,
-      body: undefined,
+      body: {},
       text: '',
       aborted: false,
     };

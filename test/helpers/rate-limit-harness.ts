@@ -1,14 +1,15 @@
 /**
  * Shared setup for the gateway-level tiered-limit tests: a gateway whose test key sits on a tier of
  * the test's choosing, in front of fresh mock upstreams, on Redis (own key prefix per gateway, so
- * scenarios never share buckets) or in memory; plus a raw HTTP client that exposes status, headers
- * and the parsed body of every answer.
+ * scenarios never share buckets) or in memory; plus a raw HTTP client that exposes status, headers,
+ * text and parsed body of every answer.
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Test } from 'tap';
 import { request } from 'undici';
 import { estimatePromptTokens } from '../../src/openai/prompt-tokens.js';
 import { ALIAS, startGateway, type Gateway, type RawConfig } from './gateway.js';
+import { parseAnswerJson, type AnswerJson } from './json.js';
 import { startMockUpstream, type MockUpstream, type MockUpstreamOptions } from './mock-upstream.js';
 
 export const messages = [{ role: 'user' as const, content: 'hi' }];
@@ -43,7 +44,9 @@ export interface Limited {
 export interface Answer {
   status: number;
   headers: IncomingHttpHeaders;
-  body: any;
+  text: string;
+  /** The parsed JSON object, or undefined when the body is not one (an SSE stream). */
+  body: AnswerJson | undefined;
 }
 
 let prefixes = 0;
@@ -92,13 +95,7 @@ export async function post(
     body: JSON.stringify({ model: ALIAS, messages, ...body }),
   });
   const text = await res.body.text();
-  let parsed: unknown = text;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    // an SSE body stays text
-  }
-  return { status: res.statusCode, headers: res.headers, body: parsed };
+  return { status: res.statusCode, headers: res.headers, text, body: parseAnswerJson(text) };
 }
 
 /** Go-style duration (`1s`, `120ms`, `6m0s`, `2m59.56s`, `1h0m0s`) in ms; NaN when malformed. */
@@ -126,7 +123,12 @@ export const num = (headers: IncomingHttpHeaders | Headers, name: string): numbe
 };
 
 /** OpenAI's envelope: exactly message, type, param, code. */
-export function assertEnvelope(t: Test, body: any, expected: Record<string, unknown>, label: string): void {
+export function assertEnvelope(
+  t: Test,
+  body: AnswerJson | undefined,
+  expected: Record<string, unknown>,
+  label: string,
+): void {
   t.same(
     Object.keys(body?.error ?? {}).sort(),
     ['code', 'message', 'param', 'type'],

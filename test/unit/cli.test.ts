@@ -73,7 +73,8 @@ t.test('usage as table, JSON and CSV', async (t) => {
   const csv = await cli(['usage', ...range, '--team', 'blue', '--group-by', 'model', '--csv']);
   t.equal(
     csv.stdout,
-    'model,requests,promptTokens,cachedTokens,completionTokens,reasoningTokens,costUsd,estimatedRequests\r\ngpt-test,1,40,0,20,0,1,0\r\n',
+    'model,requests,promptTokens,cachedTokens,completionTokens,reasoningTokens,costUsd,estimatedRequests\r\n' +
+      'gpt-test,1,40,0,20,0,1,0\r\n',
     '--csv prints the API CSV',
   );
 });

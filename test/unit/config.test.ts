@@ -1,6 +1,7 @@
 // The config contract: ${VAR} / ${VAR:-default} from the environment, PORT/HOST overrides,
 // defaults filled in, and a bad file rejected with every offending path — by the loader and by the
 // server process, which exits non-zero.
+/* eslint-disable no-template-curly-in-string -- the placeholders are what is under test */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

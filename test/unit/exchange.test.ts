@@ -178,35 +178,38 @@ const chatBody = { model: ALIAS, messages: [{ role: 'user', content: 'hi' }], ma
 const usage = { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 };
 const completion = JSON.stringify({ id: 'c1', object: 'chat.completion', choices: [], usage });
 
-test('a whole JSON answer: one usage record, one settlement to the real tokens, one line with the fake clock times', async (t) => {
-  const h = harness();
-  h.upstream(PRIMARY).reply(h.answering(200, completion, 'application/json'));
-  const client = new FakeClient();
-  await exchange(h, client, chatBody).run();
+test(
+  'a whole JSON answer: one usage record, one settlement to the real tokens, one line with the fake clock times',
+  async (t) => {
+    const h = harness();
+    h.upstream(PRIMARY).reply(h.answering(200, completion, 'application/json'));
+    const client = new FakeClient();
+    await exchange(h, client, chatBody).run();
 
-  t.equal(client.sent?.status, 200);
-  t.equal(await readAll(client.sent!.body), completion);
-  t.same(
-    h.records.map((r) => [r.model, r.usage.totalTokens]),
-    [[ALIAS, 12]],
-  );
-  const lines = client.completionLines();
-  t.equal(lines.length, 1);
-  t.match(lines[0]!.fields, {
-    provider: 'primary',
-    status: 200,
-    attempts: 1,
-    upstreamMs: UPSTREAM_MS,
-    totalMs: UPSTREAM_MS,
-    completed: true,
-  });
-  t.ok(client.selfLogged, 'the generic request line is skipped');
-  const reserved = lines[0]!.fields.usage as Usage;
-  t.equal(reserved.totalTokens, 12);
-  const tpm = (await settlements(h)).filter((a) => a.subject === `key:k1:${ALIAS}` && a.dimension === 'tpm');
-  t.equal(tpm.length, 1, 'the key is settled once');
-  t.ok(tpm[0]!.delta < 0, 'the unused part of the reservation (prompt estimate + 50 output) goes back');
-});
+    t.equal(client.sent?.status, 200);
+    t.equal(await readAll(client.sent!.body), completion);
+    t.same(
+      h.records.map((r) => [r.model, r.usage.totalTokens]),
+      [[ALIAS, 12]],
+    );
+    const lines = client.completionLines();
+    t.equal(lines.length, 1);
+    t.match(lines[0]!.fields, {
+      provider: 'primary',
+      status: 200,
+      attempts: 1,
+      upstreamMs: UPSTREAM_MS,
+      totalMs: UPSTREAM_MS,
+      completed: true,
+    });
+    t.ok(client.selfLogged, 'the generic request line is skipped');
+    const reserved = lines[0]!.fields.usage as Usage;
+    t.equal(reserved.totalTokens, 12);
+    const tpm = (await settlements(h)).filter((a) => a.subject === `key:k1:${ALIAS}` && a.dimension === 'tpm');
+    t.equal(tpm.length, 1, 'the key is settled once');
+    t.ok(tpm[0]!.delta < 0, 'the unused part of the reservation (prompt estimate + 50 output) goes back');
+  },
+);
 
 test('a stream that ends and then closes: finish() runs once, and the stream gauge returns to zero', async (t) => {
   const h = harness();
@@ -256,69 +259,75 @@ test('a stream the client leaves: usage estimated from what it received, recorde
   t.equal(await h.activeStreams(), 0);
 });
 
-test('every route fails: the error names both, nothing is recorded, each reservation is settled once at zero', async (t) => {
-  const h = harness();
-  h.upstream(PRIMARY).reply(
-    h.answering(
-      500,
-      JSON.stringify({ error: { message: 'primary broke', type: 'server_error' } }),
-      'application/json',
-    ),
-  );
-  h.upstream(SECONDARY).reply(
-    h.answering(
-      503,
-      JSON.stringify({ error: { message: 'secondary broke', type: 'server_error' } }),
-      'application/json',
-    ),
-  );
-  const client = new FakeClient();
-  const error = (await exchange(h, client, chatBody)
-    .run()
-    .catch((err: unknown) => err)) as GatewayError;
+test(
+  'every route fails: the error names both, nothing is recorded, each reservation is settled once at zero',
+  async (t) => {
+    const h = harness();
+    h.upstream(PRIMARY).reply(
+      h.answering(
+        500,
+        JSON.stringify({ error: { message: 'primary broke', type: 'server_error' } }),
+        'application/json',
+      ),
+    );
+    h.upstream(SECONDARY).reply(
+      h.answering(
+        503,
+        JSON.stringify({ error: { message: 'secondary broke', type: 'server_error' } }),
+        'application/json',
+      ),
+    );
+    const client = new FakeClient();
+    const error = (await exchange(h, client, chatBody)
+      .run()
+      .catch((err: unknown) => err)) as GatewayError;
 
-  t.equal(error.status, 503);
-  t.match(error.message, /All 2 routes failed: primary: 500 .*; secondary: 503/);
-  t.equal(client.sent, undefined, 'the app error handler answers');
-  t.equal(h.records.length, 0);
-  t.equal(client.completionLines().length, 0);
-  t.same(
-    client.lines.map((line) => [line.level, line.fields.provider]),
-    [
-      ['warn', 'primary'],
-      ['warn', 'secondary'],
-    ],
-  );
-  t.notOk(client.selfLogged, 'the error handler writes the line');
-  const keyTpm = (await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm');
-  t.equal(keyTpm.length, 1);
-});
+    t.equal(error.status, 503);
+    t.match(error.message, /All 2 routes failed: primary: 500 .*; secondary: 503/);
+    t.equal(client.sent, undefined, 'the app error handler answers');
+    t.equal(h.records.length, 0);
+    t.equal(client.completionLines().length, 0);
+    t.same(
+      client.lines.map((line) => [line.level, line.fields.provider]),
+      [
+        ['warn', 'primary'],
+        ['warn', 'secondary'],
+      ],
+    );
+    t.notOk(client.selfLogged, 'the error handler writes the line');
+    const keyTpm = (await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm');
+    t.equal(keyTpm.length, 1);
+  },
+);
 
-test('the client leaves before any upstream answered: no fallback, one 499 line, reservations given back', async (t) => {
-  const h = harness();
-  const client = new FakeClient();
-  let asked = 0;
-  const answer = async () => {
-    asked++;
-    client.leave(); // while the first upstream is still working
-    await new Promise((resolve) => setImmediate(resolve));
-    return {
-      statusCode: 200,
-      data: completion,
-      responseOptions: { headers: { 'content-type': 'application/json' } },
+test(
+  'the client leaves before any upstream answered: no fallback, one 499 line, reservations given back',
+  async (t) => {
+    const h = harness();
+    const client = new FakeClient();
+    let asked = 0;
+    const answer = async () => {
+      asked++;
+      client.leave(); // while the first upstream is still working
+      await new Promise((resolve) => setImmediate(resolve));
+      return {
+        statusCode: 200,
+        data: completion,
+        responseOptions: { headers: { 'content-type': 'application/json' } },
+      };
     };
-  };
-  h.upstream(PRIMARY).reply(answer);
-  h.upstream(SECONDARY).reply(answer);
-  await exchange(h, client, chatBody).run();
+    h.upstream(PRIMARY).reply(answer);
+    h.upstream(SECONDARY).reply(answer);
+    await exchange(h, client, chatBody).run();
 
-  t.equal(asked, 1, 'the second route is not tried for a client that is gone');
-  t.equal(client.sent, undefined);
-  t.equal(h.records.length, 0);
-  t.same(
-    client.lines.map((line) => [line.message, line.fields.status]),
-    [['client closed the request before the upstream answered', 499]],
-  );
-  t.ok(client.selfLogged);
-  t.equal((await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm').length, 1);
-});
+    t.equal(asked, 1, 'the second route is not tried for a client that is gone');
+    t.equal(client.sent, undefined);
+    t.equal(h.records.length, 0);
+    t.same(
+      client.lines.map((line) => [line.message, line.fields.status]),
+      [['client closed the request before the upstream answered', 499]],
+    );
+    t.ok(client.selfLogged);
+    t.equal((await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm').length, 1);
+  },
+);

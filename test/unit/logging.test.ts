@@ -9,7 +9,12 @@ const SECRET = 'sk-secret-0123456789';
 
 function logged(object: object): string {
   let text = '';
-  const sink = new Writable({ write: (chunk, _encoding, done) => ((text += chunk.toString()), done()) });
+  const sink = new Writable({
+    write: (chunk, _encoding, done) => {
+      text += chunk.toString();
+      done();
+    },
+  });
   pino(loggerOptions('info'), sink).info(object, 'line');
   return text;
 }

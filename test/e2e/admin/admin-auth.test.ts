@@ -57,7 +57,8 @@ t.test('with a token configured: a missing or wrong admin token gets an OpenAI-s
   }
   const keys = await adminApi(gw.url).call('GET', '/keys');
   t.equal(keys.status, 200, 'the right token is let in');
-  t.notOk(keys.body.data.some((k: { name: string }) => k.name === 'intruder'), 'no refused POST created a key');
+  const listed = keys.body?.data as Array<{ name: string }>;
+  t.notOk(listed.some((k) => k.name === 'intruder'), 'no refused POST created a key');
 });
 
 t.test('without a token configured: the admin API is absent (404)', async (t) => {

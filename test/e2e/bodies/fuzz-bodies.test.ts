@@ -141,10 +141,10 @@ function mutate(random: Random, members: Members): void {
       return void members.splice(at, 1);
     case 7:
       return void set('null');
-    default:
-      return void set(
-        `[{"role":"user","content":${pick(random, [largeString(random), nested(random, 200), '1e400', 'null', '[{"type":"image_url"}]'])}}]`,
-      );
+    default: {
+      const contents = [largeString(random), nested(random, 200), '1e400', 'null', '[{"type":"image_url"}]'];
+      return void set(`[{"role":"user","content":${pick(random, contents)}}]`);
+    }
   }
 }
 

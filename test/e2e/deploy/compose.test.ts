@@ -2,7 +2,7 @@
 // `docker-compose config` (no Docker engine needed), whose output is the fully resolved file.
 // CI installs docker-compose (Debian package `docker-compose`); without it this test fails under CI=…
 // and is skipped only on a developer machine.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -37,6 +37,29 @@ function envExampleNames(): Set<string> {
 }
 
 /**
+ * What these checks read of `docker-compose config` output. Entries whose form differs between compose
+ * v1 and v2 (volumes, ports, depends_on) stay `unknown` and go through volume(), port() and dependsOn().
+ */
+interface ComposeService {
+  image?: string;
+  command?: unknown;
+  build?: unknown;
+  depends_on?: unknown;
+  environment?: Record<string, string>;
+  volumes?: unknown[];
+  ports?: unknown[];
+  profiles?: string[];
+  healthcheck?: { test?: unknown; disable?: boolean };
+  init?: boolean;
+  restart?: string;
+  stop_grace_period?: string;
+}
+interface ComposeConfig {
+  services?: Record<string, ComposeService>;
+  volumes?: Record<string, unknown>;
+}
+
+/**
  * Runs `docker-compose config` in a scratch copy of the deploy files with `.env` = `.env.example`
  * (the documented first step, and env_file needs the file to exist), and returns the parsed output.
  * The environment is scrubbed of every variable .env.example declares so the host cannot change it.
@@ -45,7 +68,7 @@ function composeConfig(
   dir: string,
   extraArgs: string[],
   env: Record<string, string> = {},
-): { status: number | null; parsed: any; stderr: string } {
+): { status: number | null; parsed: ComposeConfig | undefined; stderr: string } {
   const clean: Record<string, string> = {};
   const declared = envExampleNames();
   for (const [k, v] of Object.entries(process.env)) {
@@ -61,13 +84,18 @@ function composeConfig(
       timeout: 60_000,
     },
   );
-  let parsed: unknown;
+  let parsed: ComposeConfig | undefined;
   try {
-    parsed = res.status === 0 ? parseYaml(res.stdout) : undefined;
+    parsed = res.status === 0 ? (parseYaml(res.stdout) as ComposeConfig) : undefined;
   } catch {
     parsed = undefined;
   }
   return { status: res.status, parsed, stderr: `${res.error?.message ?? ''}${res.stderr}` };
+}
+
+/** t.ok, telling TypeScript too that the service is there. */
+function present(t: Test, service: ComposeService | undefined, what: string): service is ComposeService {
+  return t.ok(service, what);
 }
 
 /** A volume entry in either v1 (`src:target:mode`) or v2 (long object) output form. */
@@ -117,7 +145,7 @@ async function checks(): Promise<void> {
 
   t.test('redis', async (t) => {
     const redis = services.redis;
-    if (!t.ok(redis, 'a redis service')) return;
+    if (!present(t, redis, 'a redis service')) return;
     t.match(redis.image, /^redis:7/, 'Redis 7 image');
     t.match(redis.command, ['redis-server', '--appendonly', 'yes'], 'append-only persistence');
     const data = (redis.volumes ?? []).map(volume).find((v: { target: string }) => v.target === '/data');
@@ -129,7 +157,7 @@ async function checks(): Promise<void> {
 
   t.test('tollgate', async (t) => {
     const tg = services.tollgate;
-    if (!t.ok(tg, 'a tollgate service')) return;
+    if (!present(t, tg, 'a tollgate service')) return;
     t.ok(tg.build, 'built from the repository Dockerfile');
     t.equal(dependsOn(tg.depends_on).redis, 'service_healthy', 'starts once redis is healthy');
     t.equal(tg.environment?.REDIS_URL, 'redis://redis:6379', 'REDIS_URL points at the redis service');
@@ -159,7 +187,7 @@ async function checks(): Promise<void> {
 
   t.test('proxy (profile scaled)', async (t) => {
     const proxy = services.proxy;
-    if (!t.ok(proxy, 'a proxy service')) return;
+    if (!present(t, proxy, 'a proxy service')) return;
     t.same(proxy.profiles, ['scaled'], 'only in the scaled profile');
     t.equal(dependsOn(proxy.depends_on).tollgate, 'service_healthy', 'starts once tollgate is healthy');
     const confMount = (proxy.volumes ?? [])

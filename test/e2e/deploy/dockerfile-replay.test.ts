@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, posix, relative, resolve } from 'node:path';
+import { basename, dirname, join, posix, relative, resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
   durationMs,
@@ -23,13 +23,12 @@ import {
   readDockerfile,
   splitFlags,
   type Healthcheck,
-  type Instruction,
 } from '../../helpers/dockerfile.js';
 
 // Two `npm ci` runs and a TypeScript build: far beyond the default per-file timeout.
 t.setTimeout(600_000);
 
-const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const repo = resolvePath(dirname(fileURLToPath(import.meta.url)), '../../..');
 const RUN_TIMEOUT_MS = 300_000;
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
@@ -77,7 +76,7 @@ function run(
   argv: string[],
   opts: { cwd: string; env: Record<string, string>; timeoutMs: number },
 ): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
+  return new Promise((resolve, reject) => {
     const [cmd, ...args] = argv;
     if (!cmd) return reject(new Error('empty command'));
     const child = spawn(cmd, args, {
@@ -103,7 +102,7 @@ function run(
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       children.delete(child);
-      resolvePromise({ code, signal, output, timedOut });
+      resolve({ code, signal, output, timedOut });
     });
   });
 }
@@ -369,13 +368,13 @@ t.test('the final stage is a small production image', async (t) => {
 // Start it like a container: CMD in WORKDIR with the image's ENV, probe with HEALTHCHECK, stop with SIGTERM.
 
 function freePort(): Promise<number> {
-  return new Promise((resolvePromise, reject) => {
+  return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
     srv.listen(0, '127.0.0.1', () => {
       const addr = srv.address();
       const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolvePromise(port));
+      srv.close(() => resolve(port));
     });
   });
 }
@@ -407,11 +406,11 @@ t.test('the image starts, passes its HEALTHCHECK and stops cleanly on SIGTERM', 
   let output = '';
   server.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   server.stderr?.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) =>
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     // 'close', not 'exit': it comes after stdout/stderr are drained, so `output` is complete.
     server.on('close', (code, signal) => {
       children.delete(server);
-      r({ code, signal });
+      resolve({ code, signal });
     }),
   );
   let hasExited = false;
@@ -421,10 +420,11 @@ t.test('the image starts, passes its HEALTHCHECK and stops cleanly on SIGTERM', 
   const probe = () => run(hostArgv(healthcheck.argv), { cwd, env, timeoutMs: checkTimeout });
   const deadline = Date.now() + START_TIMEOUT_MS;
   let last: RunResult | undefined;
+  // eslint-disable-next-line no-unmodified-loop-condition -- set by the exited promise between probes
   while (!hasExited && Date.now() < deadline) {
     last = await probe();
     if (last.code === 0) break;
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((resolve) => setTimeout(resolve, 250));
   }
   if (!t.notOk(hasExited, 'the server keeps running after start', { output: tail(output) })) return;
   t.equal(last?.code, 0, `the HEALTHCHECK command exits 0 within ${START_TIMEOUT_MS / 1000} s`, {
@@ -447,7 +447,7 @@ t.test('the image starts, passes its HEALTHCHECK and stops cleanly on SIGTERM', 
   server.kill('SIGTERM');
   const result = await Promise.race([
     exited,
-    new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), STOP_TIMEOUT_MS).unref()),
+    new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), STOP_TIMEOUT_MS).unref()),
   ]);
   t.not(result, 'timeout', `exits within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM`, { output: tail(output) });
   if (result !== 'timeout') {

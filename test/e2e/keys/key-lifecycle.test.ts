@@ -33,7 +33,7 @@ t.test('create → use → list → patch tier and models → revoke, over HTTP'
 
   const created = await admin.call('POST', '/keys', { name: 'alice', tier: 'tier-1', team: 'red' });
   t.equal(created.status, 201, 'POST /admin/keys: 201');
-  const { id, key } = created.body;
+  const { id, key } = created.body as { id: string; key: string };
   t.match(key, /^sk-tg-[0-9A-Za-z]{43}$/, 'the plaintext key is shown, sk-tg-…');
   t.match(
     created.body,
@@ -48,7 +48,7 @@ t.test('create → use → list → patch tier and models → revoke, over HTTP'
     },
     'with the record',
   );
-  t.notOk('keyHash' in created.body, 'but not its hash');
+  t.notOk('keyHash' in created.body!, 'but not its hash');
 
   const client = gw.client(key);
   const { data: completion, response } = await client.chat.completions
@@ -64,7 +64,7 @@ t.test('create → use → list → patch tier and models → revoke, over HTTP'
 
   const listed = await admin.call('GET', '/keys');
   t.equal(listed.status, 200, 'GET /admin/keys: 200');
-  const row = listed.body.data.find((k: { id: string }) => k.id === id);
+  const row = (listed.body?.data as Array<{ id: string }>).find((k) => k.id === id)!;
   t.match(
     row,
     { id, name: 'alice', tier: 'tier-1', team: 'red', status: 'active', source: 'admin' },
@@ -96,7 +96,7 @@ t.test('create → use → list → patch tier and models → revoke, over HTTP'
   );
   t.same((await client.models.list()).data.map((m) => m.id), [OTHER_ALIAS], '/v1/models lists only the allowed model');
   const cleared = await admin.call('PATCH', `/keys/${id}`, { models: null });
-  t.notOk('models' in cleared.body, 'PATCH models: null clears the restriction');
+  t.notOk('models' in cleared.body!, 'PATCH models: null clears the restriction');
   t.equal(
     (await client.chat.completions.create({ model: ALIAS, messages })).choices[0]?.message.content,
     DEFAULT_TEXT,
@@ -127,7 +127,7 @@ t.test('create → use → list → patch tier and models → revoke, over HTTP'
   );
   t.match((await admin.call('GET', `/keys/${id}`)).body, { status: 'revoked' }, 'the list shows it revoked');
   t.equal(
-    (await admin.call('PATCH', `/keys/${id}`, { name: 'alice-again' })).body.status,
+    (await admin.call('PATCH', `/keys/${id}`, { name: 'alice-again' })).body?.status,
     'revoked',
     'a patch does not un-revoke it',
   );

@@ -126,7 +126,7 @@ t.test('POST /admin/keys answers 503 while Redis is paused or down', async (t) =
     paused.body,
     {
       error: {
-        message: paused.body.error.message,
+        message: paused.body?.error?.message,
         type: 'server_error',
         param: null,
         code: 'key_store_unavailable',
@@ -145,5 +145,5 @@ t.test('POST /admin/keys answers 503 while Redis is paused or down', async (t) =
   await redis.kill();
   const down = await admin.call('POST', '/keys', { name: 'during-an-outage', tier: 'tier-5' });
   t.equal(down.status, 503, 'POST /admin/keys: 503 with Redis killed (was 500)');
-  t.equal(down.body.error.code, 'key_store_unavailable', 'naming the key store');
+  t.equal(down.body?.error?.code, 'key_store_unavailable', 'naming the key store');
 });

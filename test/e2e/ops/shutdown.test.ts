@@ -153,7 +153,8 @@ async function idleKeepAliveSocket(url: string): Promise<{ closed: Promise<void>
 }
 
 t.test(
-  'SIGTERM exits as soon as in-flight work is done, not when the grace period ends: answers during the drain say connection: close',
+  'SIGTERM exits as soon as in-flight work is done, not when the grace period ends: ' +
+    'answers during the drain say connection: close',
   async (t) => {
     const mock = await startMockUpstream();
     t.teardown(() => mock.close());

@@ -107,7 +107,9 @@ t.test('the model id is rewritten and unknown fields pass through unchanged', as
 t.test(
   'the body reaches the upstream byte for byte but for the model id: spacing, number forms and escapes as sent',
   async (t) => {
-    const sent = `{\n  "messages": [{"role": "user", "content": "caf\\u00e9 \\"model\\": \\"x\\" 日本"}],\n  "temperature": 1.50, "seed": 4.2e1,\n  "model" : "${ALIAS}"\n}`;
+    const sent =
+      '{\n  "messages": [{"role": "user", "content": "caf\\u00e9 \\"model\\": \\"x\\" 日本"}],\n' +
+      `  "temperature": 1.50, "seed": 4.2e1,\n  "model" : "${ALIAS}"\n}`;
     const res = await fetch(`${gw.url}/v1/chat/completions`, {
       method: 'POST',
       headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
@@ -130,7 +132,9 @@ t.test('a field the SDK does not know still reaches the upstream', async (t) => 
 });
 
 t.test('__proto__ and constructor keys are data: forwarded as sent, not refused', async (t) => {
-  const body = `{"model":"${ALIAS}","messages":${JSON.stringify(messages)},"metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}`;
+  const body =
+    `{"model":"${ALIAS}","messages":${JSON.stringify(messages)},` +
+    '"metadata":{"__proto__":{"polluted":true},"constructor":{"prototype":{"x":1}}}}';
   const res = await fetch(`${gw.url}/v1/chat/completions`, {
     method: 'POST',
     headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },

@@ -110,12 +110,12 @@ t.test('chat SSE without include_usage: only the usage-only event is removed', a
 
 t.test('chunks are relayed as they arrive', async (t) => {
   mock.behave({ kind: 'slow', chunkDelayMs: 40 });
-  for (const include_usage of [false, true]) {
+  for (const includeUsage of [false, true]) {
     const stream = await client.chat.completions.create({
       model: RECORDED,
       messages,
       stream: true,
-      stream_options: { include_usage },
+      stream_options: { include_usage: includeUsage },
     });
     let text = '';
     let upstreamEndedAtFirstContent: boolean | undefined;
@@ -129,9 +129,9 @@ t.test('chunks are relayed as they arrive', async (t) => {
     t.equal(
       upstreamEndedAtFirstContent,
       false,
-      `include_usage=${include_usage}: the first word arrived while the upstream was still sending`,
+      `include_usage=${includeUsage}: the first word arrived while the upstream was still sending`,
     );
-    t.equal(text, DEFAULT_TEXT, `include_usage=${include_usage}: the whole text arrived`);
+    t.equal(text, DEFAULT_TEXT, `include_usage=${includeUsage}: the whole text arrived`);
   }
 });
 

@@ -26,9 +26,10 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     t.equal(refused.status, 429, 'request 4 is refused');
     assertEnvelope(t, refused.body, { type: 'requests', code: 'rate_limit_exceeded', param: null }, 'rpm 429');
     t.match(
-      refused.body.error.message,
+      refused.body?.error?.message,
       new RegExp(
-        `^Rate limit reached for ${ALIAS.replaceAll('.', '\\.')} on requests per min \\(RPM\\): Limit 3, Used 3, Requested 1\\. Please try again in \\S+\\.$`,
+        `^Rate limit reached for ${ALIAS.replaceAll('.', '\\.')} on requests per min \\(RPM\\): ` +
+          'Limit 3, Used 3, Requested 1\\. Please try again in \\S+\\.$',
       ),
       'message in OpenAI wording, naming RPM',
     );
@@ -63,7 +64,7 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     for (let i = 1; i <= 4; i++) {
       const ok = await limited.chat({ max_tokens: maxTokens });
       t.equal(ok.status, 200, `request ${i} of 4 passes`);
-      t.equal(ok.body.usage?.total_tokens, reservation, `request ${i} used exactly what it reserved`);
+      t.equal(ok.body?.usage?.total_tokens, reservation, `request ${i} used exactly what it reserved`);
       const remaining = num(ok.headers, 'x-ratelimit-remaining-tokens');
       // tpm 1000 refills one token per 60 ms: allow what the time the requests took refilled.
       t.ok(
@@ -76,7 +77,7 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     t.equal(refused.status, 429, 'request 5 is refused');
     assertEnvelope(t, refused.body, { type: 'tokens', code: 'rate_limit_exceeded', param: null }, 'tpm 429');
     t.match(
-      refused.body.error.message,
+      refused.body?.error?.message,
       /on tokens per min \(TPM\): Limit 1000, Used \d+, Requested 250\. Please try again in /,
       'message names TPM',
     );
@@ -94,7 +95,7 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     t.equal(refused.status, 429, 'request 3 is refused');
     assertEnvelope(t, refused.body, { type: 'requests', code: 'rate_limit_exceeded', param: null }, 'rpd 429');
     t.match(
-      refused.body.error.message,
+      refused.body?.error?.message,
       /on requests per day \(RPD\): Limit 2, Used 2, Requested 1\./,
       'message names RPD',
     );
@@ -115,8 +116,9 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     t.equal(refused.status, 429, 'refused with 429');
     assertEnvelope(t, refused.body, { type: 'tokens', code: 'rate_limit_exceeded', param: null }, 'too large');
     t.match(
-      refused.body.error.message,
-      `Request too large for ${ALIAS} on tokens per min (TPM): Limit 1000, Requested ${2_000 + PROMPT_ESTIMATE}. The input or output tokens must be reduced`,
+      refused.body?.error?.message,
+      `Request too large for ${ALIAS} on tokens per min (TPM): Limit 1000, Requested ${2_000 + PROMPT_ESTIMATE}. ` +
+        'The input or output tokens must be reduced',
       'OpenAI wording for a request too large',
     );
     t.equal(refused.headers['x-should-retry'], 'false', 'x-should-retry: false');
@@ -126,7 +128,10 @@ export function dimensionsSuite(t: Test, backend: Backend): void {
     const sdk = new OpenAI({
       apiKey: limited.gw.key,
       baseURL: `${limited.gw.url}/v1`, // default maxRetries (2)
-      fetch: (url, init) => ((attempts += 1), fetch(url, init)),
+      fetch: (url, init) => {
+        attempts += 1;
+        return fetch(url, init);
+      },
     });
     const err = await sdk.chat.completions
       .create({ model: ALIAS, messages: [{ role: 'user', content: 'hi' }], max_tokens: 2_000 })

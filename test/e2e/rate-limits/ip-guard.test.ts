@@ -22,7 +22,7 @@ t.test('invalid keys: 5 get 401, the 6th 429; a valid key is never limited by th
   const limited = await post(gw.url, {}, 'sk-tg-not-a-real-key-000000000000');
   t.equal(limited.status, 429, 'the 6th invalid-key request gets 429');
   assertEnvelope(t, limited.body, { type: 'requests', code: 'rate_limit_exceeded', param: null }, 'guard 429');
-  t.match(limited.body.error.message, /Too many unauthenticated requests/, 'the message says why');
+  t.match(limited.body?.error?.message, /Too many unauthenticated requests/, 'the message says why');
   t.ok(Number(limited.headers['retry-after']) >= 1, `retry-after in seconds (${limited.headers['retry-after']})`);
   t.equal((await post(gw.url, {}, '')).status, 429, 'a request with no key at all is guarded too');
 
@@ -36,10 +36,10 @@ t.test('the admin API is guarded per address, before its token is checked', asyn
   const adminMock = await startMockUpstream();
   const admin = await startGateway({
     primary: adminMock,
-    configure: (raw) => (
-      (raw.limits = { perIpPerMinute: 3 }),
-      (raw.admin = { token: 'admin-token-0123456789abcdef' })
-    ),
+    configure: (raw) => {
+      raw.limits = { perIpPerMinute: 3 };
+      raw.admin = { token: 'admin-token-0123456789abcdef' };
+    },
   });
   t.teardown(async () => {
     await admin.close();

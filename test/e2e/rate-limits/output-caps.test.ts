@@ -4,6 +4,7 @@
 import t from 'tap';
 import { request } from 'undici';
 import { ALIAS } from '../../helpers/gateway.js';
+import type { AnswerJson } from '../../helpers/json.js';
 import type { RecordedRequest } from '../../helpers/mock-upstream.js';
 import { limitedGateway } from '../../helpers/rate-limit-harness.js';
 
@@ -60,12 +61,12 @@ t.test(
           headers: { authorization: `Bearer ${gw.key}`, 'content-type': 'application/json' },
           body,
         });
-        return { status: res.statusCode, body: (await res.body.json()) as any };
+        return { status: res.statusCode, body: (await res.body.json()) as AnswerJson };
       }),
     );
     const served = answers.filter((a) => a.status === 200);
     const generated = served.reduce(
-      (sum, a) => sum + (a.body.usage.completion_tokens ?? a.body.usage.output_tokens),
+      (sum, a) => sum + Number(a.body.usage?.completion_tokens ?? a.body.usage?.output_tokens),
       0,
     );
     t.comment(`generated ${generated} tokens in ${served.length} served answers`);

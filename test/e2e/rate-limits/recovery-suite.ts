@@ -73,7 +73,8 @@ export function recoverySuite(t: Test, backend: Backend): void {
   t.test(
     'provider accounts out of room on every route: a 429 with their wait, and the key keeps its request',
     async (t) => {
-      // The key may make 3 requests a minute, the only provider account 2: requests 3 and 4 are the provider's to refuse.
+      // The key may make 3 requests a minute, the only provider account 2: requests 3 and 4 are the
+      // provider's to refuse.
       const limited = await limitedGateway(t, backend, {
         tier: { rpm: 3 },
         configure: (raw) => (raw.providers.primary!.limits = { rpm: 2 }),
@@ -89,7 +90,7 @@ export function recoverySuite(t: Test, backend: Backend): void {
           `request ${n}`,
         );
         t.match(
-          refused.body.error.message,
+          refused.body?.error?.message,
           /upstream capacity shared by all keys.*Limit 2, Used 2, Requested 1\. Please try again in/,
           'the message names the shared upstream limit',
         );

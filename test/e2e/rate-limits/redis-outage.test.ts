@@ -77,7 +77,7 @@ t.test('failMode closed: an OpenAI-shaped 503 at once while Redis is down', asyn
   await server.kill();
   const stream = await inFlight;
   t.equal(stream.status, 200, 'request 1, a stream admitted before the kill, is served');
-  t.match(stream.body, /\[DONE\]/, 'to its end');
+  t.match(stream.text, /\[DONE\]/, 'to its end');
   const logged = await limited.gw.logs.waitFor((e) => e.msg === 'rate-limit settlement failed');
   t.equal(logged.level, 40, 'its settlement failure is logged as a warning, not thrown');
   limited.mock.behave({ kind: 'ok' });

@@ -6,6 +6,7 @@
 import type { Test } from 'tap';
 import { ALIAS } from '../../helpers/gateway.js';
 import { estimatePromptTokens } from '../../../src/openai/prompt-tokens.js';
+import type { Usage } from '../../../src/openai/usage.js';
 import {
   MOCK_TOTAL_TOKENS,
   PROMPT_ESTIMATE,
@@ -147,11 +148,12 @@ export function settlementSuite(t: Test, backend: Backend): void {
       5_000,
     );
     requests += 1;
+    const usage = line.usage as Usage;
     t.ok(
-      line.usage.estimated && line.usage.totalTokens < 50,
-      `the aborted stream was settled to its estimated usage (${line.usage.totalTokens})`,
+      usage.estimated && usage.totalTokens < 50,
+      `the aborted stream was settled to its estimated usage (${usage.totalTokens})`,
     );
-    used += line.usage.totalTokens;
+    used += usage.totalTokens;
     await remainingOnNext('an aborted stream');
   });
 }

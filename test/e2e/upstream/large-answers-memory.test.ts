@@ -6,7 +6,6 @@
 // clear_refs after a warm-up) against the resident set before the answer.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';

@@ -3,16 +3,10 @@
 // a key, and JSON answers larger than the buffering bound.
 import http from 'node:http';
 import t from 'tap';
-import {
-  APIError,
-  BadRequestError,
-  InternalServerError,
-  NotFoundError,
-  RateLimitError,
-  UnprocessableEntityError,
-} from 'openai';
+import { APIError, BadRequestError, InternalServerError, NotFoundError, RateLimitError } from 'openai';
 import { ALIAS, PRIMARY_API_KEY, SECONDARY_API_KEY, SECONDARY_MODEL, gatewayFixture } from '../../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT } from '../../helpers/mock-upstream.js';
+import type { Usage } from '../../../src/openai/usage.js';
 
 const MAX_BUFFERED = 256 * 1024;
 const fixture = await gatewayFixture(t, {
@@ -60,7 +54,9 @@ function leaks(text: string): string[] {
 }
 const echoing = (key: string, type = 'invalid_request_error') => ({
   error: {
-    message: `Incorrect API key provided: ${key}. Shown as ${key.slice(0, 7)}****************${key.slice(-4)} or ...${key.slice(-4)} or ${key.slice(3, 15)}.`,
+    message:
+      `Incorrect API key provided: ${key}. ` +
+      `Shown as ${key.slice(0, 7)}****************${key.slice(-4)} or ...${key.slice(-4)} or ${key.slice(3, 15)}.`,
     type,
     param: null,
     code: 'echo',
@@ -95,7 +91,7 @@ t.test('provider keys echoed in a 500 and a 429 reach neither the client nor the
     (e) => e.msg === 'upstream attempt failed; trying the next route' && e.provider === 'secondary',
   );
   t.ok(
-    gw.logs.entries().some((e) => e.provider === 'primary' && /\[redacted\]/.test(e.upstreamMessage ?? '')),
+    gw.logs.entries().some((e) => e.provider === 'primary' && /\[redacted\]/.test(String(e.upstreamMessage ?? ''))),
     'the attempt is logged with its redacted message',
   );
   t.same(leaks(gw.logs.lines.join('\n')), [], 'no piece of a provider key in any log line');
@@ -213,7 +209,9 @@ t.test('a JSON answer larger than maxBufferedAnswerBytes is streamed through who
     `the whole answer arrived (${content.length} chars)`,
   );
   const line = await gw.logs.waitFor(
-    (e) => e.msg === 'request completed' && e.usage?.completionTokens === completion.usage?.completion_tokens,
+    (e) =>
+      e.msg === 'request completed' &&
+      (e.usage as Usage | undefined)?.completionTokens === completion.usage?.completion_tokens,
   );
   t.match(
     line.usage,

@@ -20,7 +20,8 @@ import { startRedis } from '../../helpers/redis.js';
 
 // Long enough that the streamed part and the whole reply count very differently.
 const TEXT =
-  'The quick brown fox jumps over the lazy dog while the patient lighthouse keeper counts every passing ship in the harbour tonight.';
+  'The quick brown fox jumps over the lazy dog while the patient lighthouse keeper counts every passing ship ' +
+  'in the harbour tonight.';
 const mock = await startMockUpstream({ promptTokens: 500, text: TEXT });
 const redis = await startRedis();
 const PREFIX = uniquePrefix('estimated');
@@ -79,14 +80,16 @@ async function checkEstimated(
   );
   t.ok(
     acceptableCounts(streamedText).includes(usage.completionTokens),
-    `completion tokens (${usage.completionTokens}) counted from the streamed text, not the whole reply (${countTokens(TEXT)})`,
+    `completion tokens (${usage.completionTokens}) counted from the streamed text, ` +
+      `not the whole reply (${countTokens(TEXT)})`,
   );
   t.ok(
     usage.promptTokens >= promptEstimate / 2 && usage.promptTokens <= promptEstimate * 2,
     `prompt tokens (${usage.promptTokens}) as tollgate counted them (~${promptEstimate}), the upstream reported none`,
   );
   t.equal(usage.totalTokens, usage.promptTokens + usage.completionTokens, 'total = prompt + completion');
-  t.ok(Math.abs(line.costUsd - expectedCostUsd(usage)) < 1e-12, 'the log line carries the cost of the estimate');
+  const costUsd = Number(line.costUsd);
+  t.ok(Math.abs(costUsd - expectedCostUsd(usage)) < 1e-12, 'the log line carries the cost of the estimate');
   t.equal(
     gw.logs.entries().filter((e) => e.msg === 'request completed' && e.keyId === keyId).length,
     1,

@@ -88,7 +88,7 @@ async function runMix(t: Test, client: OpenAI): Promise<TokenCounts[]> {
   t.equal(usageChunks, 0, 'chat stream without include_usage: the usage chunk tollgate asked for was removed');
   reported.push(mockUsage(words)); // what the upstream reported to tollgate alone
 
-  for (const max_tokens of [undefined, 3]) {
+  for (const maxTokens of [undefined, 3]) {
     let streamed: ChatUsage;
     let received = 0;
     const stream = await client.chat.completions.create({
@@ -96,32 +96,32 @@ async function runMix(t: Test, client: OpenAI): Promise<TokenCounts[]> {
       messages,
       stream: true,
       stream_options: { include_usage: true },
-      ...(max_tokens && { max_tokens }),
+      ...(maxTokens && { max_tokens: maxTokens }),
     });
     for await (const chunk of stream) {
       if (chunk.choices[0]?.delta.content) received++;
       if (chunk.usage) streamed = chunk.usage;
     }
-    note(`chat stream with include_usage (max_tokens ${max_tokens ?? 'none'})`, fromChat(streamed), received);
+    note(`chat stream with include_usage (max_tokens ${maxTokens ?? 'none'})`, fromChat(streamed), received);
   }
 
   const response = await client.responses.create({ model: ALIAS, input: 'Say hello.' });
   note('responses', fromResponses(response.usage), FULL_CHUNKS);
 
-  for (const max_output_tokens of [undefined, 1]) {
+  for (const maxOutputTokens of [undefined, 1]) {
     let completed: ResponsesUsage;
     let deltas = 0;
     const stream = await client.responses.create({
       model: ALIAS,
       input: 'Say hello.',
       stream: true,
-      ...(max_output_tokens && { max_output_tokens }),
+      ...(maxOutputTokens && { max_output_tokens: maxOutputTokens }),
     });
     for await (const event of stream) {
       if (event.type === 'response.output_text.delta') deltas++;
       if (event.type === 'response.completed' || event.type === 'response.incomplete') completed = event.response.usage;
     }
-    note(`responses stream (max_output_tokens ${max_output_tokens ?? 'none'})`, fromResponses(completed), deltas);
+    note(`responses stream (max_output_tokens ${maxOutputTokens ?? 'none'})`, fromResponses(completed), deltas);
   }
   return reported;
 }

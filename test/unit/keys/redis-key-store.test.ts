@@ -83,7 +83,10 @@ for (const change of ['revoke', 'update'] as const) {
       await pastTtl(changedAt, 1_000);
       let lookups = 0;
       const get = onB.get.bind(onB);
-      onB.get = ((key: string) => (lookups++, get(key))) as typeof onB.get;
+      onB.get = ((key: string) => {
+        lookups++;
+        return get(key);
+      }) as typeof onB.get;
       t.ok(changed(await b.findByHash(hash)), `B sees the ${change}`);
       t.equal(lookups, 1, 'within one second: by then B no longer answers from its cache, it asks Redis');
     },
@@ -97,7 +100,10 @@ t.test('concurrent misses for one hash share one Redis lookup', async (t) => {
   const unknown = hashKey('sk-tg-unknown');
   let gets = 0;
   const get = redis.get.bind(redis);
-  redis.get = ((key: string) => (gets++, get(key))) as typeof redis.get;
+  redis.get = ((key: string) => {
+    gets++;
+    return get(key);
+  }) as typeof redis.get;
   const found = await Promise.all(Array.from({ length: 20 }, () => store.findByHash(hashKey(plaintext))));
   await Promise.all(Array.from({ length: 20 }, () => store.findByHash(unknown)));
   t.ok(found.every((r) => r?.name === 'alice'), 'every caller gets the record');

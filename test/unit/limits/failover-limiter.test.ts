@@ -52,7 +52,8 @@ t.test('fail open: a dead Redis is answered from memory, and reported sparingly'
   for (let i = 0; i < 3; i++) results.push(await settled(limiter.admit('key:a:gpt', RULES)));
   t.ok(
     failures.length === 3 && !failures.some(byTimeout),
-    `no call waits on the dead Redis: the client refused each (${failures.map((err) => (err as Error).message).join('; ')})`,
+    'no call waits on the dead Redis: the client refused each ' +
+      `(${failures.map((err) => (err as Error).message).join('; ')})`,
   );
   t.same(
     results.map((r) => r.value?.allowed),

@@ -50,7 +50,8 @@ t.test('rateLimitError speaks OpenAI', async (t) => {
       body: {
         error: {
           message:
-            'Rate limit reached for gpt-4.1-nano on tokens per min (TPM): Limit 200000, Used 199000, Requested 1500. Please try again in 1.2s.',
+            'Rate limit reached for gpt-4.1-nano on tokens per min (TPM): Limit 200000, Used 199000, Requested 1500. ' +
+            'Please try again in 1.2s.',
           type: 'tokens',
           param: null,
           code: 'rate_limit_exceeded',
@@ -79,7 +80,8 @@ t.test('rateLimitError speaks OpenAI', async (t) => {
   );
   t.equal(
     tooLarge.body.error.message,
-    'Request too large for gpt-4.1-nano on tokens per min (TPM): Limit 40000, Requested 50000. The input or output tokens must be reduced in order to run successfully.',
+    'Request too large for gpt-4.1-nano on tokens per min (TPM): Limit 40000, Requested 50000. ' +
+      'The input or output tokens must be reduced in order to run successfully.',
     'too-large wording',
   );
   t.same(

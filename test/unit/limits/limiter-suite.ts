@@ -83,7 +83,8 @@ export function limiterSuite(t: Test, make: () => Promise<Harness>): void {
   });
 
   scenario('buckets refill continuously', async ({ limiter, elapse }, subject, t) => {
-    const admit = (cost: number) => limiter.admit(subject, [{ dimension: 'rpm', limit: 600, cost }]); // one request per 100 ms
+    // one request per 100 ms
+    const admit = (cost: number) => limiter.admit(subject, [{ dimension: 'rpm', limit: 600, cost }]);
     t.ok((await admit(600)).allowed, 'the whole bucket is spent at once');
     const denied = await admit(1);
     t.notOk(denied.allowed, 'an empty bucket denies');

@@ -122,7 +122,10 @@ t.test('a batch decides exactly as the same admissions one by one (costs, carrie
   // Day windows: their emission intervals (hours) dwarf the microseconds between two clocks.
   const reference = new MemoryLimiter({ now: () => Date.now() });
   let seed = 7;
-  const random = (n: number) => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31), seed % n);
+  const random = (n: number) => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed % n;
+  };
   const sequence: LimitRule[][] = Array.from({ length: 60 }, () => {
     const tokens = random(5) === 0 ? 5_000 : 1 + random(400); // now and then more than the whole tpd
     const carry = random(3) === 0 ? random(600) - 300 : 0;

@@ -10,10 +10,12 @@ const MODEL = { model: '"gpt-4.1-nano-2025-04-14"' };
 
 t.test('replaces a top-level member and leaves every other byte as sent', async (t) => {
   const text =
-    '{\n  "messages": [{"role": "user", "content": "say \\"model\\": 1 \\u00e9 日本"}],\n  "model" : "nano",\n  "temperature": 1.50, "n": 1e0\n}';
+    '{\n  "messages": [{"role": "user", "content": "say \\"model\\": 1 \\u00e9 日本"}],\n' +
+    '  "model" : "nano",\n  "temperature": 1.50, "n": 1e0\n}';
   t.equal(
     setJsonMembers(text, MODEL),
-    '{\n  "messages": [{"role": "user", "content": "say \\"model\\": 1 \\u00e9 日本"}],\n  "model" : "gpt-4.1-nano-2025-04-14",\n  "temperature": 1.50, "n": 1e0\n}',
+    '{\n  "messages": [{"role": "user", "content": "say \\"model\\": 1 \\u00e9 日本"}],\n' +
+      '  "model" : "gpt-4.1-nano-2025-04-14",\n  "temperature": 1.50, "n": 1e0\n}',
     'numbers, escapes, spacing and order are untouched',
   );
   t.equal(setJsonMembers('{"model":"a"}', MODEL), '{"model":"gpt-4.1-nano-2025-04-14"}', 'the only member');

@@ -20,7 +20,8 @@ const WHOLE_PROMPT_SLICES = 4_000_000 / 256;
 const PROSE =
   'Rate limits are measured in requests per minute and tokens per minute. A burst of long prompts can trip them. ';
 const CODE =
-  'function admit(rules) {\n  for (const rule of rules) {\n    if (rule.cost > rule.limit) return false;\n  }\n  return   true;\n}\n\n';
+  'function admit(rules) {\n  for (const rule of rules) {\n    if (rule.cost > rule.limit) return false;\n  }\n' +
+  '  return   true;\n}\n\n';
 const DATA = '{"id": 1234567, "values": [3.14159, 2.71828, 1.41421], "label": "naïve café — ünïcödé 東京 👍🏽"}\n';
 /** Mixed prose, code and JSON, cut to `chars`. */
 function mixedText(chars: number): string {
@@ -130,7 +131,8 @@ t.test('a 1M-token prompt is estimated within budget', async (t) => {
   t.comment(`4M chars (${truth} tokens): estimated ${estimate} in ${ms.toFixed(2)} ms`);
   t.ok(
     clock.reads < WHOLE_PROMPT_SLICES / 10,
-    `exact counting stops after a sample: ${clock.reads} slices looked at the clock, of ${WHOLE_PROMPT_SLICES} in the text`,
+    `exact counting stops after a sample: ${clock.reads} slices looked at the clock, ` +
+      `of ${WHOLE_PROMPT_SLICES} in the text`,
   );
   t.ok(
     Math.abs(estimate - truth) / truth < 0.25,

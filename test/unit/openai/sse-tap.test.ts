@@ -4,8 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import t from 'tap';
 import { SseTap } from '../../../src/openai/sse-tap.js';
 
-const chatEvent = (delta: object) =>
-  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+const chatEvent = (delta: object) => {
+  const chunk = { id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: null }] };
+  return `data: ${JSON.stringify(chunk)}\n\n`;
+};
 const responsesEvent = (delta: string) =>
   `event: response.output_text.delta\ndata: ${JSON.stringify({ type: 'response.output_text.delta', delta })}\n\n`;
 
@@ -56,7 +58,8 @@ t.test('a cut Responses stream of 2,000 deltas, usage-chunk stripping on a chat 
   t.equal(tap.streamedText().sample, words.join(''), 'Responses deltas');
 
   const chat = Array.from({ length: 600 }, (_, i) => chatEvent({ content: `c${i} ` }));
-  const usageChunk = `data: ${JSON.stringify({ id: 'c', choices: [], usage: { prompt_tokens: 3, completion_tokens: 600, total_tokens: 603 } })}\n\n`;
+  const usage = { prompt_tokens: 3, completion_tokens: 600, total_tokens: 603 };
+  const usageChunk = `data: ${JSON.stringify({ id: 'c', choices: [], usage })}\n\n`;
   const stripped = await relay([...chat, usageChunk, 'data: [DONE]\n\n'], 'chat', true);
   t.equal(stripped.out, chat.join('') + 'data: [DONE]\n\n', 'the usage-only chunk is not relayed');
   t.equal(stripped.tap.usage?.completionTokens, 600, 'its usage is taken');
