@@ -7,7 +7,8 @@ import type { ClientRequest } from './dialects/dialect.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { ApiKeyRecord } from './keys/api-key.js';
 import type { Usage } from './openai/usage.js';
-import type { Attempt, ForwardSuccess } from './upstream/forward.js';
+import type { Attempt } from './upstream/fallback-trail.js';
+import type { ForwardSuccess } from './upstream/forward.js';
 import type { RelayOutcome } from './upstream/relay.js';
 
 /** The pino-style logger of the request (its lines carry the request id). */

@@ -21,7 +21,8 @@ import { providerRefusal, type AdmissionControl, type RequestEstimate, type Rese
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { Usage } from './openai/usage.js';
 import { ClientGone, type ClientResponse } from './upstream/client-gone.js';
-import { attemptRoute, FallbackTrail, type ForwardSuccess, type UpstreamServices } from './upstream/forward.js';
+import { FallbackTrail } from './upstream/fallback-trail.js';
+import { attemptRoute, type ForwardSuccess, type UpstreamServices } from './upstream/forward.js';
 import { downstreamHeaders } from './upstream/headers.js';
 import { relayJson, relayStream, type RelayOutcome, type RelaySink } from './upstream/relay.js';
 import type { ModelRouter, UpstreamRoute } from './upstream/routing.js';

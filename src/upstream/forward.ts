@@ -1,6 +1,6 @@
 /**
  * One attempt of a request on one of a model's routes (the exchange tries them in order until one
- * answers), and the error the client gets when none did. Connection errors, timeouts
+ * answers, fallback-trail.ts keeps what they did). Connection errors, timeouts
  * before the response headers, redirects, 401/403 (a refused provider credential), 404 (a retired
  * model id, a wrong baseUrl), 408, 429 and 5xx fall through to the next route, and so does a JSON
  * answer that breaks off or is not valid JSON: it is read (within `AnswerBuffers`' bounds) before
@@ -12,16 +12,10 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import {
-  allRoutesFailed,
-  noRouteAvailable,
-  upstreamTimeout,
-  upstreamUnavailable,
-  type GatewayError,
-  type RouteRefusal,
-} from '../errors.js';
+import { upstreamTimeout, upstreamUnavailable, type GatewayError } from '../errors.js';
 import type { AnswerBuffers, AnswerRead } from './answer-body.js';
 import type { ClientGone } from './client-gone.js';
+import type { Attempt, Failure } from './fallback-trail.js';
 import { upstreamHeaders } from './headers.js';
 import type { UpstreamRoute } from './routing.js';
 import type { SecretRedactor } from './secret-redactor.js';
@@ -30,15 +24,6 @@ import { readUpstreamError, relayedUpstreamError } from './upstream-error.js';
 /** Error bodies of failed attempts are read up to this size (their message can be relayed). */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
-
-export interface Attempt {
-  provider: string;
-  status?: number;
-  cause?: string;
-  /** The upstream's error message, redacted of provider keys and bounded. */
-  message?: string;
-  ms: number;
-}
 
 /** What every attempt needs from the upstream side, shared by all requests. */
 export interface UpstreamServices {
@@ -69,56 +54,9 @@ export interface ForwardSuccess {
   upstreamMs: number;
 }
 
-/** One failed attempt: the error it alone would give the client, its line in a combined message, its log fields. */
-export interface Failure {
-  error: GatewayError;
-  summary: string;
-  attempt: Omit<Attempt, 'ms'>;
-}
-
 /** An answer to relay, a failure to fall through, or the client's own error that every route would give. */
 export type AttemptOutcome =
   { response: Dispatcher.ResponseData; answer: UpstreamAnswer } | { failure: Failure } | { final: GatewayError };
-
-/**
- * The attempts of one request along its routes, and the error it gets when none answered: the one
- * failure, or a message naming each; when no route was tried, the refusal that ends soonest.
- */
-export class FallbackTrail {
-  readonly attempts: Attempt[] = [];
-  private readonly failures: Failure[] = [];
-  private readonly refusals: RouteRefusal[] = [];
-
-  refused(refusal: RouteRefusal): void {
-    this.refusals.push(refusal);
-  }
-
-  failed(failure: Failure, ms: number): Attempt {
-    const attempt = { ...failure.attempt, ms };
-    this.attempts.push(attempt);
-    this.failures.push(failure);
-    return attempt;
-  }
-
-  succeeded(route: UpstreamRoute, status: number, ms: number): Attempt[] {
-    this.attempts.push({ provider: route.providerName, status, ms });
-    return this.attempts;
-  }
-
-  error(): GatewayError {
-    const last = this.failures.at(-1);
-    if (!last) {
-      // No route was tried: every one was refused before its attempt (or there were none).
-      const soonest = this.refusals.reduce<RouteRefusal | undefined>(
-        (best, r) => (best && best.retryAfterMs <= r.retryAfterMs ? best : r),
-        undefined,
-      );
-      return soonest?.error ?? noRouteAvailable();
-    }
-    if (this.failures.length === 1) return last.error;
-    return allRoutesFailed(last.error, this.failures.map((failure) => failure.summary));
-  }
-}
 
 /** Sends the request to its route; throws only when the client left (nobody to answer, no fallback). */
 export async function attemptRoute(

@@ -64,6 +64,15 @@ t.test('500 events in one event-loop turn are written in one script call', async
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
 
+/** 100 events in each of five event-loop turns, then flush. */
+async function recordFiveTurnsOf100(store: RedisUsageStore): Promise<void> {
+  for (let turn = 0; turn < 5; turn++) {
+    for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  await store.flush();
+}
+
 t.test('with a zero batch window, events in separate turns are separate calls, none lost', async (t) => {
   const store = new RedisUsageStore(redis, {
     keyPrefix: freshPrefix(),
@@ -71,13 +80,7 @@ t.test('with a zero batch window, events in separate turns are separate calls, n
     batchWindowMs: 0,
     onError: (err) => t.fail(String(err)),
   });
-  const commands = await monitored(redis, async () => {
-    for (let turn = 0; turn < 5; turn++) {
-      for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await store.flush();
-  });
+  const commands = await monitored(redis, () => recordFiveTurnsOf100(store));
   t.equal(scriptCalls(commands), 5, 'one call per turn');
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
@@ -90,13 +93,7 @@ t.test('events within the batch window share one call', async (t) => {
     batchWindowMs: 600_000,
     onError: (err) => t.fail(String(err)),
   });
-  const commands = await monitored(redis, async () => {
-    for (let turn = 0; turn < 5; turn++) {
-      for (let i = 0; i < 100; i++) store.record(event('key_a', 'gpt-nano'));
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    await store.flush();
-  });
+  const commands = await monitored(redis, () => recordFiveTurnsOf100(store));
   t.equal(scriptCalls(commands), 1, 'one call for five turns');
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
