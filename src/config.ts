@@ -16,13 +16,24 @@ const nonNegative = z.coerce.number().nonnegative();
 /** Environment placeholders that resolve to '' mean "not set": treat them as absent. */
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
-const providerSchema = z.strictObject({
-  baseUrl: z.url({ protocol: /^https?$/ }),
-  apiKey: z.string().default(''),
-  headers: z.record(z.string(), z.string()).default({}),
-  endpoints: z.array(z.enum(ENDPOINTS)).nonempty().default([...ENDPOINTS]),
-  limits: optional(z.strictObject({ rpm: optional(positiveInt), tpm: optional(positiveInt) })),
-});
+/** How a provider is spoken to (src/dialects/): OpenAI's own bodies, or a reseller's form body. */
+export const PROVIDER_FORMATS = ['openai', 'form-schema'] as const;
+
+const providerSchema = z
+  .strictObject({
+    baseUrl: z.url({ protocol: /^https?$/ }),
+    apiKey: z.string().default(''),
+    headers: z.record(z.string(), z.string()).default({}),
+    endpoints: z.array(z.enum(ENDPOINTS)).nonempty().default([...ENDPOINTS]),
+    format: z.enum(PROVIDER_FORMATS).default('openai'),
+    /** The chat path under baseUrl, instead of /chat/completions. */
+    chatPath: optional(z.string().regex(/^\//, 'a path starting with /')),
+    limits: optional(z.strictObject({ rpm: optional(positiveInt), tpm: optional(positiveInt) })),
+  })
+  // The form body exists for Chat Completions only (docs/contract.md §12).
+  .transform((provider) =>
+    provider.format === 'form-schema' ? { ...provider, endpoints: ['chat' as const] } : provider,
+  );
 
 const routeSchema = z.strictObject({ provider: z.string().min(1), model: z.string().min(1) });
 

@@ -395,3 +395,12 @@ export function renderError(
 function render(err: GatewayError) {
   return { status: err.status, body: err.toBody(), headers: err.headers };
 }
+
+/**
+ * The route's provider takes a reseller's form body, which has no member for this one; a later route
+ * that speaks OpenAI's own API may still serve the request.
+ */
+export function unsupportedByFormProvider(param: string, what: string): GatewayError {
+  const message = `The provider for this model takes a form body, which cannot carry ${what} (\`${param}\`).`;
+  return invalidRequest(message, param, 'unsupported_parameter');
+}

@@ -128,8 +128,12 @@ export class Exchange {
   private async forward(routes: UpstreamRoute[]): Promise<ForwardSuccess> {
     const trail = new FallbackTrail();
     for (const route of routes) {
+      const { body, refusal } = route.dialect.upstreamBody(this.#request, route.model);
+      if (refusal) {
+        trail.refused({ retryAfterMs: Infinity, error: refusal }); // this provider can never serve it
+        continue;
+      }
       if (!(await this.admitProvider(route, trail))) continue;
-      const body = route.dialect.upstreamBody(this.#request, route.model);
       const started = this.#services.now();
       const request = { route, body, clientHeaders: this.#client.headers, signal: this.#clientGone };
       const outcome = await attemptRoute(this.#services.upstream, request);

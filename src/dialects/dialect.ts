@@ -5,6 +5,7 @@
  * it for both, so a fallback from one kind of provider to another changes the body and the answer.
  */
 import type { Transform } from 'node:stream';
+import type { GatewayError } from '../errors.js';
 import type { Endpoint } from '../openai/endpoint.js';
 import type { JsonMember } from '../openai/json-scan.js';
 import type { ProxyBody } from '../openai/request-body.js';
@@ -32,9 +33,12 @@ export interface StreamTap extends Transform {
   endWithError(): void;
 }
 
+/** The body for the route, or why this provider cannot be asked this request (a later route may be). */
+export type UpstreamBody = { body: Buffer; refusal?: undefined } | { body?: undefined; refusal: GatewayError };
+
 export interface Dialect {
   /** The upstream body for one route of the request; `model` is the provider's id for the model. */
-  upstreamBody(request: ClientRequest, model: string): Buffer;
+  upstreamBody(request: ClientRequest, model: string): UpstreamBody;
   /** The client's answer of a whole JSON answer, and its usage. */
   clientAnswer(request: ClientRequest, body: Buffer, json: unknown): { body: Buffer; usage: Usage | undefined };
   /** The transform an upstream stream passes through to the client, tapping its usage. */

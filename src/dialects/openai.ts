@@ -8,6 +8,7 @@ import { setJsonMembers } from '../openai/json-members.js';
 import { SseTap } from '../openai/sse-tap.js';
 import { normaliseUsage } from '../openai/usage.js';
 import type { ClientRequest, Dialect } from './dialect.js';
+import { isJsonObject } from '../openai/json-object.js';
 
 export const openaiDialect: Dialect = {
   /**
@@ -19,11 +20,11 @@ export const openaiDialect: Dialect = {
     if (endpoint === 'chat' && body.stream === true) {
       replaced.stream_options = JSON.stringify({ ...body.stream_options, include_usage: true });
     }
-    return setJsonMembers(json, replaced, members);
+    return { body: setJsonMembers(json, replaced, members) };
   },
 
   clientAnswer(_request, body, json) {
-    return { body, usage: isObject(json) ? normaliseUsage(json.usage) : undefined };
+    return { body, usage: isJsonObject(json) ? normaliseUsage(json.usage) : undefined };
   },
 
   clientStream(request) {
@@ -37,8 +38,4 @@ export const openaiDialect: Dialect = {
  */
 function stripsUsageChunk({ endpoint, body }: ClientRequest): boolean {
   return endpoint === 'chat' && body.stream === true && body.stream_options?.include_usage !== true;
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }

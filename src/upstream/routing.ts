@@ -6,6 +6,7 @@
  */
 import type { Config, ModelConfig, ProviderConfig } from '../config.js';
 import type { Dialect } from '../dialects/dialect.js';
+import { formSchemaDialect } from '../dialects/form-schema.js';
 import { openaiDialect } from '../dialects/openai.js';
 import type { Endpoint } from '../openai/endpoint.js';
 import { providerHeaders } from './headers.js';
@@ -19,11 +20,16 @@ export interface UpstreamRoute {
   path: string;
   /** Set on every request to this route: the provider's configured headers and its credential. */
   headers: Record<string, string>;
-  /** How this provider is spoken to (every provider speaks OpenAI's own API for now). */
+  /** How this provider is spoken to: its `format`. */
   dialect: Dialect;
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: '/chat/completions', responses: '/responses' };
+const DIALECTS: Record<ProviderConfig['format'], Dialect> = { openai: openaiDialect, 'form-schema': formSchemaDialect };
+
+function endpointPath(provider: ProviderConfig, endpoint: Endpoint): string {
+  return endpoint === 'chat' && provider.chatPath !== undefined ? provider.chatPath : ENDPOINT_PATHS[endpoint];
+}
 /** A credential set through the provider's `headers` (e.g. Azure's api-key) counts as one too. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
 
@@ -83,9 +89,9 @@ export class ModelRouter {
           provider,
           model: route.model,
           origin: base.origin,
-          path: base.pathname.replace(/\/+$/, '') + ENDPOINT_PATHS[endpoint],
+          path: base.pathname.replace(/\/+$/, '') + endpointPath(provider, endpoint),
           headers: providerHeaders(provider),
-          dialect: openaiDialect,
+          dialect: DIALECTS[provider.format],
         };
       });
     return { routes, uncredentialed };

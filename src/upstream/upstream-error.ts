@@ -6,6 +6,7 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { upstreamError, type GatewayError } from '../errors.js';
 import type { SecretRedactor } from './secret-redactor.js';
+import { isJsonObject } from '../openai/json-object.js';
 
 /** Long enough for any real error message; an HTML error page is cut. */
 const MAX_MESSAGE_CHARS = 500;
@@ -71,19 +72,15 @@ function parseErrorBody(text: string): UpstreamErrorText | undefined {
   } catch {
     return { message: text };
   }
-  if (!isObject(json)) return { message: text };
+  if (!isJsonObject(json)) return { message: text };
   const { error, detail } = json;
-  if (isObject(error)) {
+  if (isJsonObject(error)) {
     const message = stringOf(error.message) ?? JSON.stringify(error);
     return { message, type: stringOf(error.type), code: stringOf(error.code), param: stringOf(error.param) };
   }
   if (typeof error === 'string') return { message: error, type: stringOf(json.type), code: stringOf(json.code) };
   if (detail !== undefined) return { message: typeof detail === 'string' ? detail : JSON.stringify(detail) };
   return { message: stringOf(json.message) ?? text, code: stringOf(json.code) };
-}
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === 'object' && !Array.isArray(value);
 }
 
 /** Strings as they are; numeric codes (some upstreams send `"code": 404`) as text. */
