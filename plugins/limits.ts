@@ -7,7 +7,7 @@
  * - a per-IP guard (@fastify/rate-limit), `app.perIpGuard`, for requests that carry no valid key and
  *   for the admin API: bad-key floods and token guessing hit it, authenticated traffic never does
  *   (docs/contract.md §6.8). Its answers carry @fastify/rate-limit's own x-ratelimit-limit, -remaining
- *   and -reset headers, not OpenAI's six (docs/openai-wire.md §8.4).
+ *   and -reset headers, not OpenAI's six (docs/wire.md §8.4).
  */
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';

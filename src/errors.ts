@@ -3,7 +3,7 @@
  * (`{"error": {message, type, param, code}}`, all four keys present) so the official SDKs raise the
  * right class. Each one the gateway answers with has its constructor here, so its status, wording and
  * headers are in one place; handlers throw them and plugins/errors.ts renders them with `renderError`.
- * (docs/openai-wire.md §7.1, §7.2; docs/contract.md §9)
+ * (docs/wire.md §7.1, §7.2; docs/contract.md §9)
  */
 import type { z } from 'zod';
 import type { Denial, Dimension } from './openai/rate-limits.js';
@@ -168,7 +168,7 @@ export function invalidApiKey(credential: keyof typeof CREDENTIAL_MESSAGES = 'ap
 /**
  * Used both for unknown aliases and for aliases the key may not use: existence is not revealed
  * (docs/contract.md §5.1). `param: 'model'` departs from OpenAI, which sends null here
- * (docs/openai-wire.md §7.4).
+ * (docs/wire.md §7.4).
  */
 export function modelNotFound(model: string): GatewayError {
   return new GatewayError(`The model \`${model}\` does not exist or you do not have access to it.`, {
@@ -230,9 +230,9 @@ export function providerRateLimited(denial: Denial, modelAlias: string): Gateway
 }
 
 /**
- * The 429 in OpenAI's words (docs/openai-wire.md §7.4), with its retry advice beside the x-ratelimit-*
+ * The 429 in OpenAI's words (docs/wire.md §7.4), with its retry advice beside the x-ratelimit-*
  * headers. A too-large request gets `x-should-retry: false` and no retry-after: the SDKs retry every 429
- * unless told not to, and this one can never pass (docs/openai-wire.md §7.3; docs/contract.md §6.5).
+ * unless told not to, and this one can never pass (docs/wire.md §7.3; docs/contract.md §6.5).
  */
 function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Record<string, string>): GatewayError {
   const { dimension, limit, used, requested, retryAfterMs, tooLarge } = denial;
@@ -253,7 +253,7 @@ function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Recor
   }
   const waitMs = Math.max(1, Math.ceil(retryAfterMs));
   // retry-after is whole seconds (at least 1); the SDKs read retry-after-ms first. Most SDK versions
-  // honour a wait of up to 60 s and back off on their own beyond it (docs/openai-wire.md §8.3).
+  // honour a wait of up to 60 s and back off on their own beyond it (docs/wire.md §8.3).
   return error(
     `Rate limit reached ${where}: Limit ${limit}, Used ${used}, Requested ${requested}. ` +
       `Please try again in ${formatDuration(waitMs)}.`,
@@ -275,7 +275,7 @@ export function tooManyUnauthenticatedRequests(retryIn: string): GatewayError {
 
 /**
  * The key's monthly budget is spent. Not transient, and the SDKs retry every 429 unless told not to: so
- * `x-should-retry: false` (docs/openai-wire.md §7.3, §7.4).
+ * `x-should-retry: false` (docs/wire.md §7.3, §7.4).
  */
 export function insufficientQuota(budgetUsd: number, spentUsd: number): GatewayError {
   return new GatewayError(

@@ -165,7 +165,7 @@ export class Exchange {
     const { response } = success;
     const headers: OutgoingHttpHeaders = downstreamHeaders(response.headers);
     // The upstream's request id, which the SDK exposes to its caller; the gateway's own when it sent none
-    // (docs/openai-wire.md §10.1; docs/contract.md §3.3).
+    // (docs/wire.md §10.1; docs/contract.md §3.3).
     headers['x-request-id'] = response.headers['x-request-id'] ?? this.#client.requestId;
     this.#client.logsItself();
     const sink: RelaySink = {

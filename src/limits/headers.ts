@@ -1,7 +1,7 @@
 /**
  * OpenAI's x-ratelimit-* headers, so clients and SDKs written against api.openai.com behave the same
  * behind the gateway. They go out on admitted requests and on the key's 429 (errors.ts rateLimited,
- * which adds the retry advice). (docs/openai-wire.md §8.1)
+ * which adds the retry advice). (docs/wire.md §8.1)
  */
 import { formatDuration } from '../openai/duration.js';
 import type { BucketState, Dimension } from './limiter.js';
@@ -9,7 +9,7 @@ import type { BucketState, Dimension } from './limiter.js';
 /**
  * The six `x-ratelimit-*` headers. OpenAI defines no daily variants, so the requests trio shows rpm
  * (rpd when only that is set) and the tokens trio tpm (else tpd); a trio is left out without a bucket.
- * (docs/openai-wire.md §8.1; docs/contract.md §6.6)
+ * (docs/wire.md §8.1; docs/contract.md §6.6)
  */
 export function rateLimitHeaders(buckets: readonly BucketState[]): Record<string, string> {
   const headers: Record<string, string> = {};

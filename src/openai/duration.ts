@@ -3,7 +3,7 @@
 /**
  * Go `time.Duration` style as OpenAI sends it (`20ms`, `1.5s`, `6m0s`, `2m59.56s`, `1h0m0s`).
  * Rounded up to whole ms: a client told to wait must never come back too early.
- * (docs/openai-wire.md §8.2)
+ * (docs/wire.md §8.2)
  */
 export function formatDuration(ms: number): string {
   const total = Math.max(0, Math.ceil(ms));

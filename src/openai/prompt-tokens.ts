@@ -1,6 +1,6 @@
 /**
  * Prompt tokens a request reserves at admission: the o200k_base count of its text plus tiktoken's chat
- * overhead (3 tokens per message, 1 per name, 3 to prime the reply) (docs/openai-wire.md §9). The
+ * overhead (3 tokens per message, 1 per name, 3 to prime the reply) (docs/wire.md §9). The
  * reservation is settled against the real usage afterwards, so this must be cheap and close, not exact.
  *
  * The tokenizer runs on the event loop, so exact counting stops after EXACT_CHAR_BUDGET characters
@@ -98,7 +98,7 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
  * Output tokens reserved: the most the upstream may generate. That is the largest cap the request sets
  * under any name (upstreams honour max_tokens, max_completion_tokens and max_output_tokens, and which
  * one wins differs), else the configured default; no more than the model's own maximum when it is
- * configured; for each of the `n` choices asked for. (docs/contract.md §6.3; docs/openai-wire.md §2.1)
+ * configured; for each of the `n` choices asked for. (docs/contract.md §6.3; docs/wire.md §2.1)
  */
 export function outputCap(body: unknown, defaultOutputTokens: number, modelMaxOutputTokens = Infinity): number {
   const request = isObject(body) ? body : {};

@@ -1,7 +1,7 @@
 /**
  * OpenAI's usage tiers limit requests and tokens, per minute and per day; a refusal tells which limit,
  * how far over and for how long: what a 429's message and its retry headers say
- * (docs/openai-wire.md §7.4, §8; docs/contract.md §6).
+ * (docs/wire.md §7.4, §8; docs/contract.md §6).
  */
 
 export type Dimension = 'rpm' | 'rpd' | 'tpm' | 'tpd';

@@ -1,6 +1,6 @@
 /**
  * Request bodies are checked only as far as the gateway relies on them; every other field passes
- * through untouched so new OpenAI parameters work without a gateway change. (docs/openai-wire.md §2;
+ * through untouched so new OpenAI parameters work without a gateway change. (docs/wire.md §2;
  * docs/contract.md §4)
  */
 import { z } from 'zod';
@@ -10,7 +10,7 @@ import type { JsonMember } from './json-scan.js';
 
 /**
  * The most choices (`n`) one request may ask for, taken to be OpenAI's own bound; the wire notes do not
- * confirm it (docs/openai-wire.md §2.1, §11 item 9).
+ * confirm it (docs/wire.md §2.1, §11 item 9).
  */
 export const MAX_CHOICES = 128;
 
@@ -19,7 +19,7 @@ const outputCap = z.number().int().positive().nullish();
 /**
  * Every output cap, and `n`, is checked on both APIs: upstreams honour whichever name they know
  * (OpenAI-compatible servers often accept all three caps, and `n`, on either API), and the gateway
- * reserves the largest cap times `n`. (docs/openai-wire.md §2.1)
+ * reserves the largest cap times `n`. (docs/wire.md §2.1)
  */
 const common = {
   model: z.string().min(1),
@@ -57,7 +57,7 @@ export interface ProxyBody {
 /**
  * Members the gateway routes or limits on. JSON.parse keeps the last of duplicate members, other
  * decoders the first, and some (Go's) match names regardless of case: a second `model`, or a `MODEL`,
- * could reach an upstream that reads it instead of the one the gateway checked. (docs/openai-wire.md §2.1;
+ * could reach an upstream that reads it instead of the one the gateway checked. (docs/wire.md §2.1;
  * docs/contract.md §4)
  */
 const GUARDED_MEMBERS = new Set([

@@ -11,7 +11,7 @@
  * is cut short can still be counted afterwards (`streamedText`), and reduced to their text once a
  * long stream has many. What one stream holds is bounded whatever its length: the first
  * SAMPLE_CHARS of completion text are kept (an estimate extrapolates from them), the rest is counted.
- * (docs/openai-wire.md §4.3, §5.2; docs/contract.md §7.1)
+ * (docs/wire.md §4.3, §5.2; docs/contract.md §7.1)
  */
 import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
@@ -20,7 +20,7 @@ import { normaliseUsage, type Usage } from './usage.js';
 
 /**
  * SSE events end at a blank line; OpenAI sends LF, some proxies CRLF. The SDK also splits on bare CR line
- * ends; this pattern does not, so such a stream is relayed but its events go unseen (docs/openai-wire.md §4.1).
+ * ends; this pattern does not, so such a stream is relayed but its events go unseen (docs/wire.md §4.1).
  */
 const EVENT_END = /\r?\n\r?\n/;
 /** Whitespace-tolerant: not every OpenAI-compatible upstream writes compact JSON. */
@@ -102,7 +102,7 @@ export class SseTap extends Transform {
   /**
    * The upstream broke off mid-stream. The client is told with an error event (the SDKs raise on a
    * data object with an `error` key) instead of a silently truncated answer. On Responses it is the
-   * nested form, which the SDKs raise on, and carries no sequence_number (docs/openai-wire.md §4.5, §5.5).
+   * nested form, which the SDKs raise on, and carries no sequence_number (docs/wire.md §4.5, §5.5).
    * A half-sent event cannot be completed, so then the stream just ends.
    */
   endWithError(): void {
@@ -152,7 +152,7 @@ export class SseTap extends Transform {
     }
     const data = parseData(event);
     this.usage = normaliseUsage(data?.usage) ?? this.usage; // the chunk's own member, never one nested in it
-    // The usage chunk is the one whose choices is an empty array (docs/openai-wire.md §4.3).
+    // The usage chunk is the one whose choices is an empty array (docs/wire.md §4.3).
     const usageOnly = Array.isArray(data?.choices) && data.choices.length === 0;
     if (!usageOnly) this.keep(event);
     return !usageOnly;

@@ -1,6 +1,6 @@
 /**
  * One usage shape for both APIs. Chat reports prompt/completion tokens, Responses input/output
- * tokens; both nest cached and reasoning counts (docs/openai-wire.md §3).
+ * tokens; both nest cached and reasoning counts (docs/wire.md §3).
  *
  * Counts come from the upstream and are checked here, at the edge: a count is a non-negative integer,
  * clamped to MAX_REPORTED_TOKENS. A usage whose prompt or completion count is anything else (negative,

@@ -1,6 +1,6 @@
 /**
  * GET /v1/models and /v1/models/:id: the aliases this key may use, in OpenAI's list shape
- * (docs/openai-wire.md §6.2).
+ * (docs/wire.md §6.2).
  */
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { modelNotFound } from '../errors.js';

@@ -103,7 +103,7 @@ export async function attemptRoute(
 /**
  * A 2xx: a stream is relayed as it comes; a JSON answer is read first, and a broken one is a failure.
  * Which it is, the upstream's content type says: the SDK's Accept header is application/json even when it
- * streams (docs/openai-wire.md §6.1, §10.2; docs/contract.md §5.4).
+ * streams (docs/wire.md §6.1, §10.2; docs/contract.md §5.4).
  */
 async function answered(
   upstream: UpstreamServices,
@@ -135,7 +135,7 @@ export function isEventStream(response: Dispatcher.ResponseData): boolean {
  * A 4xx other than these is the client's own fault and would fail the same way on every route. A 404
  * is the route's: its model id or its baseUrl; a 3xx (undici does not follow redirects) is a baseUrl
  * (docs/contract.md §5.2). The SDK's own retry set (408, 409, 429, 5xx) differs on purpose: a 409 is the
- * client's conflict, the same on every route (docs/openai-wire.md §7.3).
+ * client's conflict, the same on every route (docs/wire.md §7.3).
  */
 function shouldFallThrough(status: number): boolean {
   return (

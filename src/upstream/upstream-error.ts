@@ -12,7 +12,7 @@ import { isJsonObject } from '../openai/json-object.js';
 const MAX_MESSAGE_CHARS = 500;
 /**
  * Retry hints, so the SDKs back off as the upstream asked, and the upstream's request id (for its support):
- * the headers the SDK reads on an error (docs/openai-wire.md §7.3, §8.3, §10.1).
+ * the headers the SDK reads on an error (docs/wire.md §7.3, §8.3, §10.1).
  */
 const RELAYED_HEADERS = ['retry-after', 'retry-after-ms', 'x-should-retry', 'x-request-id'];
 /** OpenAI names the provider's organization in 429 messages; that is not the client's business. */
@@ -47,7 +47,7 @@ export function relayedUpstreamError(
   headers: IncomingHttpHeaders,
 ): GatewayError {
   // A typeless 429 gets 'rate_limit_exceeded', departing from OpenAI's own 'requests' / 'tokens': which
-  // bucket the upstream meant is unknown (docs/openai-wire.md §7.4).
+  // bucket the upstream meant is unknown (docs/wire.md §7.4).
   const fallbackType =
     status === 429 ? 'rate_limit_exceeded' : status < 500 ? 'invalid_request_error' : 'server_error';
   const relayedHeaders = Object.fromEntries(
