@@ -14,6 +14,7 @@ import { parseAnswerJson, type AnswerJson } from './json.js';
 import { startMockUpstream, type MockUpstream } from './mock-upstream.js';
 import { startRedis, type RedisServer } from './redis.js';
 import type { UsageRow } from '../../src/usage/usage-store.js';
+import { zeroUsageCounters } from './usage-counters.js';
 
 export const ADMIN_TOKEN = 'tg-admin-e2e-token-0123456789abcdef';
 
@@ -155,15 +156,7 @@ export function sumUsage(list: TokenCounts[]): TokenCounts & { requests: number 
 
 /** Sums usage rows (e.g. the rows of one key across days, robust to a UTC midnight mid-test). */
 export function sumRows(rows: UsageRowJson[]): Omit<UsageRowJson, 'day' | 'keyId' | 'model'> {
-  const total = {
-    requests: 0,
-    promptTokens: 0,
-    cachedTokens: 0,
-    completionTokens: 0,
-    reasoningTokens: 0,
-    costUsd: 0,
-    estimatedRequests: 0,
-  };
+  const total = zeroUsageCounters();
   for (const row of rows) {
     for (const field of Object.keys(total) as (keyof typeof total)[]) total[field] += row[field];
   }

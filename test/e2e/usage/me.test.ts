@@ -6,6 +6,7 @@ import { ADMIN_TOKEN, adminApi, expectedCostUsd, uniquePrefix } from '../../help
 import { ALIAS, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { DEFAULT_TEXT, startMockUpstream, wordChunks } from '../../helpers/mock-upstream.js';
 import { startRedis } from '../../helpers/redis.js';
+import { zeroUsageCounters } from '../../helpers/usage-counters.js';
 
 const OTHER_ALIAS = 'gpt-4.1-mini';
 const mock = await startMockUpstream({ promptTokens: 20, cachedTokens: 4, reasoningTokens: 2 });
@@ -84,16 +85,7 @@ async function scenario(t: Test, useRedis: boolean): Promise<void> {
       limits: { rpm: 500, rpd: 10_000, tpm: 200_000 },
       models: [ALIAS],
       expiresAt: '2099-01-01T00:00:00.000Z',
-      usageThisMonth: {
-        month,
-        requests: 0,
-        promptTokens: 0,
-        cachedTokens: 0,
-        completionTokens: 0,
-        reasoningTokens: 0,
-        costUsd: 0,
-        estimatedRequests: 0,
-      },
+      usageThisMonth: { month, ...zeroUsageCounters() },
       budget: { monthlyUsd: 0.5, spentUsd: 0, remainingUsd: 0.5 },
     },
     'a new key: its tier, limits, models, no usage, the whole budget left',

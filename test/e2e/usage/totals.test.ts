@@ -19,6 +19,7 @@ import {
 import { ALIAS, startGateway } from '../../helpers/gateway.js';
 import { DEFAULT_TEXT, startMockUpstream, wordChunks } from '../../helpers/mock-upstream.js';
 import { startRedis } from '../../helpers/redis.js';
+import { zeroUsageCounters } from '../../helpers/usage-counters.js';
 
 const PROMPT = 30;
 const CACHED = 10;
@@ -176,15 +177,7 @@ async function scenario(t: Test, store: 'memory' | 'redis'): Promise<void> {
   t.same(
     await admin.usage({ keyId: 'key_000000000000' }),
     [
-      {
-        requests: 0,
-        promptTokens: 0,
-        cachedTokens: 0,
-        completionTokens: 0,
-        reasoningTokens: 0,
-        costUsd: 0,
-        estimatedRequests: 0,
-      },
+      zeroUsageCounters(),
     ],
     'another key: zeros',
   );

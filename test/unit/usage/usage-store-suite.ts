@@ -7,6 +7,7 @@ import type { Test } from 'tap';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { costUsd } from '../../../src/usage/cost.js';
 import type { UsageEvent, UsageGrouping, UsageRow, UsageStore } from '../../../src/usage/usage-store.js';
+import { zeroUsageCounters } from '../../helpers/usage-counters.js';
 
 export type StoreFactory = (options: { retentionDays: number }) => UsageStore | Promise<UsageStore>;
 
@@ -52,16 +53,7 @@ function expectedRows(events: UsageEvent[], groupBy: UsageGrouping[]): UsageRow[
       ...(groupBy.includes('model') && { model: e.model }),
     };
     const id = [dims.day, dims.keyId, dims.model].join('\0'); // NUL sorts before any character: tuple order
-    const row = rows.get(id) ?? {
-      ...dims,
-      requests: 0,
-      promptTokens: 0,
-      cachedTokens: 0,
-      completionTokens: 0,
-      reasoningTokens: 0,
-      costUsd: 0,
-      estimatedRequests: 0,
-    };
+    const row = rows.get(id) ?? { ...dims, ...zeroUsageCounters() };
     rows.set(id, row);
     row.requests += 1;
     row.promptTokens += e.usage.promptTokens;
@@ -97,15 +89,7 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
 
   t.test('an empty store: one totals row of zeros, no grouped rows, no spend', async (t) => {
     const store = await open(t);
-    const zeros = {
-      requests: 0,
-      promptTokens: 0,
-      cachedTokens: 0,
-      completionTokens: 0,
-      reasoningTokens: 0,
-      costUsd: 0,
-      estimatedRequests: 0,
-    };
+    const zeros = zeroUsageCounters();
     t.same(await store.query(range), [zeros], 'a totals row of zeros');
     t.same(await store.query({ ...range, groupBy: ['day'] }), [], 'no rows when grouped');
     t.equal(await store.monthlySpendUsd('key_a', MONTH2), 0, 'no spend');
