@@ -23,7 +23,6 @@
 import { unsupportedByChatProvider, type GatewayError } from '../errors.js';
 import { isJsonObject } from '../openai/json-object.js';
 import type { ClientRequest } from './dialect.js';
-import { inputItems } from './openai.js';
 
 type Json = Record<string, unknown>;
 /** A chat message as the bridge builds it. */
@@ -70,7 +69,9 @@ export function chatBodyOf(request: ClientRequest, model: string): { chat: Json 
 
 function chatBody({ body, history }: ClientRequest, model: string): Json {
   refuseUnsupportedMembers(body);
-  const items = [...(history ?? []), ...inputItems(body.input)];
+  // A string input is one user message (docs/wire.md §2.3), sent as the string it is.
+  const input = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : body.input;
+  const items = [...(history ?? []), ...(input as unknown[])];
   const chat: Json = { model, messages: messagesOf(body.instructions, items) };
   const tools = chatTools(body.tools);
   if (tools.length > 0) {

@@ -263,8 +263,8 @@ export class ChatToResponsesStream extends Transform implements StreamTap {
   private fail(error: Json): void {
     const code = typeof error.code === 'string' ? error.code : 'server_error';
     const message = typeof error.message === 'string' ? error.message : 'The upstream provider failed.';
-    this.send('error', { error: { type: error.type ?? 'server_error', code, message, param: error.param ?? null } });
     this.closeItem('incomplete');
+    this.send('error', { error: { type: error.type ?? 'server_error', code, message, param: error.param ?? null } });
     this.answer.error = { code, message };
     this.terminate(TERMINAL_EVENTS.failed);
   }
