@@ -404,3 +404,13 @@ export function unsupportedByFormProvider(param: string, what: string): GatewayE
   const message = `The provider for this model takes a form body, which cannot carry ${what} (\`${param}\`).`;
   return invalidRequest(message, param, 'unsupported_parameter');
 }
+
+/**
+ * A Responses request that a Chat Completions-only provider cannot be asked (the bridge,
+ * src/dialects/responses-over-chat.ts): the route is refused, so a later one may serve it.
+ */
+export function unsupportedByChatProvider(param: string, what: string): GatewayError {
+  const message =
+    `The provider for this model serves Chat Completions only, which cannot carry ${what} (\`${param}\`).`;
+  return invalidRequest(message, param, 'unsupported_parameter');
+}

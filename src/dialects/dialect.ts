@@ -9,8 +9,9 @@ import type { GatewayError } from '../errors.js';
 import type { Endpoint } from '../openai/endpoint.js';
 import type { JsonMember } from '../openai/json-scan.js';
 import type { ProxyBody } from '../openai/request-body.js';
-import type { StreamedText } from '../openai/sse-tap.js';
+import type { KeepResponse, StreamedText } from '../openai/sse-tap.js';
 import type { Usage } from '../openai/usage.js';
+import type { ResponseItem, ResponseObject } from '../responses/stored-response.js';
 
 /** The client's request as the gateway checked it: the members it reads, and the bytes it came in. */
 export interface ClientRequest {
@@ -20,6 +21,12 @@ export interface ClientRequest {
   json: Buffer;
   /** Its top-level members, where they sit in `json`. */
   members: JsonMember[];
+  /**
+   * Responses only: the items of the chain `previous_response_id` names, oldest first (ids stripped,
+   * reasoning dropped), when this route cannot resolve it itself. The dialect sends them before the
+   * request's own `input`, and does not send `previous_response_id` upstream.
+   */
+  history?: ResponseItem[];
 }
 
 /** A streamed answer on its way to the client, and what it told about usage as it passed. */
@@ -31,6 +38,21 @@ export interface StreamTap extends Transform {
   streamedText(): StreamedText;
   /** Ends the client's stream after the upstream's broke off. */
   endWithError(): void;
+  /**
+   * Responses streams: `keep(finalResponse)` is called when the terminal event
+   * (`response.completed|incomplete|failed`) arrives, and that event (and what follows) reaches the
+   * client once the promise settled, resolved or rejected. Without a call the tap never waits.
+   */
+  holdTerminalEvent(keep: KeepResponse): void;
+  /** The terminal event's response, once it passed (Responses streams only). */
+  readonly response: ResponseObject | undefined;
+}
+
+/** The client's answer of a whole JSON answer; `response`: the final Response object (Responses only). */
+export interface ClientAnswer {
+  body: Buffer;
+  usage: Usage | undefined;
+  response?: ResponseObject;
 }
 
 /** The body for the route, or why this provider cannot be asked this request (a later route may be). */
@@ -40,7 +62,7 @@ export interface Dialect {
   /** The upstream body for one route of the request; `model` is the provider's id for the model. */
   upstreamBody(request: ClientRequest, model: string): UpstreamBody;
   /** The client's answer of a whole JSON answer, and its usage. */
-  clientAnswer(request: ClientRequest, body: Buffer, json: unknown): { body: Buffer; usage: Usage | undefined };
+  clientAnswer(request: ClientRequest, body: Buffer, json: unknown): ClientAnswer;
   /** The transform an upstream stream passes through to the client, tapping its usage. */
   clientStream(request: ClientRequest): StreamTap;
 }

@@ -2,27 +2,29 @@
  * A Transform that relays an upstream SSE stream and taps usage from it as it passes.
  *
  * Pass-through mode (Responses streams, chat clients that asked for include_usage): every chunk is
- * forwarded the moment it arrives, byte for byte; a decoded copy is scanned on the side.
+ * forwarded the moment it arrives, byte for byte; a decoded copy is scanned on the side. The one
+ * exception: once the exchange asked to hold a Responses stream's terminal event (to keep the final
+ * response first), the chunk holding it waits for that.
  * Strip mode (chat clients that did not ask for usage): tollgate asked the upstream for the usage
  * chunk, so it is removed again. Events are forwarded whole as soon as their blank line arrives;
  * only the usage-only chunk (`"choices":[]` with a usage object) is dropped.
  *
  * Only events that can carry usage are JSON-parsed; the rest are kept as raw text so a stream that
  * is cut short can still be counted afterwards (`streamedText`), and reduced to their text once a
- * long stream has many. What one stream holds is bounded whatever its length: the first
- * SAMPLE_CHARS of completion text are kept (an estimate extrapolates from them), the rest is counted.
+ * long stream has many (text-sample.ts bounds what is kept).
  * (docs/wire.md §4.3, §5.2; docs/contract.md §7.1)
  */
-import { StringDecoder } from 'node:string_decoder';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { ResponseObject } from '../responses/stored-response.js';
 import type { Endpoint } from './endpoint.js';
+import { isJsonObject } from './json-object.js';
+import { isResponseObject } from './response-object.js';
+import { parseData, SseEventSplitter } from './sse-events.js';
+import { TextSample, type StreamedText } from './text-sample.js';
 import { normaliseUsage, type Usage } from './usage.js';
 
-/**
- * SSE events end at a blank line; OpenAI sends LF, some proxies CRLF. The SDK also splits on bare CR line
- * ends; this pattern does not, so such a stream is relayed but its events go unseen (docs/wire.md §4.1).
- */
-const EVENT_END = /\r?\n\r?\n/;
+export type { StreamedText } from './text-sample.js';
+
 /** Whitespace-tolerant: not every OpenAI-compatible upstream writes compact JSON. */
 const HAS_USAGE_OBJECT = /"usage":\s*\{/;
 const TERMINAL_RESPONSE_EVENT = /"type":\s*"response\.(?:completed|incomplete|failed)"/;
@@ -35,19 +37,17 @@ const TERMINAL_RESPONSE_TYPES = new Set<unknown>(['response.completed', 'respons
 const RAW_EVENTS_KEPT = 512;
 /** ...or this many characters of them, whichever comes first (an upstream may send huge events). */
 const RAW_CHARS_KEPT = 256 * 1024;
-/** The token estimate counts ~24k characters exactly and extrapolates the rest, so more is not needed. */
-const SAMPLE_CHARS = 64 * 1024;
-/**
- * An event longer than this (no blank line in 1M characters) is not inspected: in strip mode it is
- * passed on as it is, so a hostile upstream cannot make the tap hold its whole answer.
- */
-const MAX_EVENT_CHARS = 1024 * 1024;
 
-/** Completion text the client received: its first SAMPLE_CHARS, and how many characters in all. */
-export interface StreamedText {
-  sample: string;
-  chars: number;
-}
+/** The error a client's stream ends with when the upstream broke off mid-stream (docs/wire.md §4.5, §5.5). */
+export const STREAM_INTERRUPTED = {
+  message: 'The upstream provider interrupted the stream. The answer is incomplete; please retry.',
+  type: 'server_error',
+  param: null,
+  code: 'upstream_stream_interrupted',
+} as const;
+
+/** Keeps a Responses stream's final response before its terminal event reaches the client. */
+export type KeepResponse = (response: ResponseObject) => Promise<void>;
 
 export interface SseTapOptions {
   endpoint: Endpoint;
@@ -58,44 +58,53 @@ export class SseTap extends Transform {
   usage: Usage | undefined;
   /** Set once the stream reached its natural end ([DONE] or a terminal Responses event). */
   completed = false;
-  private readonly decoder = new StringDecoder('utf8');
-  private pending = '';
-  /** Events the client received that may carry completion text, not yet reduced to `streamed`. */
+  /** The terminal Responses event's response, once it passed. */
+  response: ResponseObject | undefined;
+  private readonly splitter = new SseEventSplitter();
+  /** Events the client received that may carry completion text, not yet reduced to `sample`. */
   private events: string[] = [];
   private eventChars = 0;
-  /** Completion text of the events reduced so far, up to SAMPLE_CHARS. */
-  private readonly sample: string[] = [];
-  private sampleChars = 0;
-  private streamedChars = 0;
+  private readonly sample = new TextSample();
+  private keepResponse: KeepResponse | undefined;
+  /** The terminal event of the chunk being read, when it must be kept before the chunk is passed on. */
+  private toKeep: ResponseObject | undefined;
 
   constructor(private readonly options: SseTapOptions) {
     super();
   }
 
+  /** On a Responses stream: the chunk with the terminal event waits until `keep` settled. */
+  holdTerminalEvent(keep: KeepResponse): void {
+    this.keepResponse = keep;
+  }
+
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    if (!this.options.stripUsageChunk) this.push(chunk);
-    // Only the new text (and the 3 characters before it, a split "\r\n\r\n") can hold a new event end.
-    let from = Math.max(0, this.pending.length - 3);
-    this.pending += this.decoder.write(chunk);
-    let match: RegExpExecArray | null;
-    while ((match = EVENT_END.exec(this.pending.slice(from))) !== null) {
-      const end = from + match.index + match[0].length;
-      const event = this.pending.slice(0, end);
-      this.pending = this.pending.slice(end);
-      from = 0;
+    const { events, overlong } = this.splitter.write(chunk);
+    for (const event of events) {
       const keep = this.inspect(event);
       if (this.options.stripUsageChunk && keep) this.push(event);
     }
-    if (this.pending.length > MAX_EVENT_CHARS) {
-      if (this.options.stripUsageChunk) this.push(this.pending);
-      this.pending = '';
+    if (this.options.stripUsageChunk) {
+      if (overlong !== undefined) this.push(overlong);
+      return callback();
     }
-    callback();
+    const response = this.toKeep;
+    if (!response || !this.keepResponse) {
+      this.push(chunk);
+      return callback();
+    }
+    this.toKeep = undefined;
+    const pass = () => {
+      this.push(chunk);
+      callback();
+    };
+    // Settled either way: the client gets its answer whether or not it was kept.
+    settle(this.keepResponse, response).then(pass, pass);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.pending += this.decoder.end();
-    if (this.options.stripUsageChunk && this.pending) this.push(this.pending);
+    const rest = this.splitter.end();
+    if (this.options.stripUsageChunk && rest) this.push(rest);
     callback();
   }
 
@@ -107,15 +116,15 @@ export class SseTap extends Transform {
    */
   endWithError(): void {
     if (this.writableEnded || this.destroyed) return;
-    if (this.options.stripUsageChunk) this.pending = '';
-    if (this.pending === '') this.push(interruptionEvent(this.options.endpoint));
+    if (this.options.stripUsageChunk) this.splitter.discard();
+    if (this.splitter.pending === '') this.push(interruptionEvent(this.options.endpoint));
     this.end();
   }
 
   /** Text the client received (content deltas), for estimating completion tokens of a cut stream. */
   streamedText(): StreamedText {
     this.reduceEvents();
-    return { sample: this.sample.join(''), chars: this.streamedChars };
+    return this.sample.streamedText();
   }
 
   private keep(event: string): void {
@@ -126,17 +135,10 @@ export class SseTap extends Transform {
 
   private reduceEvents(): void {
     for (const event of this.events) {
-      collectStreamedText(parseData(event), this.options.endpoint, (text) => this.addText(text));
+      collectStreamedText(parseData(event), this.options.endpoint, (text) => this.sample.add(text));
     }
     this.events = [];
     this.eventChars = 0;
-  }
-
-  private addText(text: string): void {
-    this.streamedChars += text.length;
-    if (this.sampleChars >= SAMPLE_CHARS) return;
-    this.sample.push(text);
-    this.sampleChars += text.length;
   }
 
   /** Records what the event tells; returns false when the event must not reach the client. */
@@ -166,19 +168,24 @@ export class SseTap extends Transform {
       this.keep(event);
       return true;
     }
-    this.usage = normaliseUsage((data?.response as Record<string, unknown> | undefined)?.usage) ?? this.usage;
+    const response = data?.response;
+    this.usage = normaliseUsage(isJsonObject(response) ? response.usage : undefined) ?? this.usage;
+    if (!this.completed && isResponseObject(response)) {
+      this.response = response;
+      this.toKeep = response;
+    }
     this.completed = true;
     return true;
   }
 }
 
+/** `keep`'s promise, also when it throws instead of rejecting. */
+export function settle(keep: KeepResponse, response: ResponseObject): Promise<void> {
+  return Promise.resolve().then(() => keep(response));
+}
+
 function interruptionEvent(endpoint: Endpoint): string {
-  const error = {
-    message: 'The upstream provider interrupted the stream. The answer is incomplete; please retry.',
-    type: 'server_error',
-    param: null,
-    code: 'upstream_stream_interrupted',
-  };
+  const error = STREAM_INTERRUPTED;
   if (endpoint === 'responses') return `event: error\ndata: ${JSON.stringify({ type: 'error', error })}\n\n`;
   return `data: ${JSON.stringify({ error })}\n\n`;
 }
@@ -199,17 +206,5 @@ function collectStreamedText(
     for (const call of (delta.tool_calls as Array<{ function?: { arguments?: string } }> | undefined) ?? []) {
       if (call.function?.arguments) add(call.function.arguments);
     }
-  }
-}
-
-/** The JSON of an event's data lines (joined per the SSE spec); undefined if it is not JSON. */
-function parseData(event: string): Record<string, unknown> | undefined {
-  const lines = event.split(/\r?\n/).filter((line) => line.startsWith('data:'));
-  if (lines.length === 0) return undefined;
-  const payload = lines.map((line) => line.slice(line.startsWith('data: ') ? 6 : 5)).join('\n');
-  try {
-    return JSON.parse(payload);
-  } catch {
-    return undefined;
   }
 }
