@@ -60,6 +60,11 @@ export function invalidRequest(message: string, param: string | null = null, cod
   return new GatewayError(message, { status: 400, type: 'invalid_request_error', param, code });
 }
 
+/** A `previous_response_id` tollgate holds no record of for this key, worded as OpenAI words it. */
+export function previousResponseNotFound(id: string): GatewayError {
+  return invalidRequest(`Previous response with id '${id}' not found.`, 'previous_response_id', 'previous_response_not_found');
+}
+
 /**
  * A zod failure as a 400. The two wordings differ on the wire and both stay:
  * - `openai`, for the proxied endpoints, words the first issue as api.openai.com does

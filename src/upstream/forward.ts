@@ -12,6 +12,7 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
+import type { ClientRequest } from '../dialects/dialect.js';
 import { upstreamTimeout, upstreamUnavailable, type GatewayError } from '../errors.js';
 import type { AnswerBuffers, AnswerRead } from './answer-body.js';
 import type { ClientGone } from './client-gone.js';
@@ -48,6 +49,8 @@ export type UpstreamAnswer = { kind: 'stream' } | Exclude<AnswerRead, { kind: 'b
 
 export interface ForwardSuccess {
   route: UpstreamRoute;
+  /** The request as this route's dialect was given it (with a rebuilt conversation, on a chained Responses request). */
+  request: ClientRequest;
   response: Dispatcher.ResponseData;
   answer: UpstreamAnswer;
   attempts: Attempt[];
