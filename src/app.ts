@@ -79,7 +79,8 @@ async function registerApi(v1: FastifyInstance, app: FastifyInstance, config: Co
   const { router, ...upstream } = app.upstream;
   await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
   const { admission, usage, metrics } = app;
-  const services = { admission, usage, metrics, router, upstream, now: () => performance.now() };
+  const responses = app.responses;
+  const services = { admission, usage, metrics, router, upstream, responses, now: () => performance.now() };
   await v1.register(proxyRoutes, { services });
   const resources = { store: app.responses, admission, upstream, providers: config.providers, models: config.models };
   await v1.register(responsesResourceRoutes, { services: resources });

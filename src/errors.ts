@@ -62,7 +62,8 @@ export function invalidRequest(message: string, param: string | null = null, cod
 
 /** A `previous_response_id` tollgate holds no record of for this key, worded as OpenAI words it. */
 export function previousResponseNotFound(id: string): GatewayError {
-  return invalidRequest(`Previous response with id '${id}' not found.`, 'previous_response_id', 'previous_response_not_found');
+  const message = `Previous response with id '${id}' not found.`;
+  return invalidRequest(message, 'previous_response_id', 'previous_response_not_found');
 }
 
 /**

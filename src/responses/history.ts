@@ -33,7 +33,8 @@ export class ResponseHistory {
   async items(head: StoredResponse): Promise<HistoryItem[]> {
     const turns: ResponseItem[][] = [];
     const seen = new Set<string>();
-    for (let record: StoredResponse | undefined = head; record && !seen.has(record.id); ) {
+    let record: StoredResponse | undefined = head;
+    while (record && !seen.has(record.id)) {
       seen.add(record.id);
       turns.push([...record.input, ...record.output]);
       if (!record.previousResponseId || seen.size >= MAX_CHAIN_RECORDS) break;

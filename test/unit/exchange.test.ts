@@ -24,6 +24,7 @@ import type { Usage } from '../../src/openai/usage.js';
 import { AnswerBuffers } from '../../src/upstream/answer-body.js';
 import { ModelRouter } from '../../src/upstream/routing.js';
 import { SecretRedactor } from '../../src/upstream/secret-redactor.js';
+import { MemoryResponseStore } from '../../src/responses/memory-response-store.js';
 
 const ALIAS = 'gpt-4.1-nano';
 const PRIMARY = 'http://primary.test';
@@ -100,6 +101,7 @@ function harness() {
       providerKeys: SecretRedactor.fromConfig(config),
       answers: new AnswerBuffers(1 << 20, 1 << 24),
     },
+    responses: new MemoryResponseStore({ retentionDays: 30 }),
     now: () => clock,
   };
   return {

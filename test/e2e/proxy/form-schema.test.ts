@@ -143,5 +143,3 @@ t.test('a Responses request reaches the reseller bridged: as chat, then as its f
   t.same(reseller.requests[0]?.body, { model: PRIMARY_MODEL, system_prompt: 'Be brief.', prompt: 'Hi' });
   t.equal(reseller.requests[0]?.path, '/v1/chat/completions');
 });
-  t.equal(reseller.requests.length, 0);
-});

@@ -24,15 +24,16 @@ function callTheTool(stream: boolean): Behaviour {
     const text = JSON.stringify({ ...base, choices: [{ index: 0, message, finish_reason: 'tool_calls' }], usage });
     return { kind: 'raw', status: 200, text };
   }
+  const event = (data: object) => `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', ...data })}\n\n`;
   const chunk = (delta: object, finish: string | null = null) =>
-    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    event({ choices: [{ index: 0, delta, finish_reason: finish }] });
   const named = { index: 0, id: CALL_ID, type: 'function', function: { name: 'weather', arguments: '' } };
   const text = [
     chunk({ role: 'assistant', content: null, tool_calls: [named] }),
     chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }),
     chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }),
     chunk({}, 'tool_calls'),
-    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage })}\n\n`,
+    event({ choices: [], usage }),
     'data: [DONE]\n\n',
   ].join('');
   return { kind: 'raw', status: 200, text, contentType: 'text/event-stream' };

@@ -30,16 +30,13 @@ const WORDS = wordChunks(DEFAULT_TEXT).length;
 /** The error a call failed with (tap's rejects() matches only Error members). */
 const failure = (call: Promise<unknown>): Promise<unknown> => call.then(() => undefined, (err: unknown) => err);
 
-/** What differs between two answers to the same request: ids and clocks. */
+/** What differs between two answers to the same request (ids, clocks), and what the SDK adds (`output_text`). */
+const VARYING = new Set(['id', 'created_at', 'completed_at', 'output_text']);
 function comparable(response: object): unknown {
-  return JSON.parse(
-    JSON.stringify(response, (key, value) =>
-      key === 'id' || key === 'created_at' || key === 'completed_at' ? undefined : value,
-    ),
-  );
+  return JSON.parse(JSON.stringify(response, (key, value) => (VARYING.has(key) ? undefined : value)));
 }
 
-t.test('a Responses request reaches the chat-only provider as Chat Completions and comes back a Response', async (t) => {
+t.test('a Responses request reaches the chat-only provider as chat and comes back a Response', async (t) => {
   const response = await client.responses.create({
     model: ALIAS,
     instructions: 'Be brief.',
@@ -76,11 +73,11 @@ t.test('a length finish is an incomplete response', async (t) => {
   t.same(capped.incomplete_details, { reason: 'max_output_tokens' });
 });
 
-t.test('streamed: OpenAI event sequence, numbered from 0, ending in the same response as the JSON answer', async (t) => {
+t.test('streamed: OpenAI event sequence, numbered from 0, ending in the JSON answer\'s response', async (t) => {
   const events: ResponseStreamEvent[] = [];
-  const stream = client.responses.stream({ model: ALIAS, input: 'Say hello.' }); // the SDK helper checks the events
-  for await (const event of stream) events.push(event);
-  const final = await stream.finalResponse();
+  for await (const event of await client.responses.create({ model: ALIAS, input: 'Say hello.', stream: true })) {
+    events.push(event);
+  }
   t.same(
     events.map((event) => event.sequence_number),
     events.map((_, i) => i),
@@ -100,10 +97,22 @@ t.test('streamed: OpenAI event sequence, numbered from 0, ending in the same res
       'response.completed',
     ],
   );
-  t.equal(final.output_text, DEFAULT_TEXT);
   t.equal(chatOnly.requests[0]?.body.stream, true, 'the chat upstream streamed');
+  const terminal = events.at(-1);
   const whole = await client.responses.create({ model: ALIAS, input: 'Say hello.' });
-  t.same(comparable(final), comparable(whole), 'stream and JSON answer end in the same response object');
+  t.ok(terminal?.type === 'response.completed', 'completed');
+  if (terminal?.type !== 'response.completed') return;
+  t.same(comparable(terminal.response), comparable(whole), 'stream and JSON answer end in the same response object');
+});
+
+t.test("the SDK's stream helper, which checks every event it is given, accumulates the answer", async (t) => {
+  const stream = client.responses.stream({ model: ALIAS, input: 'Say hello.' });
+  let deltas = '';
+  stream.on('response.output_text.delta', (event) => (deltas += event.delta));
+  const final = await stream.finalResponse();
+  t.equal(deltas, DEFAULT_TEXT);
+  t.equal(final.output_text, DEFAULT_TEXT);
+  t.match(final.usage, { input_tokens: DEFAULT_PROMPT_TOKENS, output_tokens: WORDS });
 });
 
 t.test('a follow-up sent the instant a stream ends chains onto it: the conversation is rebuilt for chat', async (t) => {
@@ -151,22 +160,23 @@ t.test('bridged records: retrieve, input items, delete; only for the key that cr
     ],
   );
   const other = gw.client(otherKey);
-  await t.rejects(other.responses.retrieve(created.id), NotFoundError, 'another key: not found');
+  t.type(await failure(other.responses.retrieve(created.id)), NotFoundError, 'another key: not found');
   t.match(
     await failure(other.responses.create({ model: ALIAS, input: 'Hi', previous_response_id: created.id })),
     { status: 400, error: { param: 'previous_response_id', code: 'previous_response_not_found' } },
     'another key cannot chain onto it',
   );
-  const deleted = await client.responses.delete(created.id);
-  t.equal(deleted, undefined, 'the SDK reads a deletion as no content');
-  await t.rejects(client.responses.retrieve(created.id), NotFoundError, 'gone after delete');
+  const deleted: unknown = await client.responses.delete(created.id);
+  t.same(deleted, { id: created.id, object: 'response', deleted: true });
+  t.type(await failure(client.responses.retrieve(created.id)), NotFoundError, 'gone after delete');
 });
 
 t.test('store: false keeps no record; an unknown id is OpenAI\'s 400', async (t) => {
   const unstored = await client.responses.create({ model: ALIAS, input: 'Hi', store: false });
   t.match(unstored, { store: false }, 'echoed');
-  await t.rejects(client.responses.retrieve(unstored.id), NotFoundError);
-  const err = await failure(client.responses.create({ model: ALIAS, input: 'Hi', previous_response_id: 'resp_unknown' }));
+  t.type(await failure(client.responses.retrieve(unstored.id)), NotFoundError, 'no record');
+  const unknown = { model: ALIAS, input: 'Hi', previous_response_id: 'resp_unknown' };
+  const err = await failure(client.responses.create(unknown));
   t.type(err, BadRequestError);
   t.match(err, {
     error: {

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { hashKey, staticKeyId } from '../../../src/keys/api-key.js';
 import { ADMIN_TOKEN, adminApi, flushUsage, uniquePrefix } from '../../helpers/admin-http.js';
-import { ALIAS, startGateway } from '../../helpers/gateway.js';
+import { ALIAS, randomKey, startGateway } from '../../helpers/gateway.js';
 import { DEFAULT_PROMPT_TOKENS, DEFAULT_TEXT, startMockUpstream, wordChunks } from '../../helpers/mock-upstream.js';
 import { startRedis } from '../../helpers/redis.js';
 
@@ -13,6 +13,8 @@ const native = await startMockUpstream();
 const chatOnly = await startMockUpstream();
 const redis = await startRedis();
 const prefix = uniquePrefix('chain');
+/** One key on both instances, as a static key in a shared config is. */
+const key = randomKey('shared');
 const gateways = await Promise.all(
   [0, 1].map(() =>
     startGateway({
@@ -22,6 +24,7 @@ const gateways = await Promise.all(
         raw.providers.secondary!.endpoints = ['chat'];
         raw.admin = { token: ADMIN_TOKEN };
         raw.redis = { url: redis.url, keyPrefix: prefix };
+        raw.keys.push({ name: 'shared', key, tier: 'tier-5' });
       },
     }),
   ),
@@ -38,17 +41,18 @@ const userText = (text: string) => ({ type: 'message', role: 'user', content: [{
 const roles = (messages: unknown) => (messages as Array<{ role: string }>).map((message) => message.role);
 
 t.test('a chained conversation moves from the holder to a bridged route and back, every turn answered', async (t) => {
-  const first = await a.client().responses.create({ model: ALIAS, input: 'One.' });
+  const first = await a.client(key).responses.create({ model: ALIAS, input: 'One.' });
   t.equal(native.requests.length, 1, 'turn 1: the native provider answered');
 
   // Turn 2 on the other instance, the instant turn 1 ended: the record is in Redis already.
-  const second = await b.client().responses.create({ model: ALIAS, input: 'Two.', previous_response_id: first.id });
+  const second = await b.client(key).responses.create({ model: ALIAS, input: 'Two.', previous_response_id: first.id });
   t.equal(native.requests[1]?.body.previous_response_id, first.id, 'turn 2: the holder is sent the id');
   t.same(native.requests[1]?.body.input, 'Two.', 'turn 2: and only the new input');
 
   // Turn 3: the holder fails; the chat-only route gets the whole conversation instead of the id.
   native.behave({ kind: 'error', status: 500 });
-  const third = await a.client().responses.create({ model: ALIAS, input: 'Three.', previous_response_id: second.id });
+  const turn3 = { model: ALIAS, input: 'Three.', previous_response_id: second.id };
+  const third = await a.client(key).responses.create(turn3);
   t.equal(third.status, 'completed', 'turn 3: answered by the fallback');
   t.equal(third.previous_response_id, second.id, 'turn 3: the chain is echoed');
   t.equal(native.requests[2]?.body.previous_response_id, second.id, 'turn 3: the holder was tried first');
@@ -59,7 +63,7 @@ t.test('a chained conversation moves from the holder to a bridged route and back
 
   // Turn 4: the holder is back, but turn 3 is bridged: its id means nothing upstream, so it is rebuilt.
   native.behave({ kind: 'ok' });
-  const fourth = await b.client().responses.create({ model: ALIAS, input: 'Four.', previous_response_id: third.id });
+  const fourth = await b.client(key).responses.create({ model: ALIAS, input: 'Four.', previous_response_id: third.id });
   t.equal(fourth.status, 'completed');
   const sent = native.requests[3]?.body;
   t.equal(sent?.previous_response_id, null, 'turn 4: no id is sent upstream');
@@ -68,7 +72,7 @@ t.test('a chained conversation moves from the holder to a bridged route and back
   t.same((sent?.input as unknown[])[6], userText('Four.'), 'turn 4: ending with the new input');
 
   await flushUsage(a, b);
-  const keyId = staticKeyId(hashKey(a.key));
+  const keyId = staticKeyId(hashKey(key));
   const [row] = await adminApi(a.url).usage({ keyId, model: ALIAS });
   const words = wordChunks(DEFAULT_TEXT).length;
   t.match(row, {
