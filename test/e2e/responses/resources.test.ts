@@ -49,6 +49,7 @@ function answer(req: http.IncomingMessage, res: http.ServerResponse): void {
     res.writeHead(status, { 'content-type': 'application/json', 'x-request-id': 'req_provider' });
     res.end(JSON.stringify(body));
   };
+  if (id === 'resp_refused') return send(401, openaiError(`Incorrect API key provided: ${PRIMARY_API_KEY}.`));
   if (id === 'resp_provider_forgot') {
     // OpenAI's own 404, naming the provider's key as a careless upstream might.
     return send(404, openaiError(`Response with id '${id}' not found (key ${PRIMARY_API_KEY}).`));
@@ -110,6 +111,7 @@ async function setup(t: Test, redisUrl?: string): Promise<Setup> {
     primary: provider.baseUrl,
     configure: (raw) => {
       if (redisUrl) raw.redis = redisSection(redisUrl);
+      raw.providers.dead = { baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'sk-dead-provider-key' };
       raw.tiers['two-rpm'] = { rpm: 2, tpm: 1 }; // a token limit no call could pass if tokens were charged
       raw.keys.push({ name: 'two-rpm', key: TWO_RPM, tier: 'two-rpm' });
       raw.keys.push({ name: 'other', key: OTHER, tier: 'tier-5' });
@@ -196,12 +198,19 @@ t.test('memory gateway', async (t) => {
     t.equal(await gw.app.responses.get('resp_provider_forgot'), undefined, 'after which the record is forgotten');
   });
 
-  t.test('a native record whose provider is gone or unreachable: 502 in OpenAI\'s envelope', async (t) => {
+  t.test('a native record whose provider is gone, unreachable or refuses its key: 502', async (t) => {
     const gone = await put({ kind: 'native', provider: 'retired' });
-    const got = await raw(gw, 'GET', `/responses/${gone.id}`);
-    t.equal(got.status, 502, '502');
-    const error = { type: 'server_error', code: 'upstream_unavailable', message: /retired/ };
-    t.match(got.body, { error }, 'naming the provider');
+    const unconfigured = await raw(gw, 'GET', `/responses/${gone.id}`);
+    const error = (message: RegExp) => ({ error: { type: 'server_error', code: 'upstream_unavailable', message } });
+    t.match([unconfigured.status, unconfigured.body], [502, error(/"retired", which is no longer configured/)], 'gone');
+    const dead = await put({ kind: 'native', provider: 'dead' });
+    const unreachable = await raw(gw, 'GET', `/responses/${dead.id}`);
+    t.match([unreachable.status, unreachable.body], [502, error(/"dead" could not be reached/)], 'unreachable');
+    const stored = await put(NATIVE);
+    await gw.app.responses.put({ ...stored, id: 'resp_refused' });
+    const refused = await raw(gw, 'GET', '/responses/resp_refused');
+    t.match([refused.status, refused.body], [502, error(/refused the gateway's credential/)], 'credential refused');
+    t.notOk(JSON.stringify(refused.body).includes('Incorrect API key'), "the provider's 401 is not relayed");
   });
 
   t.test('a bridged record is served from the record', async (t) => {
