@@ -1,8 +1,8 @@
 /**
  * buildApp(config): the whole gateway as a Fastify instance that does not listen yet. Registers, in
  * order: error rendering, the request log and body parsing, the shared services (metrics, Redis, keys,
- * limits, usage, upstream, stored responses), health, the /v1 API behind authentication, and the admin API when a token
- * is configured.
+ * limits, usage, upstream, stored responses), health, the /v1 API behind authentication, and the admin
+ * API when a token is configured.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
