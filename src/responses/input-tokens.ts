@@ -4,14 +4,14 @@
  */
 import { estimatePromptTokens } from '../openai/prompt-tokens.js';
 import type { ProxyBody } from '../openai/request-body.js';
-import type { ResponseItem } from './stored-response.js';
+import type { HistoryItem } from './history.js';
+import { inputAsItems } from './items.js';
 
 /**
  * The body's prompt tokens; `history`, the items of the `previous_response_id` chain (oldest first), is
  * counted before the body's own input, as the upstream would receive it.
  */
-export function countInputTokens(body: ProxyBody, history: readonly ResponseItem[] = []): number {
+export function countInputTokens(body: ProxyBody, history: readonly HistoryItem[] = []): number {
   if (history.length === 0) return estimatePromptTokens(body, 'responses');
-  const own = typeof body.input === 'string' ? [{ role: 'user', content: body.input }] : body.input;
-  return estimatePromptTokens({ ...body, input: [...history, ...(Array.isArray(own) ? own : [])] }, 'responses');
+  return estimatePromptTokens({ ...body, input: [...history, ...inputAsItems(body.input)] }, 'responses');
 }

@@ -23,6 +23,7 @@ import { checkBody } from '../openai/request-body.js';
 import type { ClientGone } from '../upstream/client-gone.js';
 import type { UpstreamServices } from '../upstream/forward.js';
 import { callStoredResponse, type StoredResponseAction } from '../upstream/stored-response-call.js';
+import { ResponseHistory, type HistoryItem } from './history.js';
 import { countInputTokens } from './input-tokens.js';
 import { itemPage, listPage } from './item-list.js';
 import type { ResponseStore, StoredResponse } from './stored-response.js';
@@ -109,8 +110,16 @@ export class ResponseResources {
     // As the proxy answers: unknown aliases and aliases this key may not use look the same.
     const permitted = !principal.models || principal.models.includes(alias);
     if (!permitted || !Object.hasOwn(this.services.models, alias)) throw modelNotFound(alias);
+    const history = await this.history(client, checked.previous_response_id);
     await this.count(client, alias);
-    return json({ object: 'response.input_tokens', input_tokens: countInputTokens(checked) });
+    return json({ object: 'response.input_tokens', input_tokens: countInputTokens(checked, history) });
+  }
+
+  /** The conversation a `previous_response_id` stands for, as the upstream would receive it (docs/contract.md §5.6). */
+  private async history(client: ResourceClient, previousId: unknown): Promise<HistoryItem[]> {
+    if (typeof previousId !== 'string') return [];
+    const chain = new ResponseHistory(this.services.store);
+    return chain.items(await chain.head(previousId, client.principal));
   }
 
   /** The key's own record, counted as one request; a missing or foreign one is the same 404. */

@@ -10,15 +10,19 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import type { ProviderConfig } from '../config.js';
-import { upstreamTimeout, upstreamUnavailable, type GatewayError } from '../errors.js';
+import { upstreamUnavailable, type GatewayError } from '../errors.js';
 import type { ClientGone } from './client-gone.js';
 import type { UpstreamServices } from './forward.js';
 import { downstreamHeaders, providerHeaders, upstreamHeaders } from './headers.js';
-import { readUpstreamError, relayedUpstreamError } from './upstream-error.js';
+import {
+  credentialRefused,
+  readErrorBody,
+  readUpstreamError,
+  redirected,
+  relayedUpstreamError,
+  unreachable,
+} from './upstream-error.js';
 
-/** Error bodies are read up to this size (docs/contract.md §10.2). */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 /** Cancel takes a JSON body; OpenAI's SDK sends none, an empty object is what it means. */
 const CANCEL_BODY = Buffer.from('{}');
 
@@ -71,13 +75,13 @@ export async function callStoredResponse(
   try {
     response = await upstream.pools.get(base.origin).request({ method, path, headers, body, signal: call.signal });
   } catch (err) {
-    throw unreachable(call.providerName, err);
+    throw unreachable(call.providerName, err).error;
   }
   const status = response.statusCode;
   if (status >= 200 && status < 300) {
     return { status, headers: downstreamHeaders(response.headers), body: response.body };
   }
-  const text = readUpstreamError(await readCapped(response.body), upstream.providerKeys);
+  const text = readUpstreamError(await readErrorBody(response.body), upstream.providerKeys);
   throw refused(call.providerName, status, text, response.headers);
 }
 
@@ -87,38 +91,7 @@ function refused(
   text: ReturnType<typeof readUpstreamError>,
   headers: IncomingHttpHeaders,
 ): GatewayError {
-  if (status === 401 || status === 403) {
-    // Not relayed even redacted: it is about the gateway's credential, not the client's request (docs/contract.md §11).
-    return upstreamUnavailable(
-      `The upstream provider "${providerName}" refused the gateway's credential. ` +
-        'The operator has been notified in the logs.',
-    );
-  }
-  if (status < 400) {
-    return upstreamUnavailable(`Upstream answered ${status} (a redirect); check the provider's baseUrl.`);
-  }
+  if (status === 401 || status === 403) return credentialRefused(providerName);
+  if (status < 400) return upstreamUnavailable(redirected(status).message);
   return relayedUpstreamError(status, text, headers);
-}
-
-function unreachable(providerName: string, err: unknown): GatewayError {
-  const code = (err as { code?: string }).code ?? (err as Error).name ?? 'UNKNOWN';
-  const message = `Upstream provider "${providerName}" could not be reached (${code}).`;
-  return TIMEOUT_CODES.has(code) ? upstreamTimeout(message, err) : upstreamUnavailable(message, err);
-}
-
-async function readCapped(body: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
-      size += chunk.length;
-      if (size > MAX_ERROR_BODY_BYTES) break;
-      chunks.push(chunk);
-    }
-  } catch {
-    // A broken error body still gets the status; what was read is enough for its message.
-  } finally {
-    body.destroy();
-  }
-  return Buffer.concat(chunks);
 }
