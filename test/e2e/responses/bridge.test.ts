@@ -200,3 +200,30 @@ t.test('what chat cannot do is a 400 naming the parameter', async (t) => {
   });
   t.equal(chatOnly.requests.length, 0, 'nothing went upstream');
 });
+
+t.test('what chat cannot do goes to a later route that serves Responses natively', async (t) => {
+  const native = await startMockUpstream();
+  const mixed = await startGateway({
+    primary: chatOnly,
+    secondary: native,
+    configure: (raw) => {
+      raw.providers.primary!.endpoints = ['chat'];
+    },
+  });
+  t.teardown(async () => {
+    await mixed.close();
+    await native.close();
+  });
+  const searched = await mixed.client().responses.create({
+    model: ALIAS,
+    input: 'Search.',
+    tools: [{ type: 'web_search' }],
+  });
+  t.equal(searched.output_text, DEFAULT_TEXT);
+  t.equal(chatOnly.requests.length, 0, 'the chat-only route was skipped');
+  t.match(native.requests[0], { path: '/v1/responses', body: { tools: [{ type: 'web_search' }] } });
+
+  await mixed.client().responses.create({ model: ALIAS, input: 'Plain.' });
+  t.equal(chatOnly.requests.length, 1, 'a request chat can carry stays on the first route, bridged');
+  t.equal(native.requests.length, 1);
+});
