@@ -1,8 +1,8 @@
 /**
  * buildApp(config): the whole gateway as a Fastify instance that does not listen yet. Registers, in
  * order: error rendering, the request log and body parsing, the shared services (metrics, Redis, keys,
- * limits, usage, upstream), health, the /v1 API behind authentication, and the admin API when a token
- * is configured.
+ * limits, usage, upstream, stored responses), health, the /v1 API behind authentication, and the admin
+ * API when a token is configured.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
@@ -16,6 +16,7 @@ import limitsPlugin from '../plugins/limits.js';
 import metricsPlugin from '../plugins/metrics.js';
 import redisPlugin from '../plugins/redis.js';
 import requestLogPlugin from '../plugins/request-log.js';
+import responsesPlugin from '../plugins/responses.js';
 import upstreamPlugin from '../plugins/upstream.js';
 import usagePlugin from '../plugins/usage.js';
 import type { Config } from './config.js';
@@ -26,6 +27,7 @@ import healthRoutes from './routes/health.js';
 import meRoutes from './routes/me.js';
 import modelRoutes from './routes/models.js';
 import proxyRoutes from './routes/proxy.js';
+import responsesResourceRoutes from './routes/responses-resources.js';
 import { SecretRedactor } from './upstream/secret-redactor.js';
 
 export interface BuildOptions {
@@ -60,7 +62,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   return app;
 }
 
-/** What every request shares: metrics, Redis, key store, limits, usage, the upstream side. */
+/** What every request shares: metrics, Redis, key store, limits, usage, the upstream side, stored responses. */
 async function registerServices(app: FastifyInstance, config: Config, providerKeys: SecretRedactor): Promise<void> {
   await app.register(metricsPlugin, { token: config.metrics.token });
   await app.register(redisPlugin, { config: config.redis });
@@ -68,16 +70,20 @@ async function registerServices(app: FastifyInstance, config: Config, providerKe
   await app.register(limitsPlugin, { config });
   await app.register(usagePlugin, { config });
   await app.register(upstreamPlugin, { config, providerKeys });
+  await app.register(responsesPlugin, { config });
 }
 
-/** /v1, behind the client's key: models, the proxied APIs (one Exchange per request), me. */
+/** /v1, behind the client's key: models, the proxied APIs (one Exchange per request), Responses sub-resources, me. */
 async function registerApi(v1: FastifyInstance, app: FastifyInstance, config: Config): Promise<void> {
   await v1.register(authPlugin, { keyStore: app.keys });
   const { router, ...upstream } = app.upstream;
   await v1.register(modelRoutes, { router, created: Math.floor(Date.now() / 1000) });
   const { admission, usage, metrics } = app;
-  const services = { admission, usage, metrics, router, upstream, now: () => performance.now() };
+  const responses = app.responses;
+  const services = { admission, usage, metrics, router, upstream, responses, now: () => performance.now() };
   await v1.register(proxyRoutes, { services });
+  const resources = { store: app.responses, admission, upstream, providers: config.providers, models: config.models };
+  await v1.register(responsesResourceRoutes, { services: resources });
   await v1.register(meRoutes, { config });
 }
 

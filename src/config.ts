@@ -130,6 +130,8 @@ export const configSchema = z
       })
       .prefault({}),
     usage: z.strictObject({ retentionDays: positiveInt.default(400) }).prefault({}),
+    /** Stored-response records (src/responses/): how long one is kept after it is written. */
+    responses: z.strictObject({ retentionDays: positiveInt.default(30) }).prefault({}),
     providers: z.record(z.string(), providerSchema),
     models: z.record(z.string(), modelSchema),
     tiers: z.record(z.string(), tierSchema),

@@ -60,6 +60,12 @@ export function invalidRequest(message: string, param: string | null = null, cod
   return new GatewayError(message, { status: 400, type: 'invalid_request_error', param, code });
 }
 
+/** A `previous_response_id` tollgate holds no record of for this key, worded as OpenAI words it. */
+export function previousResponseNotFound(id: string): GatewayError {
+  const message = `Previous response with id '${id}' not found.`;
+  return invalidRequest(message, 'previous_response_id', 'previous_response_not_found');
+}
+
 /**
  * A zod failure as a 400. The two wordings differ on the wire and both stay:
  * - `openai`, for the proxied endpoints, words the first issue as api.openai.com does
@@ -177,6 +183,47 @@ export function modelNotFound(model: string): GatewayError {
     param: 'model',
     code: 'model_not_found',
   });
+}
+
+// Stored responses (GET/DELETE /v1/responses/:id, its input_items and cancel; src/responses/resource-calls.ts)
+
+/**
+ * OpenAI's 404 for a response id it does not know. A record of another key gets exactly this answer too,
+ * so an id's existence is not revealed (as docs/contract.md §5.1 does for models).
+ */
+export function responseNotFound(id: string): GatewayError {
+  return new GatewayError(`Response with id '${id}' not found.`, { status: 404, type: 'invalid_request_error' });
+}
+
+/** OpenAI cancels only background responses; a bridged response is never one (the bridge refuses background). */
+export function responseNotCancellable(): GatewayError {
+  return invalidRequest('Only responses created with background=true can be cancelled.');
+}
+
+/** `?stream=true` on a response the gateway built over Chat Completions: it kept the response, not its events. */
+export function responseNotResumable(): GatewayError {
+  return invalidRequest(
+    'This response was served over Chat Completions by the gateway, which keeps the response but not its ' +
+      'event stream: retrieve it without stream=true.',
+    'stream',
+  );
+}
+
+/** A query parameter of a list (input_items: limit, order, after) the gateway cannot read. */
+export function invalidListParameter(param: string, expected: string): GatewayError {
+  return invalidRequest(`Invalid value for '${param}': expected ${expected}.`, param, 'invalid_value');
+}
+
+/** The record names a provider that is no longer configured: nobody can answer for the response. */
+export function responseHolderGone(id: string, provider: string): GatewayError {
+  return upstreamUnavailable(
+    `Response '${id}' is held by the provider "${provider}", which is no longer configured on this gateway.`,
+  );
+}
+
+export function responseStoreUnavailable(): GatewayError {
+  const message = 'Stored responses cannot be read or written right now. Please retry shortly.';
+  return serviceUnavailable(message, 'response_store_unavailable');
 }
 
 export function notFound(method: string, url: string): GatewayError {
@@ -352,12 +399,12 @@ export function limiterUnavailable(): GatewayError {
 }
 
 /**
- * Thrown by a store (keys, usage) whose Redis cannot answer: down, stalled past its command timeout,
+ * Thrown by a store (keys, usage, responses) whose Redis cannot answer: down, stalled past its command timeout,
  * or refusing commands. Not a bug of ours, so the client gets a 503 to retry, not a 500.
  */
 export class StoreUnavailableError extends Error {
-  constructor(readonly store: 'keys' | 'usage', cause: unknown) {
-    // The Redis error's text, for logs; clients get keyStoreUnavailable() or usageStoreUnavailable().
+  constructor(readonly store: 'keys' | 'usage' | 'responses', cause: unknown) {
+    // The Redis error's text, for logs; clients get the store's own 503 (STORE_UNAVAILABLE in renderError).
     super(`The ${store} store is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'StoreUnavailableError';
   }
@@ -373,15 +420,19 @@ export function usageStoreUnavailable(): GatewayError {
   return serviceUnavailable(message, 'usage_store_unavailable');
 }
 
+const STORE_UNAVAILABLE: Record<StoreUnavailableError['store'], () => GatewayError> = {
+  keys: keyStoreUnavailable,
+  usage: usageStoreUnavailable,
+  responses: responseStoreUnavailable,
+};
+
 /** Maps any thrown value (ours, Fastify's, or a bug) to a status and an OpenAI body. */
 export function renderError(
   err: unknown,
   bodyLimitBytes: number,
 ): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
   if (err instanceof GatewayError) return { status: err.status, body: err.toBody(), headers: err.headers };
-  if (err instanceof StoreUnavailableError) {
-    return render(err.store === 'keys' ? keyStoreUnavailable() : usageStoreUnavailable());
-  }
+  if (err instanceof StoreUnavailableError) return render(STORE_UNAVAILABLE[err.store]());
   const fastifyCode = (err as { code?: string }).code;
   const statusCode = (err as { statusCode?: number }).statusCode;
   if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return render(bodyTooLarge(bodyLimitBytes));

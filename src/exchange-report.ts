@@ -72,6 +72,11 @@ export class ExchangeReport {
     this.log[refused ? 'error' : 'warn'](fields, message);
   }
 
+  /** The answer still reaches the client; a follow-up naming it will not find it (docs/contract.md §5.6). */
+  recordFailed(responseId: string, err: unknown): void {
+    this.log.error({ err, responseId }, 'the stored-response record could not be written');
+  }
+
   /** The client left before any upstream answered: nobody to answer, nothing to relay. */
   clientLeft(): void {
     const fields = {

@@ -1,10 +1,11 @@
 /**
  * One proxied request, owned from start to end by one object, in four steps:
- * - open(): find the alias' routes, check the key's monthly budget, admit the request against the
- *   key's limits (reserving its prompt plus output cap);
+ * - open(): find the alias' routes, resolve a Responses `previous_response_id`, check the key's
+ *   monthly budget, admit the request against the key's limits (reserving its prompt plus output cap);
  * - forward(): try the routes in order (each provider account admits its attempt, the route's
  *   dialect writes its body) until one answers; the client's own errors end the trying;
- * - relay(): send that answer on through the route dialect's tap;
+ * - relay(): send that answer on through the route dialect's tap, a Responses answer's record written
+ *   before its last byte;
  * - finish(): exactly once, whatever happened: settle the reservations against the real usage,
  *   record usage and cost, observe the metrics, write the request's one log line (docs/contract.md
  *   §7.3, §6.4).
@@ -20,6 +21,9 @@ import type { ApiKeyRecord } from './keys/api-key.js';
 import { providerRefusal, type AdmissionControl, type RequestEstimate, type Reservation } from './limits/admission.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { Usage } from './openai/usage.js';
+import { PreviousResponse } from './responses/previous-response.js';
+import { isStored, responseRecord } from './responses/records.js';
+import type { ResponseObject, ResponseStore } from './responses/stored-response.js';
 import { ClientGone, type ClientResponse } from './upstream/client-gone.js';
 import { FallbackTrail } from './upstream/fallback-trail.js';
 import { attemptRoute, type ForwardSuccess, type UpstreamServices } from './upstream/forward.js';
@@ -36,6 +40,8 @@ export interface ExchangeServices {
   metrics: GatewayMetrics;
   router: ModelRouter;
   upstream: UpstreamServices;
+  /** The records of served Responses answers. */
+  responses: ResponseStore;
   /** Milliseconds on a monotonic clock (performance.now). */
   now(): number;
 }
@@ -63,6 +69,7 @@ export class Exchange {
   readonly #report: ExchangeReport;
   #estimate!: RequestEstimate;
   #keyReservation!: Reservation;
+  #previous: PreviousResponse | undefined;
   /** Provider accounts that admitted an attempt, by provider name. */
   readonly #providerReservations = new Map<string, Reservation>();
   #finished = false;
@@ -103,11 +110,12 @@ export class Exchange {
   private async open(): Promise<UpstreamRoute[]> {
     const { admission, usage } = this.#services;
     const routes = this.routes();
+    this.#previous = await PreviousResponse.of(this.#request, this.#principal, this.#services.responses);
     this.#estimate = admission.estimate(this.#request.body, this.#request.endpoint);
     await usage.checkBudget(this.#principal);
     this.#keyReservation = await admission.admitKey(this.#principal, this.#model, this.#estimate);
     this.#client.setHeaders(this.#keyReservation.headers);
-    return routes;
+    return this.#previous?.order(routes) ?? routes;
   }
 
   /** Unknown aliases and aliases this key may not use look the same. */
@@ -128,19 +136,20 @@ export class Exchange {
   private async forward(routes: UpstreamRoute[]): Promise<ForwardSuccess> {
     const trail = new FallbackTrail();
     for (const route of routes) {
-      const { body, refusal } = route.dialect.upstreamBody(this.#request, route.model);
+      const request = (await this.#previous?.requestFor(route, this.#request)) ?? this.#request;
+      const { body, refusal } = route.dialect.upstreamBody(request, route.model);
       if (refusal) {
         trail.refused({ retryAfterMs: Infinity, error: refusal }); // this provider can never serve it
         continue;
       }
       if (!(await this.admitProvider(route, trail))) continue;
       const started = this.#services.now();
-      const request = { route, body, clientHeaders: this.#client.headers, signal: this.#clientGone };
-      const outcome = await attemptRoute(this.#services.upstream, request);
+      const attempt = { route, body, clientHeaders: this.#client.headers, signal: this.#clientGone };
+      const outcome = await attemptRoute(this.#services.upstream, attempt);
       const ms = this.#services.now() - started;
       if ('response' in outcome) {
         const attempts = trail.succeeded(route, outcome.response.statusCode, ms);
-        return { route, response: outcome.response, answer: outcome.answer, attempts, upstreamMs: ms };
+        return { route, request, response: outcome.response, answer: outcome.answer, attempts, upstreamMs: ms };
       }
       if ('final' in outcome) throw outcome.final; // the client's own error: every route would refuse it
       this.#report.attemptFailed(trail.failed(outcome.failure, ms));
@@ -172,12 +181,24 @@ export class Exchange {
       send: (body) => this.#client.send(response.statusCode, headers, body),
       onFirstByte: () => this.#report.firstByte(success),
       onDone: (outcome) => this.finish(success, outcome),
+      ...(isStored(this.#request) && { keep: (answer) => this.keep(success, answer) }),
     };
     if (success.answer.kind === 'stream') {
       this.#services.metrics.activeStreams.inc();
-      relayStream(this.#request, success, sink);
+      relayStream(success, sink);
     } else {
-      relayJson(this.#request, success, success.answer, sink);
+      relayJson(success, success.answer, sink);
+    }
+  }
+
+  /** Writes the answer's record; a store that fails is logged, and the client still gets its answer. */
+  private async keep(success: ForwardSuccess, response: ResponseObject): Promise<void> {
+    const { route } = success;
+    const served = { request: this.#request, principal: this.#principal, response, provider: route.providerName };
+    try {
+      await this.#services.responses.put(responseRecord({ ...served, bridged: route.bridged }));
+    } catch (err) {
+      this.#report.recordFailed(response.id, err);
     }
   }
 

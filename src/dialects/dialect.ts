@@ -11,7 +11,8 @@ import type { JsonMember } from '../openai/json-scan.js';
 import type { ProxyBody } from '../openai/request-body.js';
 import type { KeepResponse, StreamedText } from '../openai/sse-tap.js';
 import type { Usage } from '../openai/usage.js';
-import type { ResponseItem, ResponseObject } from '../responses/stored-response.js';
+import type { HistoryItem } from '../responses/history.js';
+import type { ResponseObject } from '../responses/stored-response.js';
 
 /** The client's request as the gateway checked it: the members it reads, and the bytes it came in. */
 export interface ClientRequest {
@@ -26,7 +27,7 @@ export interface ClientRequest {
    * reasoning dropped), when this route cannot resolve it itself. The dialect sends them before the
    * request's own `input`, and does not send `previous_response_id` upstream.
    */
-  history?: ResponseItem[];
+  history?: HistoryItem[];
 }
 
 /** A streamed answer on its way to the client, and what it told about usage as it passed. */

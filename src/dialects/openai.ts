@@ -11,6 +11,7 @@ import { setJsonMembers } from '../openai/json-members.js';
 import { SseTap } from '../openai/sse-tap.js';
 import { normaliseUsage } from '../openai/usage.js';
 import { isResponseObject } from '../openai/response-object.js';
+import { inputAsItems } from '../responses/items.js';
 import type { ClientRequest, Dialect } from './dialect.js';
 
 export const openaiDialect: Dialect = {
@@ -24,7 +25,7 @@ export const openaiDialect: Dialect = {
       replaced.stream_options = JSON.stringify({ ...body.stream_options, include_usage: true });
     }
     if (endpoint === 'responses' && history) {
-      replaced.input = JSON.stringify([...history, ...inputItems(body.input)]);
+      replaced.input = JSON.stringify([...history, ...inputAsItems(body.input)]);
       replaced.previous_response_id = 'null';
     }
     return { body: setJsonMembers(json, replaced, members) };
@@ -40,12 +41,6 @@ export const openaiDialect: Dialect = {
     return new SseTap({ endpoint: request.endpoint, stripUsageChunk: stripsUsageChunk(request) });
   },
 };
-
-/** A Responses `input` as items: a string is one user message (docs/wire.md §2.3). */
-export function inputItems(input: unknown): unknown[] {
-  if (typeof input !== 'string') return Array.isArray(input) ? input : [];
-  return [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: input }] }];
-}
 
 /**
  * The gateway asked for the usage chunk on the client's behalf: the client gets it only if it asked too

@@ -6,18 +6,13 @@
  * `incomplete` with reason `content_filter`, and the last output item of an incomplete response is
  * `incomplete` too, as on OpenAI.
  */
-import { randomBytes } from 'node:crypto';
 import { isJsonObject } from '../openai/json-object.js';
 import { normaliseUsage, type Usage } from '../openai/usage.js';
+import { newId } from '../responses/items.js';
 import type { ResponseItem, ResponseObject } from '../responses/stored-response.js';
 import type { ClientRequest } from './dialect.js';
 
 type Json = Record<string, unknown>;
-
-/** An id as OpenAI's look: the prefix and 48 hex characters. */
-export function newId(prefix: 'resp' | 'msg' | 'fc'): string {
-  return `${prefix}_${randomBytes(24).toString('hex')}`;
-}
 
 export type ResponseStatus = 'in_progress' | 'completed' | 'incomplete' | 'failed';
 

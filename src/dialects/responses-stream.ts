@@ -24,13 +24,13 @@ import { eventData, SseEventSplitter } from '../openai/sse-events.js';
 import { settle, STREAM_INTERRUPTED, type KeepResponse } from '../openai/sse-tap.js';
 import { TextSample, type StreamedText } from '../openai/text-sample.js';
 import { normaliseUsage, type Usage } from '../openai/usage.js';
+import { newId } from '../responses/items.js';
 import type { ResponseItem, ResponseObject } from '../responses/stored-response.js';
 import type { ClientRequest, StreamTap } from './dialect.js';
 import {
   functionCallItem,
   lastItemStatus,
   messageItem,
-  newId,
   outputTextPart,
   refusalPart,
   responseObject,

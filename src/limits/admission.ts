@@ -32,11 +32,24 @@ export type ProviderAdmission =
 
 const NOTHING_RESERVED: Reservation = { headers: {}, settle: () => {} };
 
+/** What a limit charges: one request, and `totalTokens` on the token dimensions when `chargesTokens`. */
+export interface AdmissionEstimate {
+  readonly totalTokens: number;
+  readonly chargesTokens: boolean;
+}
+
+/**
+ * One request and no tokens (the Responses sub-resources, issue 14 item 7): the key's token limits are
+ * neither checked nor charged, so its headers carry the requests trio only, and settling it changes nothing.
+ */
+export const REQUEST_ONLY: AdmissionEstimate = { totalTokens: 0, chargesTokens: false };
+
 /**
  * Tokens a request reserves. The prompt is tokenized only when something needs the count (a token
  * limit, or a cut stream's usage estimate), and then once.
  */
-export class RequestEstimate {
+export class RequestEstimate implements AdmissionEstimate {
+  readonly chargesTokens = true;
   #promptTokens: number | undefined;
 
   constructor(
@@ -84,7 +97,7 @@ export class AdmissionControl {
   }
 
   /** Per key and model alias; throws the OpenAI-shaped 429 when any dimension lacks room. */
-  async admitKey(principal: ApiKeyRecord, alias: string, estimate: RequestEstimate): Promise<Reservation> {
+  async admitKey(principal: ApiKeyRecord, alias: string, estimate: AdmissionEstimate): Promise<Reservation> {
     const limits = this.config.tiers[principal.tier] ?? {};
     const subject = `key:${principal.id}:${alias}`;
     const rules = toRules(limits, estimate);
@@ -140,7 +153,7 @@ export class AdmissionControl {
     return carried;
   }
 
-  private settler(subject: string, limits: Limits, estimate: RequestEstimate): Reservation['settle'] {
+  private settler(subject: string, limits: Limits, estimate: AdmissionEstimate): Reservation['settle'] {
     return (actual, untried = false) => {
       let delta: number | undefined; // read only for token tiers: it needs the prompt count
       const adjustments = [];
@@ -148,6 +161,7 @@ export class AdmissionControl {
         const limit = limits[dimension];
         if (limit === undefined) continue;
         if (TOKEN_DIMENSIONS.has(dimension)) {
+          if (!estimate.chargesTokens) continue;
           delta ??= actual - estimate.totalTokens;
           if (delta) adjustments.push({ dimension, limit, delta });
         } else if (untried) {
@@ -170,12 +184,13 @@ export function providerRefusal(denial: Denial, alias: string): RouteRefusal {
 
 const DIMENSIONS: readonly Dimension[] = ['rpm', 'rpd', 'tpm', 'tpd'];
 
-function toRules(limits: Limits, estimate: RequestEstimate): LimitRule[] {
+function toRules(limits: Limits, estimate: AdmissionEstimate): LimitRule[] {
   const rules: LimitRule[] = [];
   for (const dimension of DIMENSIONS) {
     const limit = limits[dimension];
-    if (limit !== undefined) {
-      rules.push({ dimension, limit, cost: TOKEN_DIMENSIONS.has(dimension) ? estimate.totalTokens : 1 });
+    const tokens = TOKEN_DIMENSIONS.has(dimension);
+    if (limit !== undefined && (!tokens || estimate.chargesTokens)) {
+      rules.push({ dimension, limit, cost: tokens ? estimate.totalTokens : 1 });
     }
   }
   return rules;

@@ -93,7 +93,9 @@ export class GatewayMetrics {
 
   readonly redisErrors = new Counter({
     name: 'tollgate_redis_errors_total',
-    help: 'Redis failures, by component: limits, usage (writes), budget (budget checks), keys (key lookups).',
+    help:
+      'Redis failures, by component: limits, usage (writes), budget (budget checks), keys (key lookups), ' +
+      'responses (stored-response records).',
     labelNames: ['component'] as const,
     registers: [this.registry],
   });

@@ -12,18 +12,22 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
-import { upstreamTimeout, upstreamUnavailable, type GatewayError } from '../errors.js';
+import type { ClientRequest } from '../dialects/dialect.js';
+import { upstreamUnavailable, type GatewayError } from '../errors.js';
 import type { AnswerBuffers, AnswerRead } from './answer-body.js';
 import type { ClientGone } from './client-gone.js';
 import type { Attempt, Failure } from './fallback-trail.js';
 import { upstreamHeaders } from './headers.js';
 import type { UpstreamRoute } from './routing.js';
 import type { SecretRedactor } from './secret-redactor.js';
-import { readUpstreamError, relayedUpstreamError } from './upstream-error.js';
-
-/** Error bodies of failed attempts are read up to this size (their message can be relayed). */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
-const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
+import {
+  credentialRefused,
+  readErrorBody,
+  readUpstreamError,
+  redirected,
+  relayedUpstreamError,
+  unreachable,
+} from './upstream-error.js';
 
 /** What every attempt needs from the upstream side, shared by all requests. */
 export interface UpstreamServices {
@@ -48,6 +52,8 @@ export type UpstreamAnswer = { kind: 'stream' } | Exclude<AnswerRead, { kind: 'b
 
 export interface ForwardSuccess {
   route: UpstreamRoute;
+  /** The request as this route's dialect was given it (with a rebuilt conversation, on a chained Responses request). */
+  request: ClientRequest;
   response: Dispatcher.ResponseData;
   answer: UpstreamAnswer;
   attempts: Attempt[];
@@ -79,22 +85,13 @@ export async function attemptRoute(
   const status = response.statusCode;
   if (status >= 200 && status < 300) return answered(upstream, route, response);
   const text =
-    readUpstreamError(await readCapped(response.body), upstream.providerKeys) ??
+    readUpstreamError(await readErrorBody(response.body), upstream.providerKeys) ??
     (status < 400 ? redirected(status) : undefined);
   if (!shouldFallThrough(status)) return { final: relayedUpstreamError(status, text, response.headers) };
   const attempt = { provider: route.providerName, status, ...(text && { message: text.message }) };
   if (status === 401 || status === 403) {
-    // Not relayed even redacted: it is about the gateway's credential, not the client's request.
-    const message =
-      `The upstream provider "${route.providerName}" refused the gateway's credential. ` +
-      'The operator has been notified in the logs.';
-    return {
-      failure: {
-        error: upstreamUnavailable(message),
-        summary: `${route.providerName}: ${status} credential refused`,
-        attempt,
-      },
-    };
+    const error = credentialRefused(route.providerName);
+    return { failure: { error, summary: `${route.providerName}: ${status} credential refused`, attempt } };
   }
   const error = relayedUpstreamError(status < 400 ? 502 : status, text, response.headers);
   return { failure: { error, summary: `${route.providerName}: ${status} ${error.message}`, attempt } };
@@ -149,39 +146,11 @@ function shouldFallThrough(status: number): boolean {
   );
 }
 
-/** undici does not follow redirects; one from an API endpoint means a wrong baseUrl. */
-function redirected(status: number): { message: string } {
-  return { message: `Upstream answered ${status} (a redirect); check the provider's baseUrl.` };
-}
-
 function networkFailure(route: UpstreamRoute, err: unknown): Failure {
-  const code = errorCode(err);
-  const message = `Upstream provider "${route.providerName}" could not be reached (${code}).`;
-  const error = TIMEOUT_CODES.has(code) ? upstreamTimeout(message, err) : upstreamUnavailable(message, err);
+  const { error, code } = unreachable(route.providerName, err);
   return {
     error,
     summary: `${route.providerName}: could not be reached (${code})`,
     attempt: { provider: route.providerName, cause: code },
   };
-}
-
-function errorCode(err: unknown): string {
-  return (err as { code?: string }).code ?? (err as Error).name ?? 'UNKNOWN';
-}
-
-async function readCapped(body: Dispatcher.ResponseData['body']): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      size += chunk.length;
-      if (size > MAX_ERROR_BODY_BYTES) break;
-      chunks.push(chunk);
-    }
-  } catch {
-    // A broken error body still counts as a failed attempt; what was read is enough.
-  } finally {
-    body.destroy();
-  }
-  return Buffer.concat(chunks);
 }

@@ -5,11 +5,15 @@
  * found by a streaming scan. SSE streams go through the dialect's tap chunk by chunk. A client that
  * disconnects destroys the upstream body, which makes undici abort the upstream request.
  *
+ * A Responses answer the client asked to store is held at its end until its record is written (`keep`),
+ * so a follow-up sent the instant the answer ends finds it (docs/contract.md §5.6).
+ *
  * Each relay hands the body to `send` and reports its outcome through `onDone`, which may hear both
  * a stream's end and its close: the caller (src/exchange.ts) acts on the first.
  */
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
-import type { ClientRequest, StreamTap } from '../dialects/dialect.js';
+import type { StreamTap } from '../dialects/dialect.js';
+import type { ResponseObject } from '../responses/stored-response.js';
 import type { StreamedText } from '../openai/sse-tap.js';
 import { TopLevelUsageScan } from '../openai/usage-scan.js';
 import type { Usage } from '../openai/usage.js';
@@ -32,18 +36,27 @@ export interface RelaySink {
   /** Streams: the first bytes are on their way to the client. */
   onFirstByte(): void;
   onDone(outcome: RelayOutcome): void;
+  /**
+   * Responses answers the client asked to store: called with the final Response object before the
+   * answer's last byte leaves, which waits for it (it never rejects).
+   */
+  keep?(response: ResponseObject): Promise<void>;
 }
 
 type JsonAnswer = Exclude<UpstreamAnswer, { kind: 'stream' }>;
 
 /** A JSON answer: sent whole (as the dialect renders it), or streamed past the bound. */
-export function relayJson(request: ClientRequest, success: ForwardSuccess, answer: JsonAnswer, sink: RelaySink): void {
+export function relayJson(success: ForwardSuccess, answer: JsonAnswer, sink: RelaySink): void {
   const { response } = success;
   const status = response.statusCode;
   if (answer.kind === 'whole') {
-    const { body, usage } = success.route.dialect.clientAnswer(request, answer.body, answer.json);
-    sink.send(body);
-    sink.onDone({ status, usage, completed: true, stream: false });
+    const rendered = success.route.dialect.clientAnswer(success.request, answer.body, answer.json);
+    const deliver = () => {
+      sink.send(rendered.body);
+      sink.onDone({ status, usage: rendered.usage, completed: true, stream: false });
+    };
+    if (rendered.response && sink.keep) void sink.keep(rendered.response).then(deliver);
+    else deliver();
     return;
   }
   const scan = new UsageScanTap(answer.head);
@@ -90,9 +103,10 @@ class UsageScanTap extends Transform {
 }
 
 /** An SSE answer: the upstream stream through the route dialect's tap. */
-export function relayStream(request: ClientRequest, success: ForwardSuccess, sink: RelaySink): void {
+export function relayStream(success: ForwardSuccess, sink: RelaySink): void {
   const upstream = success.response.body;
-  const tap: StreamTap = success.route.dialect.clientStream(request);
+  const tap: StreamTap = success.route.dialect.clientStream(success.request);
+  if (sink.keep) tap.holdTerminalEvent(sink.keep);
   const finish = () => {
     if (!upstream.destroyed) upstream.destroy(); // client gone: abort the upstream request
     const streamedText = () => tap.streamedText();

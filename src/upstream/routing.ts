@@ -1,6 +1,8 @@
 /**
  * Model routing: a model alias maps to an ordered list of provider routes (the fallback order),
- * filtered to the providers that serve the endpoint and have a credential. Computed once at start-up.
+ * filtered to the providers that have a credential. Computed once at start-up. A Responses request
+ * routed to a provider that serves only Chat Completions is bridged: sent as a chat request, its answer
+ * turned back into Responses (docs/contract.md §5.5).
  * A provider without credentials would only refuse every request (after a round trip), so it is
  * skipped; a provider that needs none (a local server) is given any placeholder apiKey.
  */
@@ -8,6 +10,7 @@ import type { Config, ModelConfig, ProviderConfig } from '../config.js';
 import type { Dialect } from '../dialects/dialect.js';
 import { formSchemaDialect } from '../dialects/form-schema.js';
 import { openaiDialect } from '../dialects/openai.js';
+import { responsesOverChat } from '../dialects/responses-over-chat.js';
 import type { Endpoint } from '../openai/endpoint.js';
 import { providerHeaders } from './headers.js';
 
@@ -20,15 +23,28 @@ export interface UpstreamRoute {
   path: string;
   /** Set on every request to this route: the provider's configured headers and its credential. */
   headers: Record<string, string>;
-  /** How this provider is spoken to: its `format`. */
+  /** How this provider is spoken to: its `format`, bridged from Responses when `bridged`. */
   dialect: Dialect;
+  /** A Responses request sent to a chat-only provider as Chat Completions. */
+  bridged: boolean;
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = { chat: '/chat/completions', responses: '/responses' };
 const DIALECTS: Record<ProviderConfig['format'], Dialect> = { openai: openaiDialect, 'form-schema': formSchemaDialect };
+const BRIDGED_DIALECTS: Record<ProviderConfig['format'], Dialect> = {
+  openai: responsesOverChat(openaiDialect),
+  'form-schema': responsesOverChat(formSchemaDialect),
+};
 
+/** Where the provider takes the endpoint: its own, or chat when a Responses request is bridged. */
 function endpointPath(provider: ProviderConfig, endpoint: Endpoint): string {
-  return endpoint === 'chat' && provider.chatPath !== undefined ? provider.chatPath : ENDPOINT_PATHS[endpoint];
+  const sent = provider.endpoints.includes(endpoint) ? endpoint : 'chat';
+  return sent === 'chat' && provider.chatPath !== undefined ? provider.chatPath : ENDPOINT_PATHS[sent];
+}
+
+/** A provider without the Responses endpoint gets Responses requests bridged over its chat endpoint. */
+function serves(provider: ProviderConfig, endpoint: Endpoint): boolean {
+  return provider.endpoints.includes(endpoint) || (endpoint === 'responses' && provider.endpoints.includes('chat'));
 }
 /** A credential set through the provider's `headers` (e.g. Azure's api-key) counts as one too. */
 const CREDENTIAL_HEADERS = new Set(['authorization', 'api-key', 'x-api-key']);
@@ -76,7 +92,7 @@ export class ModelRouter {
   private build(model: ModelConfig, endpoint: Endpoint): EndpointRoutes {
     const serving = model.routes
       .map((route) => ({ route, provider: this.config.providers[route.provider]! }))
-      .filter(({ provider }) => provider.endpoints.includes(endpoint));
+      .filter(({ provider }) => serves(provider, endpoint));
     const uncredentialed = serving
       .filter(({ provider }) => !hasCredential(provider))
       .map(({ route }) => route.provider);
@@ -84,6 +100,7 @@ export class ModelRouter {
       .filter(({ provider }) => hasCredential(provider))
       .map(({ route, provider }) => {
         const base = new URL(provider.baseUrl);
+        const bridged = !provider.endpoints.includes(endpoint);
         return {
           providerName: route.provider,
           provider,
@@ -91,7 +108,8 @@ export class ModelRouter {
           origin: base.origin,
           path: base.pathname.replace(/\/+$/, '') + endpointPath(provider, endpoint),
           headers: providerHeaders(provider),
-          dialect: DIALECTS[provider.format],
+          dialect: (bridged ? BRIDGED_DIALECTS : DIALECTS)[provider.format],
+          bridged,
         };
       });
     return { routes, uncredentialed };

@@ -1,13 +1,19 @@
 /**
  * An upstream's error answer as the client will see it: always OpenAI's envelope, whatever shape the
  * upstream used (`{"error": {...}}`, `{"error": "..."}`, `{"detail": ...}`, `{"message": "..."}`, plain
- * text or HTML), its message redacted of provider keys and bounded in length.
+ * text or HTML), its message redacted of provider keys and bounded in length; and the errors of an
+ * upstream that refused the gateway's credential, redirected, or could not be reached. Proxied
+ * requests (forward.ts) and calls on stored responses (stored-response-call.ts) share them.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import { upstreamError, type GatewayError } from '../errors.js';
+import type { Readable } from 'node:stream';
+import { upstreamError, upstreamTimeout, upstreamUnavailable, type GatewayError } from '../errors.js';
 import type { SecretRedactor } from './secret-redactor.js';
 import { isJsonObject } from '../openai/json-object.js';
 
+/** Error bodies are read up to this size: their message is relayed, the rest is not needed. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+const TIMEOUT_CODES = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT']);
 /** Long enough for any real error message; an HTML error page is cut. */
 const MAX_MESSAGE_CHARS = 500;
 /**
@@ -87,4 +93,43 @@ function parseErrorBody(text: string): UpstreamErrorText | undefined {
 function stringOf(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
   return typeof value === 'number' ? String(value) : undefined;
+}
+
+/** An error answer's body, up to MAX_ERROR_BODY_BYTES; the body is destroyed after. */
+export async function readErrorBody(body: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_ERROR_BODY_BYTES) break;
+      chunks.push(chunk);
+    }
+  } catch {
+    // A broken error body still gets its status; what was read is enough for its message.
+  } finally {
+    body.destroy();
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A 401/403: about the gateway's credential, not the client's request, so never relayed (docs/contract.md §11). */
+export function credentialRefused(providerName: string): GatewayError {
+  return upstreamUnavailable(
+    `The upstream provider "${providerName}" refused the gateway's credential. ` +
+      'The operator has been notified in the logs.',
+  );
+}
+
+/** undici does not follow redirects; one from an API endpoint means a wrong baseUrl. */
+export function redirected(status: number): UpstreamErrorText {
+  return { message: `Upstream answered ${status} (a redirect); check the provider's baseUrl.` };
+}
+
+/** A connection that failed: 504 when it timed out before the headers, else 502. */
+export function unreachable(providerName: string, err: unknown): { error: GatewayError; code: string } {
+  const code = (err as { code?: string }).code ?? (err as Error).name ?? 'UNKNOWN';
+  const message = `Upstream provider "${providerName}" could not be reached (${code}).`;
+  const error = TIMEOUT_CODES.has(code) ? upstreamTimeout(message, err) : upstreamUnavailable(message, err);
+  return { error, code };
 }

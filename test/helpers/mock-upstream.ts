@@ -190,7 +190,14 @@ async function answerJson(x: Exchange, body: unknown, b: Behaviour): Promise<voi
 function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> {
   const body = x.rec.body;
   const p = plan(s, body.max_completion_tokens ?? body.max_tokens);
-  const base = { id: `chatcmpl-${hex(12)}`, created: unixNow(), model: x.model, system_fingerprint: null };
+  // OpenAI sends service_tier on the answer and on every chunk alike.
+  const base = {
+    id: `chatcmpl-${hex(12)}`,
+    created: unixNow(),
+    model: x.model,
+    system_fingerprint: null,
+    service_tier: 'default',
+  };
   const finishReason = p.truncated ? 'length' : 'stop';
   if (body.stream !== true) {
     const message = { role: 'assistant', content: p.chunks.join(''), refusal: null, annotations: [] };
@@ -201,7 +208,6 @@ function chatCompletions(x: Exchange, s: Settings, b: Behaviour): Promise<void> 
         object: 'chat.completion',
         choices: [{ index: 0, message, logprobs: null, finish_reason: finishReason }],
         usage: chatUsage(p.counts),
-        service_tier: 'default',
       },
       b,
     );

@@ -3,7 +3,8 @@
  * as the upstreams and a fake client connection. What it proves: whatever way a request ends (a
  * whole answer, a stream that ends and closes, a stream the client leaves, every route failing, the
  * client leaving before any answer), finish() runs exactly once — one usage record at most, one
- * settlement per reservation, the stream gauge back to zero, one completion line.
+ * settlement per reservation, the stream gauge back to zero, one completion line. And a Responses
+ * answer leaves its record before it is sent, or is sent anyway when the store fails.
  */
 import { EventEmitter } from 'node:events';
 import type { OutgoingHttpHeaders } from 'node:http';
@@ -20,10 +21,13 @@ import { MemoryLimiter } from '../../src/limits/memory-limiter.js';
 import { GatewayMetrics } from '../../src/observability/metrics.js';
 import { topLevelMembers } from '../../src/openai/json-scan.js';
 import { checkBody } from '../../src/openai/request-body.js';
+import type { Endpoint } from '../../src/openai/endpoint.js';
 import type { Usage } from '../../src/openai/usage.js';
 import { AnswerBuffers } from '../../src/upstream/answer-body.js';
 import { ModelRouter } from '../../src/upstream/routing.js';
 import { SecretRedactor } from '../../src/upstream/secret-redactor.js';
+import { MemoryResponseStore } from '../../src/responses/memory-response-store.js';
+import type { ResponseStore, StoredResponse } from '../../src/responses/stored-response.js';
 
 const ALIAS = 'gpt-4.1-nano';
 const PRIMARY = 'http://primary.test';
@@ -100,6 +104,7 @@ function harness() {
       providerKeys: SecretRedactor.fromConfig(config),
       answers: new AnswerBuffers(1 << 20, 1 << 24),
     },
+    responses: new MemoryResponseStore({ retentionDays: 30 }),
     now: () => clock,
   };
   return {
@@ -108,7 +113,7 @@ function harness() {
     limiter,
     admission,
     metrics,
-    upstream: (origin: string) => agent.get(origin).intercept({ path: CHAT_PATH, method: 'POST' }),
+    upstream: (origin: string, path = CHAT_PATH) => agent.get(origin).intercept({ path, method: 'POST' }),
     /** The upstream "takes" UPSTREAM_MS on the fake clock before it answers. */
     answering: (status: number, data: string, contentType: string) => () => {
       clock += UPSTREAM_MS;
@@ -154,10 +159,10 @@ class FakeClient implements ClientConnection {
   }
 }
 
-function exchange(h: ReturnType<typeof harness>, client: FakeClient, body: object): Exchange {
+function exchange(h: ReturnType<typeof harness>, client: FakeClient, body: object, endpoint: Endpoint = 'chat') {
   const json = Buffer.from(JSON.stringify(body));
   const members = topLevelMembers(json, 128)!.members;
-  const request = { endpoint: 'chat' as const, body: checkBody('chat', body, members), json, members };
+  const request = { endpoint, body: checkBody(endpoint, body, members), json, members };
   return new Exchange(h.services, request, principal, client);
 }
 
@@ -331,3 +336,80 @@ test(
     t.equal((await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm').length, 1);
   },
 );
+
+const RESPONSES_PATH = '/v1/responses';
+const nativeResponse = JSON.stringify({
+  id: 'resp_1',
+  object: 'response',
+  created_at: 1_700_000_000,
+  status: 'completed',
+  output: [{ id: 'msg_1', type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Hi.' }] }],
+  usage: { input_tokens: 9, output_tokens: 3, total_tokens: 12 },
+});
+
+/** The record is written asynchronously; the answer follows it. */
+const recordWritten = () => new Promise((resolve) => setImmediate(resolve));
+
+/** A store that notes what the client had been sent when each record was put, and may refuse. */
+function watchingStore(client: FakeClient, refuse: boolean): ResponseStore & { puts: { sent: boolean }[] } {
+  const inner = new MemoryResponseStore({ retentionDays: 30 });
+  const puts: { sent: boolean }[] = [];
+  return {
+    puts,
+    put: async (record: StoredResponse) => {
+      puts.push({ sent: client.sent !== undefined });
+      if (refuse) throw new Error('the store is away');
+      await inner.put(record);
+    },
+    get: (id) => inner.get(id),
+    delete: (id) => inner.delete(id),
+    close: () => inner.close(),
+  };
+}
+
+test('a Responses answer leaves one record, written before the answer is sent', async (t) => {
+  const h = harness();
+  const client = new FakeClient();
+  const store = watchingStore(client, false);
+  h.services.responses = store;
+  h.upstream(PRIMARY, RESPONSES_PATH).reply(h.answering(200, nativeResponse, 'application/json'));
+  await exchange(h, client, { model: ALIAS, input: 'Hi' }, 'responses').run();
+  await recordWritten();
+
+  t.same(store.puts, [{ sent: false }], 'one record, before the answer');
+  t.equal(await readAll(client.sent!.body), nativeResponse, 'the answer as the provider sent it');
+  t.match(await store.get('resp_1'), {
+    keyId: principal.id,
+    model: ALIAS,
+    holder: { kind: 'native', provider: 'primary' },
+    input: [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Hi' }] }],
+    output: [{ id: 'msg_1', type: 'message' }],
+  });
+  t.equal(h.records.length, 1, 'usage recorded once');
+});
+
+test('a store that fails is logged, and the client still gets its answer; store: false writes nothing', async (t) => {
+  const h = harness();
+  const client = new FakeClient();
+  const store = watchingStore(client, true);
+  h.services.responses = store;
+  h.upstream(PRIMARY, RESPONSES_PATH).reply(h.answering(200, nativeResponse, 'application/json'));
+  await exchange(h, client, { model: ALIAS, input: 'Hi' }, 'responses').run();
+  await recordWritten();
+
+  t.equal(client.sent?.status, 200);
+  t.equal(await readAll(client.sent!.body), nativeResponse);
+  t.match(
+    client.lines.filter((line) => line.level === 'error'),
+    [{ message: 'the stored-response record could not be written', fields: { responseId: 'resp_1' } }],
+  );
+  t.equal(client.completionLines().length, 1);
+
+  const unstored = new FakeClient();
+  const untouched = watchingStore(unstored, false);
+  h.services.responses = untouched;
+  h.upstream(PRIMARY, RESPONSES_PATH).reply(h.answering(200, nativeResponse, 'application/json'));
+  await exchange(h, unstored, { model: ALIAS, input: 'Hi', store: false }, 'responses').run();
+  t.equal(unstored.sent?.status, 200);
+  t.same(untouched.puts, [], 'store: false: no record');
+});

@@ -14,9 +14,13 @@ const gw = await startGateway({
   primary: mock,
   configure: (raw) => {
     raw.server.bodyLimitBytes = BODY_LIMIT;
-    raw.providers.chatonly = { baseUrl: mock.baseUrl, apiKey: 'sk-upstream-chatonly-SECRET9999', endpoints: ['chat'] };
+    raw.providers.responsesonly = {
+      baseUrl: mock.baseUrl,
+      apiKey: 'sk-upstream-responsesonly-SECRET9999',
+      endpoints: ['responses'],
+    };
     raw.models['other-model'] = { routes: [{ provider: 'primary', model: 'other' }] };
-    raw.models['chat-only'] = { routes: [{ provider: 'chatonly', model: 'chat-only' }] };
+    raw.models['responses-only'] = { routes: [{ provider: 'responsesonly', model: 'responses-only' }] };
     raw.keys.push({ name: 'restricted', key: restrictedKey, tier: 'tier-1', models: ['other-model'] });
     raw.keys.push({ name: 'expired', key: expiredKey, tier: 'tier-1', expiresAt: '2020-01-01T00:00:00Z' });
   },
@@ -98,7 +102,8 @@ t.test('an unknown model and a model the key may not use look the same: 404 mode
 });
 
 t.test('a model whose providers do not serve the endpoint is a 400', async (t) => {
-  const err = await fail(gw.client().responses.create({ model: 'chat-only', input: 'hi' }));
+  // Responses are bridged onto chat-only providers; chat is never bridged onto Responses.
+  const err = await fail(gw.client().chat.completions.create({ model: 'responses-only', messages }));
   t.type(err, BadRequestError, 'BadRequestError');
   t.equal((err as APIError).param, 'model', 'param model');
   nothingUpstream(t);

@@ -137,9 +137,9 @@ t.test("the reseller's own error shape reaches the client in OpenAI's envelope",
   t.match(error, { status: 422, type: 'invalid_request_error', message: /Field required/ });
 });
 
-t.test('a Responses request is not sent to a chat-only form provider', async (t) => {
-  const error = await client.responses.create({ model: ALIAS, input: 'Hi' }).catch((err: unknown) => err);
-  t.type(error, BadRequestError);
-  t.match(error, { status: 400, param: 'model', code: 'unsupported_endpoint' });
-  t.equal(reseller.requests.length, 0);
+t.test('a Responses request reaches the reseller bridged: as chat, then as its form', async (t) => {
+  const response = await client.responses.create({ model: ALIAS, instructions: 'Be brief.', input: 'Hi' });
+  t.equal(response.output_text, DEFAULT_TEXT);
+  t.same(reseller.requests[0]?.body, { model: PRIMARY_MODEL, system_prompt: 'Be brief.', prompt: 'Hi' });
+  t.equal(reseller.requests[0]?.path, '/v1/chat/completions');
 });

@@ -120,7 +120,7 @@ test('images with different details cannot share the one image_detail', async (t
   t.equal(error.param, 'messages');
 });
 
-test('format: form-schema implies chat only; chatPath replaces /chat/completions under baseUrl', async (t) => {
+test('format: form-schema implies chat only (Responses bridged); chatPath replaces /chat/completions', async (t) => {
   const config = parseConfig(
     {
       providers: {
@@ -135,5 +135,8 @@ test('format: form-schema implies chat only; chatPath replaces /chat/completions
   const router = new ModelRouter(config);
   t.equal(router.routes('m', 'chat')![0]!.path, '/v1/form/chat');
   t.equal(router.routes('m', 'chat')![0]!.dialect, formSchemaDialect);
-  t.same(router.routes('m', 'responses'), [], 'Responses requests are not sent to a form-schema provider');
+  const [bridged] = router.routes('m', 'responses')!;
+  t.equal(bridged?.path, '/v1/form/chat', 'Responses requests are bridged to its chat path');
+  t.equal(bridged?.bridged, true);
+  t.not(bridged?.dialect, formSchemaDialect, 'through the bridge, which hands its chat body to the form dialect');
 });
