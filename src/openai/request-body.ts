@@ -39,6 +39,9 @@ const schemas: Record<Endpoint, z.ZodType> = {
   responses: z.looseObject({
     ...common,
     input: z.union([z.string(), z.array(z.unknown())]),
+    // tollgate resolves the chain and keeps the record itself (docs/contract.md §5.6).
+    previous_response_id: z.string().min(1).nullish(),
+    store: z.boolean().nullish(),
   }),
 };
 
@@ -51,11 +54,14 @@ export interface ProxyBody {
   max_completion_tokens?: number | null;
   max_output_tokens?: number | null;
   n?: number | null;
+  /** Responses only. */
+  previous_response_id?: string | null;
+  store?: boolean | null;
   [field: string]: unknown;
 }
 
 /**
- * Members the gateway routes or limits on. JSON.parse keeps the last of duplicate members, other
+ * Members the gateway routes, limits or keeps records on. JSON.parse keeps the last of duplicate members, other
  * decoders the first, and some (Go's) match names regardless of case: a second `model`, or a `MODEL`,
  * could reach an upstream that reads it instead of the one the gateway checked. (docs/wire.md §2.1;
  * docs/contract.md §4)
@@ -68,6 +74,8 @@ const GUARDED_MEMBERS = new Set([
   'max_completion_tokens',
   'max_output_tokens',
   'n',
+  'previous_response_id',
+  'store',
 ]);
 
 /**

@@ -65,6 +65,19 @@ t.test('members the gateway routes or limits on, sent twice or case-folded, are 
     { path: '/v1/responses' },
   );
   t.match(responses.body.error, { param: 'MAX_OUTPUT_TOKENS', code: 'duplicate_member' }, 'on Responses too');
+  // The chain and the record: another decoder must not read a different previous response, or a store flag.
+  const chained = [
+    [`{"model":"${ALIAS}","input":"hi","previous_response_id":"a","Previous_Response_Id":"b"}`, 'Previous_Response_Id'],
+    [`{"model":"${ALIAS}","input":"hi","store":false,"store":true}`, 'store'],
+  ];
+  for (const [body, param] of chained) {
+    const answer = await post(body!, { path: '/v1/responses' });
+    t.match(answer.body.error, { param, code: 'duplicate_member' }, `${body}: 400 naming ${param}`);
+  }
+  for (const [member, value] of [['previous_response_id', '42'], ['previous_response_id', '""'], ['store', '"no"']]) {
+    const answer = await post(`{"model":"${ALIAS}","input":"hi","${member}":${value}}`, { path: '/v1/responses' });
+    t.match(answer, { status: 400, body: { error: { param: member, code: 'invalid_value' } } }, `${member}: ${value}`);
+  }
   t.equal(mock.requests.length, 0, 'nothing reached the upstream');
 
   const fine = await post(
