@@ -9,7 +9,7 @@
  *  - `chat`: for context, a native chat stream with include_usage (relayed as it is too);
  * and the bare undici proxy (bare-proxy.ts) relays the native Responses stream: the floor.
  * Each round: first byte, sequential streams of the three tollgate kinds interleaved (the order
- * rotating), with the mock sending each stream at once; then CPU per chunk: BENCH_BRIDGE_CONCURRENCY
+ * rotating), with the mock sending the first event alone; then CPU per chunk: BENCH_BRIDGE_CONCURRENCY
  * streams at a time of each kind, the mock pacing every stream's events on a shared tick, and the CPU
  * time the serving process spent (from /proc) divided by the content chunks relayed.
  * Knobs (see bench/README.md): BENCH_ROUNDS, BENCH_STREAM_CHUNKS, BENCH_BRIDGE_REQUESTS,
@@ -23,14 +23,14 @@ import { cpuSeconds, median, percentile, timeStream, type Target, type TimedStre
 import { here, start, stopAll } from './processes.js';
 
 const positive = (name: string, fallback: number) => Math.max(1, Number(process.env[name] || fallback));
-const ROUNDS = positive('BENCH_ROUNDS', 5);
+const ROUNDS = positive('BENCH_ROUNDS', 8);
 const CHUNKS = positive('BENCH_STREAM_CHUNKS', 100);
 /** Sequential streams per kind per round, for the first byte. */
 const REQUESTS = positive('BENCH_BRIDGE_REQUESTS', 200);
 /** Streams at a time in the CPU runs... */
 const CONCURRENCY = positive('BENCH_BRIDGE_CONCURRENCY', 16);
 /** ...each connection running this many, one after the other, per kind per round. */
-const STREAMS = positive('BENCH_BRIDGE_STREAMS', 10);
+const STREAMS = positive('BENCH_BRIDGE_STREAMS', 8);
 /**
  * The mock's tick in the CPU runs: every paced stream gets its next event each tick, so a proxy reads
  * the events one by one, as from a model, instead of a whole stream in a few reads (which would make
@@ -38,6 +38,15 @@ const STREAMS = positive('BENCH_BRIDGE_STREAMS', 10);
  */
 const GAP_MS = positive('BENCH_BRIDGE_GAP_MS', 2);
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
+/**
+ * The first-byte runs: the first event alone (as a model's first token), the rest of the stream on
+ * the next tick. Sent all at once, the proxy reads many events in one go and, since Node's HTTP
+ * response holds the writes of one tick until the next (it corks the socket), sends the first byte
+ * only once it has relayed, or translated, all of them: that measures the whole stream.
+ */
+const FIRST_ALONE = 0;
+/** The CPU runs: one event per stream per tick. */
+const ONE_BY_ONE = 1;
 
 const WORDS = streamWords(CHUNKS);
 const TEXT = WORDS.join('');
@@ -125,11 +134,15 @@ async function stream(kind: Kind, slot: number): Promise<TimedStream> {
   return timed;
 }
 
-/** How the mock sends streams from now on: at once (0) or one event per `gapMs` tick. */
-async function pace(mock: string, gapMs: number): Promise<void> {
+/**
+ * How the mock sends streams from now on (mock-upstream.ts): the first event at once, then `perTick`
+ * events (0: all the rest) on each GAP_MS tick.
+ */
+async function pace(mock: string, perTick: number): Promise<void> {
   const client = new Client(mock);
+  const body = JSON.stringify({ gapMs: GAP_MS, perTick });
   try {
-    const response = await client.request({ method: 'POST', path: '/bench/pace', body: JSON.stringify({ gapMs }) });
+    const response = await client.request({ method: 'POST', path: '/bench/pace', body });
     await response.body.dump();
     if (response.statusCode !== 204) throw new Error(`the mock answered ${response.statusCode} to /bench/pace`);
   } finally {
@@ -147,9 +160,7 @@ async function firstBytes(list: Kind[], count: number, into: Results): Promise<v
     const ttfb = new Map<string, number>();
     for (let j = 0; j < list.length; j++) {
       const kind = list[(i + j) % list.length]!;
-      const timed = await stream(kind, 0);
-      ttfb.set(kind.name, timed.ttfb);
-      into.totals.get(kind.name)!.push(timed.total);
+      ttfb.set(kind.name, (await stream(kind, 0)).ttfb);
     }
     for (const [name, ms] of ttfb) into.ttfb.get(name)!.push(ms);
     into.pairs.push(ttfb.get('bridged')! - ttfb.get('native')!);
@@ -171,8 +182,6 @@ async function cpuPerChunk(kind: Kind): Promise<number> {
 interface Results {
   /** ms to the first body byte, by kind. */
   ttfb: Map<string, number[]>;
-  /** ms to the last body byte, by kind. */
-  totals: Map<string, number[]>;
   /** bridged − native per rotation (ms). */
   pairs: number[];
   /** µs per chunk, one per round, by kind. */
@@ -182,7 +191,6 @@ interface Results {
 function emptyResults(firstByte: Kind[], cpu: Kind[]): Results {
   return {
     ttfb: new Map(firstByte.map((k) => [k.name, []])),
-    totals: new Map(firstByte.map((k) => [k.name, []])),
     pairs: [],
     cpu: new Map(cpu.map((k) => [k.name, []])),
   };
@@ -201,17 +209,21 @@ async function main(): Promise<{ results: Results; firstByte: Kind[]; cpu: Kind[
   const { firstByte, cpu } = kinds(await serve('tollgate-server.ts'), await serve('bare-proxy.ts'));
   const results = emptyResults(firstByte, cpu);
   log('warm-up');
-  await pace(mockOrigin, 0);
+  await pace(mockOrigin, FIRST_ALONE);
   await firstBytes(firstByte, REQUESTS, emptyResults(firstByte, cpu));
-  await pace(mockOrigin, GAP_MS);
+  await pace(mockOrigin, ONE_BY_ONE);
   for (const kind of cpu) await cpuPerChunk(kind);
   for (let round = 1; round <= ROUNDS; round++) {
     log(`round ${round}/${ROUNDS}: first byte ${REQUESTS}×${firstByte.length}, ` +
       `CPU ${CONCURRENCY}×${STREAMS} streams × ${cpu.length}`);
-    await pace(mockOrigin, 0);
+    await pace(mockOrigin, FIRST_ALONE);
     await firstBytes(firstByte, REQUESTS, results);
-    await pace(mockOrigin, GAP_MS);
-    for (const kind of cpu) results.cpu.get(kind.name)!.push(await cpuPerChunk(kind));
+    await pace(mockOrigin, ONE_BY_ONE);
+    // Rotated like the first-byte kinds: drift within a round hits no kind always first or always last.
+    for (let k = 0; k < cpu.length; k++) {
+      const kind = cpu[(round + k) % cpu.length]!;
+      results.cpu.get(kind.name)!.push(await cpuPerChunk(kind));
+    }
   }
   return { results, firstByte, cpu };
 }
@@ -231,22 +243,25 @@ function report({ results, firstByte, cpu }: Awaited<ReturnType<typeof main>>, n
     ms(ttfb(k.name, 90)),
     signed(ttfb(k.name, 50) - ttfb('native', 50)),
     signed(ttfb(k.name, 90) - ttfb('native', 90)),
-    ms(percentile(results.totals.get(k.name)!, 50)),
   ]);
   const perChunk = (name: string) => median(results.cpu.get(name)!);
+  // A ratio of two runs of the same round, seconds apart, cancels most of the box's drift.
+  const paired = (a: string, b: string) => {
+    const base = results.cpu.get(b)!;
+    return median(results.cpu.get(a)!.map((v, i) => v / base[i]!));
+  };
   const cpuRows = cpu.map((k) => [
     k.name,
     k.what,
     us(perChunk(k.name)),
-    times(perChunk(k.name) / perChunk('native')),
-    times(perChunk(k.name) / perChunk('bare')),
-    results.cpu.get(k.name)!.map((v) => v.toFixed(2)).join(', '),
+    times(paired(k.name, 'native')),
+    times(paired(k.name, 'bare')),
+    results.cpu.get(k.name)!.map((v) => v.toFixed(1)).join(', '),
   ]);
   const gap = ttfb('bridged', 50) - ttfb('native', 50);
   const gap90 = ttfb('bridged', 90) - ttfb('native', 90);
   const verdict = (v: number) => (v <= 1 ? 'met' : '**not met**');
-  const paired = median(results.pairs);
-  const ratio = perChunk('bridged') / perChunk('native');
+  const ratio = paired('bridged', 'native');
   const samples = results.ttfb.get('native')!.length;
   return [
     `# tollgate bridge bench — ${new Date().toISOString()}`,
@@ -260,28 +275,27 @@ function report({ results, firstByte, cpu }: Awaited<ReturnType<typeof main>>, n
     '',
     `First byte: time from sending the request to the first body byte at the client; ${REQUESTS} sequential ` +
       `streams per kind per round (${samples} in all), the kinds interleaved and their order rotating, one ` +
-      'keep-alive connection per kind; the mock sends each stream at once. Percentiles over all rounds.',
+      'keep-alive connection per kind; the mock sends the first event alone and the rest on its next ' +
+      `${GAP_MS} ms tick, as a model sends its first token. Percentiles over all rounds.`,
     '',
-    table(
-      ['kind', 'what', 'median', 'p90', 'median Δ vs native', 'p90 Δ vs native', 'last byte median'],
-      firstByteRows,
-    ),
+    table(['kind', 'what', 'median', 'p90', 'median Δ vs native', 'p90 Δ vs native'], firstByteRows),
     '',
     `Bridged − native first byte: **${signed(gap)}** at the median (median of the per-rotation ` +
-      `differences ${signed(paired)}), ${signed(gap90)} at p90; target within 1 ms: ${verdict(gap)} at the ` +
-      `median, ${verdict(gap90)} at p90.`,
+      `differences ${signed(median(results.pairs))}), ${signed(gap90)} at p90; target within 1 ms: ` +
+      `${verdict(gap)} at the median, ${verdict(gap90)} at p90.`,
     '',
     `CPU per chunk: ${CONCURRENCY} streams at a time, ${STREAMS} per connection per kind per round, the mock ` +
       `sending every stream's next event each ${GAP_MS} ms tick (so the proxy reads them one by one, as from ` +
       "a model); user+system CPU of the serving process (tollgate's, or the bare proxy's) from /proc over " +
       `the run, divided by the content chunks relayed (${CONCURRENCY * STREAMS * CHUNKS} per run). It includes ` +
       `each stream's own request work (auth, admission, routing, usage, its record), spread over ${CHUNKS} ` +
-      'chunks. Median of rounds.',
+      'chunks. CPU/chunk: median of rounds; ratios: median of the per-round ratios.',
     '',
     table(['kind', 'what', 'CPU/chunk', '× native', '× bare', 'per round (µs)'], cpuRows),
     '',
-    `Bridged / native CPU per chunk: **${times(ratio)}** (${us(perChunk('bridged'))} vs ` +
-      `${us(perChunk('native'))}; +${us(perChunk('bridged') - perChunk('native'))} per chunk, ` +
+    `Bridged / native CPU per chunk: **${times(ratio)}** (median of the per-round ratios; medians ` +
+      `${us(perChunk('bridged'))} vs ${us(perChunk('native'))}: ` +
+      `+${us(perChunk('bridged') - perChunk('native'))} per chunk, ` +
       `+${((perChunk('bridged') - perChunk('native')) * CHUNKS / 1000).toFixed(2)} ms per ${CHUNKS}-chunk stream).`,
     ...(notes.length ? ['', ...notes.map((n) => `- ⚠ ${n}`)] : []),
     '',

@@ -5,9 +5,10 @@
  * `POST /v1/chat/completions` answers a chat completion or its chunk stream, `POST /v1/responses` a
  * Responses event stream of the same text in as many content chunks (`BENCH_STREAM_CHUNKS`), shaped
  * as OpenAI sends it (test/helpers/fixtures/openai-responses-stream.sse), or the Response object.
- * Streams go out at once unless paced: `POST /bench/pace` with `{"gapMs": n}` makes every stream
- * started after it send its first event at once and each further one on a shared n-ms tick (0: at
- * once again), so a proxy reads them one by one, as it would from a model.
+ * Streams go out at once unless paced: `POST /bench/pace` with `{"gapMs": n, "perTick": k}` makes
+ * every stream started after it send its first event at once and then k more on each tick of a
+ * shared n-ms timer (k = 0: all the rest on the first tick; n = 0: no pacing), so a proxy reads the
+ * first event alone, and with k = 1 every event alone, as it would from a model.
  * Started by run.ts and bridge.ts (see common.ts for the port/shutdown protocol).
  */
 import http from 'node:http';
@@ -152,28 +153,29 @@ const JSON_ANSWER = { chat: jsonAnswer(json), responses: jsonAnswer(responseJson
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 // ---- pacing ---------------------------------------------------------------------------------
-let gapMs = 0;
-/** Paced streams being written, each with its events and the next one to send. */
-const paced = new Map<http.ServerResponse, { events: Buffer[]; next: number }>();
+let pacing = { gapMs: 0, perTick: 1 };
+/** Paced streams being written: their events, the next one to send, how many go per tick. */
+const paced = new Map<http.ServerResponse, { events: Buffer[]; next: number; perTick: number }>();
 let ticker: NodeJS.Timeout | undefined;
 
 function sendStream(res: http.ServerResponse, events: Buffer[]): void {
   res.writeHead(200, SSE_HEADERS);
-  if (gapMs === 0) {
+  if (pacing.gapMs === 0) {
     for (const event of events) res.write(event);
     res.end();
     return;
   }
   res.write(events[0]);
-  paced.set(res, { events, next: 1 });
+  paced.set(res, { events, next: 1, perTick: pacing.perTick || events.length });
   res.once('close', () => paced.delete(res));
-  ticker ??= setInterval(tick, gapMs);
+  ticker ??= setInterval(tick, pacing.gapMs);
 }
 
-/** One event of every paced stream; the ticker stops when none is left. */
+/** The next events of every paced stream; the ticker stops when none is left. */
 function tick(): void {
   for (const [res, stream] of paced) {
-    res.write(stream.events[stream.next++]);
+    const until = Math.min(stream.next + stream.perTick, stream.events.length);
+    while (stream.next < until) res.write(stream.events[stream.next++]);
     if (stream.next < stream.events.length) continue;
     paced.delete(res);
     res.end();
@@ -187,11 +189,13 @@ interface MockBody {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   gapMs?: number;
+  perTick?: number;
 }
 
 function answer(url: string | undefined, body: MockBody, res: http.ServerResponse): void {
   if (url === '/bench/pace') {
-    gapMs = Math.max(0, Number(body.gapMs) || 0);
+    const whole = (value: unknown) => Math.max(0, Math.floor(Number(value) || 0));
+    pacing = { gapMs: whole(body.gapMs), perTick: whole(body.perTick) };
     res.writeHead(204).end();
     return;
   }

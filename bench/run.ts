@@ -319,7 +319,7 @@ function report(rows: Row[]): string {
     `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s ` +
       '(req/s: median of rounds; ratios: median of the per-round ratios), ' +
       `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode ` +
-      `(mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
+      `(mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} content chunks with no delay). ` +
       'tollgate: tier with rpm, rpd, tpm and tpd (limits on); ' +
       'tollgate-nolimits: tier with no limits, no limiter call (limits off); ' +
       `logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
