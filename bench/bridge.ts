@@ -22,7 +22,7 @@ import { loadNote, machine, table } from './markdown.js';
 import { cpuSeconds, median, percentile, timeStream, type Target, type TimedStream } from './measure.js';
 import { here, start, stopAll } from './processes.js';
 
-const positive = (name: string, fallback: number) => Math.max(1, Number(process.env[name] || fallback));
+const positive = (name: string, fallback: number) => Math.max(1, Number(process.env[name]) || fallback);
 const ROUNDS = positive('BENCH_ROUNDS', 8);
 const CHUNKS = positive('BENCH_STREAM_CHUNKS', 100);
 /** Sequential streams per kind per round, for the first byte. */
@@ -32,9 +32,10 @@ const CONCURRENCY = positive('BENCH_BRIDGE_CONCURRENCY', 16);
 /** ...each connection running this many, one after the other, per kind per round. */
 const STREAMS = positive('BENCH_BRIDGE_STREAMS', 8);
 /**
- * The mock's tick in the CPU runs: every paced stream gets its next event each tick, so a proxy reads
- * the events one by one, as from a model, instead of a whole stream in a few reads (which would make
- * per-read costs vanish and flatter whatever parses every event).
+ * The mock's tick. In the CPU runs every stream gets its next event each tick, so a proxy reads the
+ * events one by one, as from a model, instead of a whole stream in a few reads (which would make
+ * per-read costs vanish and flatter whatever parses every event); in the first-byte runs the rest of
+ * a stream follows its first event on the next tick.
  */
 const GAP_MS = positive('BENCH_BRIDGE_GAP_MS', 2);
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
@@ -114,13 +115,13 @@ function kinds(tollgate: Target, bare: Target): { firstByte: Kind[]; cpu: Kind[]
 }
 
 // ---- measurement -----------------------------------------------------------------------------
-/** One keep-alive connection per (kind, slot), reused by every round. */
+/** One keep-alive connection per (kind, slot), reused by every round; a stream stuck for 30 s fails the bench. */
 const clients = new Map<string, Client>();
 function clientFor(kind: Kind, slot: number): Client {
   const key = `${kind.name}/${slot}`;
   let client = clients.get(key);
   if (!client) {
-    client = new Client(kind.target.origin, { keepAliveTimeout: 60_000 });
+    client = new Client(kind.target.origin, { keepAliveTimeout: 60_000, headersTimeout: 30_000, bodyTimeout: 30_000 });
     clients.set(key, client);
   }
   return client;
