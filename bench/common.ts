@@ -17,6 +17,17 @@ export function announce(port: number, close: () => Promise<unknown>): void {
   process.stdin.on('end', stop).on('error', stop).resume();
 }
 
-/** The tollgate key and model alias the bench uses (the mock and the bare proxy ignore both). */
+/** The tollgate key and model aliases the bench uses (the mock and the bare proxy ignore them). */
 export const BENCH_KEY = 'tg-bench-0123456789abcdef';
+/** Served natively by the mock, chat and Responses alike. */
 export const BENCH_MODEL = 'bench-model';
+/** The same mock behind a provider that serves only chat: Responses requests are bridged. */
+export const BENCH_BRIDGED_MODEL = 'bench-bridged';
+
+/**
+ * The text the mock streams, one piece per content chunk (chat `delta.content`, Responses
+ * `response.output_text.delta`), so a bench can check every stream arrived whole.
+ */
+export function streamWords(chunks: number): string[] {
+  return Array.from({ length: chunks }, (_, i) => ` word${i + 1}`);
+}

@@ -1,4 +1,4 @@
-/** The measurements: autocannon load runs, 1-connection latencies, sequential stream timings. */
+/** The measurements: autocannon load runs, 1-connection latencies, timed streams, a process's CPU time. */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
 import { Client } from 'undici';
@@ -37,7 +37,7 @@ export interface LoadResult {
 }
 
 /** CPU seconds a process has used so far, from /proc (Linux; NaN elsewhere). 100 ticks/s assumed. */
-function cpuSeconds(pid: number | undefined): number {
+export function cpuSeconds(pid: number | undefined): number {
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
     return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime: fields 14 and 15
@@ -76,10 +76,40 @@ export interface StreamTimings {
   total: number[];
 }
 
+/** One streamed request, whole: its status, its body, and the times to its first and last body byte (ms). */
+export interface TimedStream {
+  status: number;
+  text: string;
+  ttfb: number;
+  total: number;
+}
+
 /**
- * `count` streams one after the other on one keep-alive connection. TTFB is the time to the first
- * body byte (the first SSE event), total the time to the end of the body. Every stream is checked:
- * it must end with [DONE] and carry the usage chunk exactly when include_usage was asked for.
+ * One POST on `client`, timed from sending it: TTFB is the time to the first body byte (the first SSE
+ * event), total the time to the end of the body.
+ */
+export async function timeStream(
+  client: Client,
+  path: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<TimedStream> {
+  const started = performance.now();
+  const response = await client.request({ method: 'POST', path, headers, body });
+  let first = 0;
+  const parts: Buffer[] = [];
+  for await (const part of response.body) {
+    if (first === 0) first = performance.now();
+    parts.push(part as Buffer);
+  }
+  const ended = performance.now();
+  const text = Buffer.concat(parts).toString('utf8');
+  return { status: response.statusCode, text, ttfb: first - started, total: ended - started };
+}
+
+/**
+ * `count` chat streams one after the other on one keep-alive connection (timeStream). Every stream
+ * is checked: it must end with [DONE] and carry the usage chunk exactly when include_usage was asked for.
  */
 export async function streams(
   target: Target,
@@ -91,18 +121,10 @@ export async function streams(
   const timings: StreamTimings = { ttfb: [], total: [] };
   try {
     for (let i = 0; i < count; i++) {
-      const started = performance.now();
-      const response = await client.request({ method: 'POST', path: PATH, headers: target.headers, body });
-      let first = 0;
-      const parts: Buffer[] = [];
-      for await (const part of response.body) {
-        if (first === 0) first = performance.now();
-        parts.push(part as Buffer);
-      }
-      const ended = performance.now();
-      checkStream(response.statusCode, Buffer.concat(parts).toString('utf8'), includeUsage);
-      timings.ttfb.push(first - started);
-      timings.total.push(ended - started);
+      const { status, text, ttfb, total } = await timeStream(client, PATH, target.headers, body);
+      checkStream(status, text, includeUsage);
+      timings.ttfb.push(ttfb);
+      timings.total.push(total);
     }
   } finally {
     await client.close();

@@ -6,13 +6,13 @@
  * Knobs (see bench/README.md): BENCH_DURATION, BENCH_WARMUP, BENCH_TARGETS, BENCH_ROUNDS, BENCH_STREAMS,
  * BENCH_REDIS_URL, BENCH_CPU_PROF, BENCH_PIN.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
 import { BENCH_KEY, BENCH_MODEL } from './common.js';
+import { loadNote, machine, table } from './markdown.js';
 import { load, median, percentile, sanityCheck, streams, type Target } from './measure.js';
+import { children, here, start, stopAll } from './processes.js';
 import { accumulate, difference, RedisStats, type RedisCounts } from './redis-stats.js';
 
 const DURATION = Number(process.env.BENCH_DURATION || 10);
@@ -38,7 +38,6 @@ const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
  * request path crosses CPUs at every hop, and each wakeup of an idle CPU adds to the latency measured.
  */
 const PIN = process.env.BENCH_PIN !== '0' && os.platform() === 'linux' && os.cpus().length >= 2 && hasTaskset();
-const here = (file: string) => fileURLToPath(new URL(file, import.meta.url));
 
 /** What each target runs (undefined: autocannon hits the mock directly). */
 const TARGETS: Record<string, { script?: string; env?: Record<string, string> } | undefined> = {
@@ -102,43 +101,6 @@ interface Row {
 }
 
 // ---- child processes -------------------------------------------------------------------------
-const children = new Set<ChildProcess>();
-
-function start(
-  script: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<{ child: ChildProcess; port: number }> {
-  const profile = `${script.replace('.ts', '')}-${Date.now()}.cpuprofile`;
-  const prof =
-    CPU_PROF && script !== 'mock-upstream.ts'
-      ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`, `--cpu-prof-name=${profile}`]
-      : [];
-  const command = [process.execPath, ...prof, '--import', 'tsx', here(script), ...args];
-  const child = spawn(command[0]!, command.slice(1), {
-    stdio: ['pipe', 'pipe', 'inherit'],
-    env: { ...process.env, ...env },
-  });
-  children.add(child);
-  child.once('exit', () => children.delete(child));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`${script} did not report its port within 30 s`)),
-      30_000,
-    ).unref();
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${script} exited (${code}) before reporting its port`));
-    });
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      const port = /^PORT (\d+)$/.exec(line)?.[1];
-      if (!port) return;
-      clearTimeout(timer);
-      resolve({ child, port: Number(port) });
-    });
-  });
-}
-
 function hasTaskset(): boolean {
   return spawnSync('taskset', ['-p', String(process.pid)]).status === 0;
 }
@@ -153,19 +115,6 @@ function pin(on: boolean, mockPid: number | undefined): void {
   setAffinity(process.pid, on ? '0' : ALL_CPUS);
   for (const child of children) setAffinity(child.pid, on ? (child.pid === mockPid ? '0' : '1') : ALL_CPUS);
 }
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.stdin?.end();
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), 3_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
-process.once('SIGINT', () => void Promise.all([...children].map(stop)).finally(() => process.exit(130)));
 
 // ---- measurement -----------------------------------------------------------------------------
 interface Samples {
@@ -246,18 +195,16 @@ const log = (message: string) => console.error(`[bench] ${message}`);
  * turn; with BENCH_ROUNDS > 1 the turns repeat, so drift on a shared box hits every target alike.
  */
 async function main(): Promise<Row[]> {
-  const busy = os.loadavg()[0]!;
-  if (busy > os.cpus().length / 2) {
-    notes.push(
-      `load average was ${busy.toFixed(2)} at start: other processes compete for the CPUs, numbers are noisy`,
-    );
-  }
+  const busy = loadNote();
+  if (busy) notes.push(busy);
   const mock = await start('mock-upstream.ts', []);
   const mockOrigin = `http://127.0.0.1:${mock.port}`;
   const targets = new Map<string, Target>();
   for (const name of selected) {
     const spec = TARGETS[name];
-    const { port, child } = spec?.script ? await start(spec.script, [mockOrigin], spec.env) : mock;
+    const { port, child } = spec?.script
+      ? await start(spec.script, [mockOrigin], { env: spec.env, cpuProfile: CPU_PROF })
+      : mock;
     const target = { origin: `http://127.0.0.1:${port}`, headers, pid: child.pid };
     await sanityCheck(target, chatBody);
     targets.set(name, target);
@@ -359,12 +306,10 @@ function report(rows: Row[]): string {
     delta(r.longP50, bare?.longP50),
     cpu(r.longCpu, bare?.longCpu),
   ]);
-  const cpus = os.cpus();
   return [
     `# tollgate bench — ${new Date().toISOString()}`,
     '',
-    `Node ${process.version}, ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), ` +
-      `${os.platform()} ${os.release()}. ` +
+    `${machine()} ` +
       (PIN
         ? 'Loopback; at 50 connections the target runs alone on CPU 1 while the mock and autocannon share CPU 0, ' +
           "so req/s is the target's capacity on one core; latency runs are unpinned. "
@@ -374,7 +319,7 @@ function report(rows: Row[]): string {
     `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s ` +
       '(req/s: median of rounds; ratios: median of the per-round ratios), ' +
       `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode ` +
-      `(mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} chunks with no delay). ` +
+      `(mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} content chunks with no delay). ` +
       'tollgate: tier with rpm, rpd, tpm and tpd (limits on); ' +
       'tollgate-nolimits: tier with no limits, no limiter call (limits off); ' +
       `logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
@@ -476,15 +421,10 @@ function redisSection(rows: Row[]): string[] {
   ];
 }
 
-function table(head: string[], rows: Array<Array<string | number>>): string {
-  const line = (cells: Array<string | number>) => `| ${cells.join(' | ')} |`;
-  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
-}
-
 try {
   const text = report(await main());
   console.log(text);
   writeFileSync(here(REDIS_URL ? 'results-redis.md' : 'results.md'), text);
 } finally {
-  await Promise.all([...children].map(stop));
+  await stopAll();
 }

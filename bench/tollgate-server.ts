@@ -1,6 +1,8 @@
 /**
- * tollgate as a bench target: buildApp() with one provider pointing at the mock (origin in argv[2]),
- * one static key on a tier with limits far above anything the bench can reach.
+ * tollgate as a bench target: buildApp() with the mock (origin in argv[2]) as two providers, one static
+ * key on a tier with limits far above anything the bench can reach. `mock` serves both APIs (alias
+ * BENCH_MODEL); `mock-chat` is the same server declared `endpoints: [chat]`, so Responses requests
+ * to its alias (BENCH_BRIDGED_MODEL) are bridged over chat (bridge.ts).
  *  - BENCH_LIMITS (default `on`): `on` sets all four windows (rpm, rpd, tpm, tpd), the limiter's worst
  *    case; `off` gives the tier no limits at all (`{}`), so admission makes no limiter call. Usage
  *    recording stays on either way: the difference between the two is the rate limiter's cost.
@@ -15,21 +17,26 @@ import { pino } from 'pino';
 const dist = '../dist/src';
 const { buildApp } = (await import(`${dist}/app.js`)) as typeof import('../src/app.js');
 const { parseConfig } = (await import(`${dist}/config.js`)) as typeof import('../src/config.js');
-import { announce, BENCH_KEY, BENCH_MODEL } from './common.js';
+import { announce, BENCH_BRIDGED_MODEL, BENCH_KEY, BENCH_MODEL } from './common.js';
 
 const logLevel = (process.env.BENCH_LOG_LEVEL || 'silent') as 'silent' | 'info';
 const redisUrl = process.env.BENCH_REDIS_URL;
 const limits = process.env.BENCH_LIMITS || 'on';
 if (limits !== 'on' && limits !== 'off') throw new Error(`BENCH_LIMITS must be on or off, not "${limits}"`);
 const huge = 1_000_000_000_000;
+const pricing = { input: 0.1, output: 0.4 };
 
 const config = parseConfig(
   {
     server: { host: '127.0.0.1', port: 0, logLevel },
     ...(redisUrl ? { redis: { url: redisUrl } } : {}),
-    providers: { mock: { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream' } },
+    providers: {
+      mock: { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream' },
+      'mock-chat': { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream', endpoints: ['chat'] },
+    },
     models: {
-      [BENCH_MODEL]: { routes: [{ provider: 'mock', model: 'mock-model' }], pricing: { input: 0.1, output: 0.4 } },
+      [BENCH_MODEL]: { routes: [{ provider: 'mock', model: 'mock-model' }], pricing },
+      [BENCH_BRIDGED_MODEL]: { routes: [{ provider: 'mock-chat', model: 'mock-model' }], pricing },
     },
     tiers: { bench: limits === 'on' ? { rpm: huge, rpd: huge, tpm: huge, tpd: huge } : {} },
     keys: [{ name: 'bench', key: BENCH_KEY, tier: 'bench' }],
