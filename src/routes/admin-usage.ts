@@ -57,11 +57,9 @@ const querySchema = z.strictObject({
 const adminUsageRoutes: FastifyPluginAsync<AdminUsageOptions> = async (app, { usage, keys }) => {
   app.get('/usage', async (request, reply) => {
     const query = parseInput(querySchema, request.query);
-    const month = currentUtcMonth();
-    const from = query.from ?? month.from;
-    const to = query.to ?? month.to;
-    if (from > to) throw invalidDateRange(`from (${from}) is after to (${to})`);
     const groupBy = [...new Set(query.groupBy ?? [])];
+    const { from, to } = dateRange(query, groupBy.includes('hour'));
+    if (from > to) throw invalidDateRange(`from (${from}) is after to (${to})`);
     const needsKeys = query.team !== undefined || groupBy.includes('key') || groupBy.includes('team');
     const records = await keyRecords(keys, needsKeys);
     const keyIds = keyIdsFor(records, query.keyId, query.team);
@@ -109,10 +107,21 @@ function rejectRange(err: unknown): never {
   throw err;
 }
 
-function currentUtcMonth(now = new Date()): { from: string; to: string } {
+/**
+ * The query's days, defaults filled in: the current UTC month; grouped by hour (whose cells are kept
+ * only a few days), `to` defaults to today and `from` to `to`.
+ */
+function dateRange(query: { from?: string; to?: string }, hourly: boolean, now = new Date()) {
   const day = (d: Date) => d.toISOString().slice(0, 10);
+  if (hourly) {
+    const to = query.to ?? day(now);
+    return { from: query.from ?? to, to };
+  }
   const [year, month] = [now.getUTCFullYear(), now.getUTCMonth()];
-  return { from: day(new Date(Date.UTC(year, month, 1))), to: day(new Date(Date.UTC(year, month + 1, 0))) };
+  return {
+    from: query.from ?? day(new Date(Date.UTC(year, month, 1))),
+    to: query.to ?? day(new Date(Date.UTC(year, month + 1, 0))),
+  };
 }
 
 /** RFC 4180: CRLF line ends, fields with a comma, quote or line break quoted; null and absent are empty. */

@@ -147,6 +147,8 @@ for (const [store, ownStore] of STORES) {
     t.match(fourDays.body, { error: { param: 'from', message: /3-day hourly retention/ } }, 'saying why');
     const threeDays = await admin.call('GET', `/usage?from=${utcDay(-2)}&to=${utcDay()}&groupBy=hour`);
     t.equal(threeDays.status, 200, 'three days: 200');
+    const byDefault = await admin.call('GET', '/usage?groupBy=hour');
+    t.equal(byDefault.status, 200, 'without from and to, grouped by hour: today (not the month), 200');
     const daily = await admin.call('GET', `/usage?from=${utcDay(-3)}&to=${utcDay()}&groupBy=day`);
     t.equal(daily.status, 200, 'four days by day: 200');
   });
