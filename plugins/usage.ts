@@ -54,11 +54,13 @@ const usage: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =>
 };
 
 function createStore(app: Parameters<FastifyPluginAsync>[0], config: Config): UsageStore {
-  if (!app.redis) return new MemoryUsageStore();
+  const { retentionDays, hourlyRetentionDays } = config.usage;
+  if (!app.redis) return new MemoryUsageStore({ retentionDays, hourlyRetentionDays });
   return new RedisUsageStore(app.redis.writes, {
     reads: app.redis.commands,
     keyPrefix: config.redis.keyPrefix,
-    retentionDays: config.usage.retentionDays,
+    retentionDays,
+    hourlyRetentionDays,
     onError: (err) => {
       app.metrics.redisErrors.inc({ component: 'usage' });
       app.log.error({ err }, 'usage write failed');

@@ -23,6 +23,7 @@ import type { Config } from './config.js';
 import { loggerOptions } from './logging.js';
 import { requestIdGenerator } from './request-id.js';
 import adminRoutes from './routes/admin.js';
+import adminStatsRoutes from './routes/admin-stats.js';
 import healthRoutes from './routes/health.js';
 import meRoutes from './routes/me.js';
 import modelRoutes from './routes/models.js';
@@ -93,6 +94,7 @@ async function registerAdmin(admin: FastifyInstance, app: FastifyInstance, confi
   const tiers = Object.keys(config.tiers);
   const models = Object.keys(config.models);
   await admin.register(adminRoutes, { keys: app.keys, usage: app.usage.store, tiers, models });
+  await admin.register(adminStatsRoutes, { metrics: app.metrics });
 }
 
 async function pingRedis(app: FastifyInstance): Promise<void> {

@@ -11,16 +11,20 @@ import { parseArgs } from 'node:util';
 import { USAGE_ROW_COUNTERS } from './usage/usage-store.js';
 
 const DEFAULT_URL = 'http://127.0.0.1:8080';
+/** The usage table's dimension columns, in the API's order (src/routes/admin-usage.ts), when rows have them. */
+const USAGE_DIMENSIONS = ['hour', 'day', 'keyId', 'keyName', 'team', 'model'];
 
 const HELP = `Usage: tollgate <command> [options]
 
 Commands:
   keys create --name <name> --tier <tier> [--team <team>] [--models a,b] [--budget <usd>] [--expires <date>]
+  keys update <id> [--name <name>] [--tier <tier>] [--team <team>|none] [--models a,b|none]
+        [--budget <usd>|none] [--expires <date>|none]      (none clears: no team, every model, no budget, no expiry)
   keys list [--json]
   keys get <id>
   keys revoke <id>
   usage [--from YYYY-MM-DD] [--to YYYY-MM-DD] [--key <id>] [--team <team>] [--model <alias>]
-        [--group-by day,model,key] [--json | --csv]
+        [--by hour|day,model,key,team] [--json | --csv]   (--group-by is the same as --by)
 
 Environment:
   TOLLGATE_URL          the gateway (default ${DEFAULT_URL})
@@ -38,6 +42,7 @@ const OPTIONS = {
   to: { type: 'string' },
   key: { type: 'string' },
   model: { type: 'string' },
+  by: { type: 'string' },
   'group-by': { type: 'string' },
   csv: { type: 'boolean' },
   json: { type: 'boolean' },
@@ -109,6 +114,10 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<void>> = {
         : table(data, ['id', 'name', 'tier', 'team', 'status', 'budgetUsd', 'expiresAt', 'source']),
     );
   },
+  'keys update': async ({ api, values, args, out }) => {
+    const updated = await (await api('PATCH', `/keys/${oneId(args)}`, patchBody(values))).json();
+    out.stdout(`${JSON.stringify(updated, null, 2)}\n`);
+  },
   'keys get': async ({ api, args, out }) =>
     out.stdout(`${JSON.stringify(await (await api('GET', `/keys/${oneId(args)}`)).json(), null, 2)}\n`),
   'keys revoke': async ({ api, args, out }) =>
@@ -121,14 +130,14 @@ const COMMANDS: Record<string, (ctx: Context) => Promise<void>> = {
       keyId: values.key,
       team: values.team,
       model: values.model,
-      groupBy: values['group-by'],
+      groupBy: grouping(values),
     };
     for (const [name, value] of Object.entries(params)) if (value) query.set(name, value);
     if (values.csv) query.set('format', 'csv');
     const response = await api('GET', `/usage?${query}`);
     if (values.csv) return out.stdout(await response.text());
     const { data } = (await response.json()) as { data: Row[] };
-    const columns = ['day', 'keyId', 'model'].filter((c) => data.some((row) => c in row));
+    const columns = USAGE_DIMENSIONS.filter((c) => data.some((row) => c in row));
     out.stdout(
       values.json ? `${JSON.stringify(data, null, 2)}\n` : table(data, [...columns, ...USAGE_ROW_COUNTERS]),
     );
@@ -144,12 +153,46 @@ function parseCommandLine(argv: string[]) {
 }
 
 function keyBody(values: Values): Row {
-  const budgetUsd = values.budget === undefined ? undefined : Number(values.budget);
-  if (budgetUsd !== undefined && !Number.isFinite(budgetUsd)) {
-    throw new UsageError(`--budget must be a number of USD, got "${values.budget}"`);
-  }
-  const models = values.models?.split(',').map((m) => m.trim()).filter(Boolean);
+  const budgetUsd = values.budget === undefined ? undefined : usd(values.budget);
+  const models = values.models === undefined ? undefined : modelList(values.models);
   return { name: values.name, tier: values.tier, team: values.team, models, budgetUsd, expiresAt: values.expires };
+}
+
+/** The PATCH body of `keys update`: only the options given; `none` is JSON null, which clears the field. */
+function patchBody(values: Values): Row {
+  const cleared = <T>(value: string | undefined, parse: (v: string) => T) =>
+    value === undefined ? undefined : value === 'none' ? null : parse(value);
+  const body = {
+    name: values.name,
+    tier: values.tier,
+    team: cleared(values.team, String),
+    models: cleared(values.models, modelList),
+    budgetUsd: cleared(values.budget, usd),
+    expiresAt: cleared(values.expires, String),
+  };
+  const given = Object.fromEntries(Object.entries(body).filter(([, value]) => value !== undefined));
+  if (Object.keys(given).length === 0) {
+    throw new UsageError('keys update needs at least one of --name, --tier, --team, --models, --budget, --expires');
+  }
+  return given;
+}
+
+function usd(text: string): number {
+  const value = Number(text);
+  if (!Number.isFinite(value)) {
+    throw new UsageError(`--budget must be a number of USD, got "${text}"`);
+  }
+  return value;
+}
+
+const modelList = (text: string): string[] => text.split(',').map((m) => m.trim()).filter(Boolean);
+
+/** --by and --group-by name the same thing; one of them at most. */
+function grouping(values: Values): string | undefined {
+  if (values.by !== undefined && values['group-by'] !== undefined) {
+    throw new UsageError('give --by or --group-by, not both');
+  }
+  return values.by ?? values['group-by'];
 }
 
 function oneId(args: string[]): string {

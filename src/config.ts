@@ -129,7 +129,17 @@ export const configSchema = z
         perIpPerMinute: positiveInt.default(6_000),
       })
       .prefault({}),
-    usage: z.strictObject({ retentionDays: positiveInt.default(400) }).prefault({}),
+    usage: z
+      .strictObject({
+        retentionDays: positiveInt.default(400),
+        /** Hourly usage cells (GET /admin/usage?groupBy=hour) are kept this long; daily ones retentionDays. */
+        hourlyRetentionDays: positiveInt.default(3),
+      })
+      .refine((usage) => usage.hourlyRetentionDays <= usage.retentionDays, {
+        path: ['hourlyRetentionDays'],
+        message: 'must not exceed usage.retentionDays',
+      })
+      .prefault({}),
     /** Stored-response records (src/responses/): how long one is kept after it is written. */
     responses: z.strictObject({ retentionDays: positiveInt.default(30) }).prefault({}),
     providers: z.record(z.string(), providerSchema),

@@ -16,6 +16,8 @@ const UPSTREAM_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 const OVERHEAD_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1];
 
 export class GatewayMetrics {
+  /** When these counters started from zero: this instance's start (GET /admin/stats says since when). */
+  readonly since = new Date();
   readonly registry = new Registry();
   readonly requests = new BatchedCounter({
     name: 'tollgate_requests_total',

@@ -1,13 +1,17 @@
 /**
  * Usage on Redis, shared by every gateway instance. Layout (P = keyPrefix; every value an integer):
  *
- *   P usage:{<keyId>}:<day>:<model>  hash, HINCRBY: requests, prompt, cached, completion, reasoning,
- *                                    estimated (requests with estimated usage), cost (nano-USD, cost.ts)
- *   P usage:index:<day>              set of "<keyId>|<model>" seen that day, so query() needs no SCAN
- *   P spend:{<keyId>}:<YYYY-MM>      INCRBY nano-USD spent by the key in the UTC month, for budgets
+ *   P usage:{<keyId>}:<day>:<model>   hash, HINCRBY: requests, prompt, cached, completion, reasoning,
+ *                                     estimated (requests with estimated usage), cost (nano-USD, cost.ts)
+ *   P usage:index:<day>               set of "<keyId>|<model>" seen that day, so query() needs no SCAN
+ *   P usage:{<keyId>}:<hour>:<model>  the same hash for one UTC hour, <hour> = YYYY-MM-DDTHH
+ *   P usage:index:<hour>              set of "<keyId>|<model>" seen that hour
+ *   P spend:{<keyId>}:<YYYY-MM>       INCRBY nano-USD spent by the key in the UTC month, for budgets
  *
- * Hashes and indexes expire retentionDays after their day ends, spend counters 40 days after their
- * month ends (budgets only read the current month). The {keyId} hash tag keeps a key's data in one
+ * Daily hashes and indexes expire retentionDays after their day ends, hourly ones hourlyRetentionDays
+ * after the end of their hour's day, spend counters 40 days after their month ends (budgets only read
+ * the current month). A day (`2025-01-31:`) and an hour (`2025-01-31T`) differ in the character after
+ * the date, so the two kinds of keys never meet. The {keyId} hash tag keeps a key's data in one
  * cluster slot. Key ids never contain "|", so an index member splits at its first "|".
  *
  * Writes: record() only queues. Events recorded within one batch window (`batchWindowMs`, default
@@ -17,8 +21,10 @@
  * `maxRetriesPerRequest: null`, so a batch written while Redis is away waits in ioredis' offline queue
  * until it reconnects instead of being dropped.
  *
- * Exactly once: ioredis resends a batch that was in flight when the connection dropped, and Redis may
- * already have run it. So every batch carries its number in this store's sequence, and the script
+ * Exactly once: an event's daily cell, hourly cell and spend are written by the same script call, so
+ * they are applied together or not at all. ioredis resends a batch that was in flight when the
+ * connection dropped, and Redis may already have run it. So every batch carries its number in this
+ * store's sequence, and the script
  * applies it only if it is newer than the last one applied, kept in
  *   P usage:applied:<storeId>         the last batch number this store applied (a day's TTL, renewed)
  * One connection runs a store's batches in order, resends included, so a resend is always a number
@@ -38,8 +44,8 @@ import { StoreUnavailableError } from '../errors.js';
 import { execReplies } from '../redis/pipeline.js';
 import { nanosToUsd } from './cost.js';
 import {
-  COUNTERS, DAY_MS, addCounters, assertMonth, eventCounters, matches, queryDays, toRows, utcDay, utcMonth, zeroCounters,
-  type Cell, type Counters,
+  COUNTERS, DAY_MS, DEFAULT_HOURLY_RETENTION_DAYS, addCounters, assertMonth, eventCounters, hoursOf, isHourly, matches,
+  queryDays, toRows, utcDay, utcHour, utcMonth, zeroCounters, type Cell, type Counters, type Retention,
 } from './usage-cells.js';
 import type { UsageEvent, UsageQuery, UsageRow, UsageStore } from './usage-store.js';
 
@@ -108,6 +114,8 @@ const FIELDS: Record<keyof Counters, string> = {
 export interface RedisUsageStoreOptions {
   keyPrefix: string;
   retentionDays: number;
+  /** How long hourly cells are kept (default 3 days); at most retentionDays (config.ts checks). */
+  hourlyRetentionDays?: number;
   /** Failed writes and malformed events end here; record() never throws. */
   onError: (err: unknown) => void;
   /** How long events gather before they are written; usage and spend show this much later. */
@@ -118,10 +126,13 @@ export interface RedisUsageStoreOptions {
 
 const DEFAULT_BATCH_WINDOW_MS = 50;
 
-/** One event-loop turn of events, summed: hash key → cell, day → index members, spend key → nanos. */
+/**
+ * One batch window of events, summed: hash key → cell (daily and hourly), index key → members,
+ * spend key → nanos.
+ */
 interface Batch {
   hashes: Map<string, Cell>;
-  indexes: Map<string, Set<string>>;
+  indexes: Map<string, { members: Set<string>; expireAt: number }>;
   spend: Map<string, { nanos: number; expireAt: number }>;
 }
 
@@ -129,15 +140,16 @@ export class RedisUsageStore implements UsageStore {
   readonly #inflight = new Set<Promise<void>>();
   #batch: Batch | undefined;
   #timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
-  // The layout in the header comment.
-  readonly #hashKey = (keyId: string, day: string, model: string) =>
-    `${this.options.keyPrefix}usage:{${keyId}}:${day}:${model}`;
+  // The layout in the header comment; `period` is a day or an hour.
+  readonly #hashKey = (keyId: string, period: string, model: string) =>
+    `${this.options.keyPrefix}usage:{${keyId}}:${period}:${model}`;
 
-  readonly #indexKey = (day: string) => `${this.options.keyPrefix}usage:index:${day}`;
+  readonly #indexKey = (period: string) => `${this.options.keyPrefix}usage:index:${period}`;
   readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
   readonly #appliedKey: string;
   #batchNumber = 0;
   readonly #reads: Redis;
+  readonly #retention: Retention;
 
   constructor(
     private readonly redis: Redis,
@@ -146,6 +158,10 @@ export class RedisUsageStore implements UsageStore {
     // Random per store: two stores (processes) never share a sequence.
     this.#appliedKey = `${options.keyPrefix}usage:applied:${randomBytes(8).toString('hex')}`;
     this.#reads = options.reads ?? redis;
+    this.#retention = {
+      days: options.retentionDays,
+      hourlyDays: options.hourlyRetentionDays ?? DEFAULT_HOURLY_RETENTION_DAYS,
+    };
     if (typeof redis.tollgateRecordUsage !== 'function') {
       redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
     }
@@ -154,15 +170,11 @@ export class RedisUsageStore implements UsageStore {
   record(event: UsageEvent): void {
     try {
       const day = utcDay(event.at);
+      const hour = utcHour(event.at);
       const counters = eventCounters(event);
       const batch = (this.#batch ??= { hashes: new Map(), indexes: new Map(), spend: new Map() });
-      const hashKey = this.#hashKey(event.keyId, day, event.model);
-      let cell = batch.hashes.get(hashKey);
-      if (!cell) {
-        batch.hashes.set(hashKey, (cell = { day, keyId: event.keyId, model: event.model, counters: zeroCounters() }));
-      }
-      addCounters(cell.counters, counters);
-      batch.indexes.set(day, (batch.indexes.get(day) ?? new Set()).add(`${event.keyId}|${event.model}`));
+      this.#add(batch, day, undefined, event, counters);
+      this.#add(batch, day, hour, event, counters);
       const spendKey = this.#spendKey(event.keyId, utcMonth(event.at));
       let spend = batch.spend.get(spendKey);
       if (!spend) batch.spend.set(spendKey, (spend = { nanos: 0, expireAt: spendExpiry(event.at) }));
@@ -171,6 +183,22 @@ export class RedisUsageStore implements UsageStore {
     } catch (err) {
       this.options.onError(err);
     }
+  }
+
+  /** Adds an event to its daily cell (no hour) or hourly cell, and its member to that period's index. */
+  #add(batch: Batch, day: string, hour: string | undefined, event: UsageEvent, counters: Counters): void {
+    const period = hour ?? day;
+    const hashKey = this.#hashKey(event.keyId, period, event.model);
+    let cell = batch.hashes.get(hashKey);
+    if (!cell) {
+      cell = { day, ...(hour && { hour }), keyId: event.keyId, model: event.model, counters: zeroCounters() };
+      batch.hashes.set(hashKey, cell);
+    }
+    addCounters(cell.counters, counters);
+    const indexKey = this.#indexKey(period);
+    let index = batch.indexes.get(indexKey);
+    if (!index) batch.indexes.set(indexKey, (index = { members: new Set(), expireAt: this.#expiry(cell) }));
+    index.members.add(`${event.keyId}|${event.model}`);
   }
 
   /** setImmediate, not a microtask, for a zero window: it gathers the events of every I/O callback in the turn. */
@@ -190,13 +218,13 @@ export class RedisUsageStore implements UsageStore {
     const keys = [this.#appliedKey];
     const args: (string | number)[] = [++this.#batchNumber, APPLIED_TTL_MS];
     const keyIndex = (key: string) => keys.push(key); // 1-based, as KEYS in Lua
-    for (const [key, { day, counters }] of batch.hashes) {
-      const fields = COUNTERS.filter((name) => counters[name] !== 0);
-      const increments = fields.flatMap((name) => [FIELDS[name], counters[name]]);
-      args.push('h', keyIndex(key), fields.length, ...increments, this.#dayExpiry(day));
+    for (const [key, cell] of batch.hashes) {
+      const fields = COUNTERS.filter((name) => cell.counters[name] !== 0);
+      const increments = fields.flatMap((name) => [FIELDS[name], cell.counters[name]]);
+      args.push('h', keyIndex(key), fields.length, ...increments, this.#expiry(cell));
     }
-    for (const [day, members] of batch.indexes) {
-      args.push('s', keyIndex(this.#indexKey(day)), members.size, ...members, this.#dayExpiry(day));
+    for (const [key, { members, expireAt }] of batch.indexes) {
+      args.push('s', keyIndex(key), members.size, ...members, expireAt);
     }
     for (const [key, { nanos, expireAt }] of batch.spend) args.push('i', keyIndex(key), nanos, expireAt);
     const write: Promise<void> = this.redis
@@ -208,27 +236,32 @@ export class RedisUsageStore implements UsageStore {
     this.#inflight.add(write);
   }
 
-  /** Unix seconds: the end of the day plus the retention. */
-  #dayExpiry(day: string): number {
-    return (Date.parse(`${day}T00:00:00Z`) + (this.options.retentionDays + 1) * DAY_MS) / 1000;
+  /** Unix seconds: the end of the cell's day plus the retention of its kind (daily or hourly). */
+  #expiry({ day, hour }: Pick<Cell, 'day' | 'hour'>): number {
+    const days = hour === undefined ? this.#retention.days : this.#retention.hourlyDays;
+    return (Date.parse(`${day}T00:00:00Z`) + (days + 1) * DAY_MS) / 1000;
   }
 
-  /** Two round trips whatever the range: every day's index, then every matching hash. */
+  /** Two round trips whatever the range: every period's index (days, or hours), then every matching hash. */
   async query(q: UsageQuery): Promise<UsageRow[]> {
-    const days = queryDays(q, this.options.retentionDays);
-    const indexReads = days.reduce((p, day) => p.smembers(this.#indexKey(day)), this.#reads.pipeline());
+    const days = queryDays(q, this.#retention);
+    const periods = isHourly(q)
+      ? days.flatMap((day) => hoursOf(day).map((hour) => ({ day, hour })))
+      : days.map((day) => ({ day, hour: undefined }));
+    const indexReads = this.#reads.pipeline();
+    for (const { day, hour } of periods) indexReads.smembers(this.#indexKey(hour ?? day));
     const indexes = await execReplies(indexReads).catch(unavailable);
-    const cells = days.flatMap((day, i) =>
+    const cells = periods.flatMap(({ day, hour }, i) =>
       (indexes[i] as string[]).flatMap((member) => {
         const cut = member.indexOf('|');
         const [keyId, model] = [member.slice(0, cut), member.slice(cut + 1)];
-        return matches(q, keyId, model) ? [{ day, keyId, model }] : [];
+        return matches(q, keyId, model) ? [{ day, ...(hour && { hour }), keyId, model }] : [];
       }),
     );
     const pipeline = this.#reads.pipeline();
-    for (const c of cells) pipeline.hgetall(this.#hashKey(c.keyId, c.day, c.model));
+    for (const c of cells) pipeline.hgetall(this.#hashKey(c.keyId, c.hour ?? c.day, c.model));
     const hashes = cells.length > 0 ? await execReplies(pipeline).catch(unavailable) : [];
-    return toRows(cells.map((c, i) => ({ ...c, counters: fromHash(hashes[i] as Record<string, string>) })), q.groupBy);
+    return toRows(cells.map((c, i) => ({ ...c, counters: fromHash(hashes[i] as Record<string, string>) })), q);
   }
 
   async monthlySpendUsd(keyId: string, month: string): Promise<number> {

@@ -1,13 +1,15 @@
 /**
- * What both usage stores share: counters per (UTC day, key, model) cell, day validation, filters,
- * grouping and sorting, so the memory and Redis stores cannot drift apart.
+ * What both usage stores share: counters per (UTC day, key, model) and (UTC hour, key, model) cell,
+ * day validation, filters, grouping and sorting, so the memory and Redis stores cannot drift apart.
  */
 import { nanosToUsd, usdToNanos } from './cost.js';
 import type { UsageEvent, UsageGrouping, UsageQuery, UsageRow } from './usage-store.js';
 import { MAX_REPORTED_TOKENS, TOKEN_COUNTS } from '../openai/usage.js';
 
 export const DEFAULT_RETENTION_DAYS = 400;
+export const DEFAULT_HOURLY_RETENTION_DAYS = 3;
 export const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 const DAY_PATTERN = /^\d{4}-\d{2}-\d{2}$/;
 const MONTH_PATTERN = /^\d{4}-(0[1-9]|1[0-2])$/;
 
@@ -17,6 +19,8 @@ export type Counters = Record<(typeof COUNTERS)[number], number>;
 
 export interface Cell {
   day: string;
+  /** `YYYY-MM-DDTHH` (UTC) on an hourly cell; absent on a daily one. */
+  hour?: string;
   keyId: string;
   model: string;
   counters: Counters;
@@ -35,6 +39,23 @@ function dayOf(at: Date): typeof lastDay {
 
 /** `YYYY-MM-DD` of `at` in UTC. */
 export const utcDay = (at: Date): string => dayOf(at).day;
+
+/** The last hour formatted, for the same reason as lastDay. */
+let lastHour = { start: 0, end: 0, hour: '' };
+
+/** `YYYY-MM-DDTHH` of `at` in UTC: the id of its hourly cell. */
+export function utcHour(at: Date): string {
+  const ms = at.getTime();
+  if (ms >= lastHour.start && ms < lastHour.end) return lastHour.hour;
+  const start = ms - (((ms % HOUR_MS) + HOUR_MS) % HOUR_MS);
+  const hour = at.toISOString().slice(0, 13); // throws on an invalid date, before anything is cached
+  lastHour = { start, end: start + HOUR_MS, hour };
+  return hour;
+}
+
+/** The 24 hourly cell ids of a day, oldest first. */
+export const hoursOf = (day: string): string[] =>
+  Array.from({ length: 24 }, (_, h) => `${day}T${String(h).padStart(2, '0')}`);
 /** `YYYY-MM` of `at` in UTC. */
 export const utcMonth = (at: Date): string => dayOf(at).month;
 /** Spelled out for the same reason as addCounters; the Counters type makes it name every counter. */
@@ -90,16 +111,26 @@ function parseDay(day: string, name: string): number {
   return ms;
 }
 
+/** How many days a store keeps its daily and its hourly cells. */
+export interface Retention {
+  days: number;
+  hourlyDays: number;
+}
+
+/** A query grouped by hour reads the hourly cells; every other query the daily ones. */
+export const isHourly = (q: UsageQuery): boolean => q.groupBy?.includes('hour') ?? false;
+
 /**
  * The query's days, oldest first. RangeError (the admin route's 400) if malformed, reversed or longer
- * than retention.
+ * than the retention of the cells it reads (hourly ones when grouped by hour).
  */
-export function queryDays({ from, to }: UsageQuery, retentionDays: number): string[] {
-  const start = parseDay(from, 'from');
-  const end = parseDay(to, 'to');
-  if (start > end) throw new RangeError(`from (${from}) is after to (${to})`);
+export function queryDays(q: UsageQuery, retention: Retention): string[] {
+  const start = parseDay(q.from, 'from');
+  const end = parseDay(q.to, 'to');
+  if (start > end) throw new RangeError(`from (${q.from}) is after to (${q.to})`);
   const days = (end - start) / DAY_MS + 1;
-  if (days > retentionDays) throw new RangeError(`a range of ${days} days exceeds the ${retentionDays}-day retention`);
+  const [limit, kind] = isHourly(q) ? [retention.hourlyDays, 'hourly '] : [retention.days, ''];
+  if (days > limit) throw new RangeError(`a range of ${days} days exceeds the ${limit}-day ${kind}retention`);
   return Array.from({ length: days }, (_, i) => utcDay(new Date(start + i * DAY_MS)));
 }
 
@@ -111,19 +142,30 @@ export function assertMonth(month: string): void {
 export const matches = (q: UsageQuery, keyId: string, model: string): boolean =>
   (q.keyIds === undefined || q.keyIds.includes(keyId)) && (q.model === undefined || q.model === model);
 
-type Dims = Pick<UsageRow, 'day' | 'keyId' | 'model'>;
+type Dims = Pick<UsageRow, DimName>;
+type DimName = (typeof DIM_ORDER)[number];
+/** Rows sort by these, in this order. */
+const DIM_ORDER = ['hour', 'day', 'keyId', 'team', 'model'] as const;
 
-/** Sums cells into one row per group, sorted by day, key, model; no grouping gives one totals row, zeros if empty. */
-export function toRows(cells: Iterable<Cell>, groupBy: UsageGrouping[] = []): UsageRow[] {
-  const by = new Set(groupBy);
+/**
+ * Sums cells into one row per group, sorted by hour, day, key, team, model; no grouping gives one
+ * totals row, zeros if empty.
+ */
+export function toRows(
+  cells: Iterable<Cell>,
+  { groupBy = [], teamOf }: Pick<UsageQuery, 'groupBy' | 'teamOf'>,
+): UsageRow[] {
+  const by = new Set<UsageGrouping>(groupBy);
   const groups = new Map<string, { dims: Dims; counters: Counters }>();
   for (const cell of cells) {
     const dims: Dims = {
+      ...(by.has('hour') && { hour: `${cell.hour}:00:00Z` }),
       ...(by.has('day') && { day: cell.day }),
       ...(by.has('key') && { keyId: cell.keyId }),
+      ...(by.has('team') && { team: teamOf?.(cell.keyId) ?? null }),
       ...(by.has('model') && { model: cell.model }),
     };
-    const id = JSON.stringify([dims.day, dims.keyId, dims.model]);
+    const id = JSON.stringify(DIM_ORDER.map((name) => dims[name]));
     const group = groups.get(id) ?? { dims, counters: zeroCounters() };
     groups.set(id, group);
     addCounters(group.counters, cell.counters);
@@ -143,7 +185,7 @@ export function toRows(cells: Iterable<Cell>, groupBy: UsageGrouping[] = []): Us
 
 /** Code-point order (not locale): the same on every instance. */
 function compareDims(a: Dims, b: Dims): number {
-  for (const name of ['day', 'keyId', 'model'] as const) {
+  for (const name of DIM_ORDER) {
     const x = a[name] ?? '';
     const y = b[name] ?? '';
     if (x !== y) return x < y ? -1 : 1;

@@ -1,6 +1,7 @@
 /**
- * Usage accounting store: per key, model alias and UTC day. Two implementations behind one
- * interface (memory without Redis, Redis otherwise), exercised by one shared test suite.
+ * Usage accounting store: per key, model alias and UTC day, and per key, alias and UTC hour for the
+ * last `usage.hourlyRetentionDays` (every event lands in both, in one write). Two implementations
+ * behind one interface (memory without Redis, Redis otherwise), exercised by one shared test suite.
  */
 import { TOKEN_COUNTS, type Usage } from '../openai/usage.js';
 
@@ -21,12 +22,17 @@ export const USAGE_ROW_COUNTERS = ['requests', ...TOKEN_COUNTS, 'costUsd', 'esti
 
 /** The counters of the cells in one group; only the dimensions grouped by are present. */
 export interface UsageRow extends Record<(typeof USAGE_ROW_COUNTERS)[number], number> {
+  /** The hour's start, `YYYY-MM-DDTHH:00:00Z`. */
+  hour?: string;
   day?: string;
   keyId?: string;
+  /** null: the key has no team (or is unknown). */
+  team?: string | null;
   model?: string;
 }
 
-export type UsageGrouping = 'day' | 'model' | 'key';
+/** `hour` reads the hourly cells, anything else the daily ones; `team` needs UsageQuery.teamOf. */
+export type UsageGrouping = 'hour' | 'day' | 'model' | 'key' | 'team';
 
 export interface UsageQuery {
   /** Inclusive UTC days, YYYY-MM-DD. */
@@ -36,6 +42,8 @@ export interface UsageQuery {
   model?: string;
   /** Without a grouping, one row with the totals. */
   groupBy?: UsageGrouping[];
+  /** A key's team, for grouping by team (the stores know keys by id only); undefined: no team. */
+  teamOf?: (keyId: string) => string | undefined;
 }
 
 export interface UsageStore {

@@ -40,10 +40,10 @@ const event = (keyId: string, model: string, at = new Date()): UsageEvent => ({
 
 usageStoreSuite(
   t,
-  ({ retentionDays }) =>
+  (retention) =>
     new RedisUsageStore(redis, {
       keyPrefix: freshPrefix(),
-      retentionDays,
+      ...retention,
       onError: (err) => t.fail(`unexpected write error: ${err}`),
     }),
 );
@@ -111,18 +111,30 @@ const expiresAt = ({ ttl, before, after }: { ttl: number; before: number; after:
 
 t.test('the key layout and its expiry', async (t) => {
   const keyPrefix = freshPrefix();
-  const store = new RedisUsageStore(redis, { keyPrefix, retentionDays: 30, onError: (err) => t.fail(String(err)) });
+  const store = new RedisUsageStore(redis, {
+    keyPrefix,
+    retentionDays: 30,
+    hourlyRetentionDays: 2,
+    onError: (err) => t.fail(String(err)),
+  });
   const at = new Date();
   store.record(event('key_a', 'gpt-nano', at));
   await store.flush();
-  const [day, month] = [today(), today().slice(0, 7)];
+  const [day, month, hour] = [today(), today().slice(0, 7), at.toISOString().slice(0, 13)];
   const hash = `${keyPrefix}usage:{key_a}:${day}:gpt-nano`;
+  const hourHash = `${keyPrefix}usage:{key_a}:${hour}:gpt-nano`;
   const keys = await redis.keys(`${keyPrefix}*`);
   const applied = keys.find((key) => key.startsWith(`${keyPrefix}usage:applied:`));
   t.same(
     keys.filter((key) => key !== applied).sort(),
-    [hash, `${keyPrefix}spend:{key_a}:${month}`, `${keyPrefix}usage:index:${day}`].sort(),
-    'three data keys',
+    [
+      hash,
+      hourHash,
+      `${keyPrefix}spend:{key_a}:${month}`,
+      `${keyPrefix}usage:index:${day}`,
+      `${keyPrefix}usage:index:${hour}`,
+    ].sort(),
+    'five data keys: the day and the hour, each a hash and an index, and the spend',
   );
   t.equal(await redis.get(applied!), '1', "and the store's last applied batch number");
   t.ok((await redis.pttl(applied!)) > 86_000_000, 'kept for a day after the last write');
@@ -135,6 +147,10 @@ t.test('the key layout and its expiry', async (t) => {
   const dayEnd = Date.parse(`${day}T00:00:00Z`) / 1000 + DAY_S;
   t.ok(expiresAt(await ttlRead(hash), dayEnd + 30 * DAY_S), 'the hash expires 30 days after its day ends');
   t.equal(await redis.ttl(`${keyPrefix}usage:index:${day}`), await redis.ttl(hash), 'the index with it');
+  t.same(await redis.hgetall(hourHash), await redis.hgetall(hash), 'the hourly hash: the same fields');
+  t.same(await redis.smembers(`${keyPrefix}usage:index:${hour}`), ['key_a|gpt-nano'], 'its index member');
+  t.ok(expiresAt(await ttlRead(hourHash), dayEnd + 2 * DAY_S), 'the hourly hash expires 2 days after its day ends');
+  t.equal(await redis.ttl(`${keyPrefix}usage:index:${hour}`), await redis.ttl(hourHash), 'its index with it');
   const monthEnd = Date.UTC(at.getUTCFullYear(), at.getUTCMonth() + 1, 1) / 1000;
   t.ok(
     expiresAt(await ttlRead(`${keyPrefix}spend:{key_a}:${month}`), monthEnd + 40 * DAY_S),
@@ -164,6 +180,7 @@ t.test('events recorded while Redis is down are written once it is back', async 
   await own.restart();
   await store.flush();
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 50, 'all 50, once');
+  t.equal(await hourlyRequests(store), 50, 'in the hourly cells too');
 });
 
 /**
@@ -225,10 +242,12 @@ t.test('a batch Redis ran whose reply was lost is resent by ioredis and counted 
   await reconnected;
   t.equal(proxy.seen(), 3, 'the second batch reached Redis twice: sent, then resent after the cut');
   t.equal(await requests(), 60, 'and was counted once');
+  t.equal(await hourlyRequests(store), 60, 'in its hourly cell too');
 
   for (let i = 0; i < 5; i++) store.record(event('key_a', 'gpt-nano'));
   await store.flush();
   t.equal(await requests(), 65, 'later batches count as usual');
+  t.equal(await hourlyRequests(store), 65, 'hourly as daily');
 });
 
 t.test('an event reporting 1e21 tokens costs no other event of its batch its record', async (t) => {
@@ -298,6 +317,12 @@ t.test('failures go to onError, never to the caller', async (t) => {
 
 function today(): string {
   return new Date().toISOString().slice(0, 10);
+}
+
+/** The requests of today's hourly cells, summed. */
+async function hourlyRequests(store: RedisUsageStore): Promise<number> {
+  const rows = await store.query({ from: today(), to: today(), groupBy: ['hour'] });
+  return rows.reduce((sum, row) => sum + row.requests, 0);
 }
 
 // Regression: reads went through the write connection, whose offline queue held a budget check,

@@ -1,7 +1,7 @@
 /**
  * The behaviour every UsageStore must have, run against each implementation with its own factory.
  * Times are relative to now (the last millisecond of the previous UTC month and the first of this
- * one) so Redis does not expire them on arrival.
+ * one; for hourly cells, the last 48 hours) so Redis does not expire them on arrival.
  */
 import type { Test } from 'tap';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -9,7 +9,10 @@ import { costUsd } from '../../../src/usage/cost.js';
 import type { UsageEvent, UsageGrouping, UsageRow, UsageStore } from '../../../src/usage/usage-store.js';
 import { zeroUsageCounters } from '../../helpers/usage-counters.js';
 
-export type StoreFactory = (options: { retentionDays: number }) => UsageStore | Promise<UsageStore>;
+export type StoreFactory = (options: {
+  retentionDays: number;
+  hourlyRetentionDays: number;
+}) => UsageStore | Promise<UsageStore>;
 
 /** gpt-4.1-nano list prices, USD per 1M tokens. */
 const NANO = { input: 0.1, cachedInput: 0.025, output: 0.4 };
@@ -42,17 +45,24 @@ function event(
   return { keyId, model, at, usage, costUsd: costUsd(usage, NANO) };
 }
 
+/** Teams for grouping by team: key_b has none. */
+const TEAMS: Record<string, string> = { key_a: 'red', key_c: 'blue' };
+const teamOf = (keyId: string): string | undefined => TEAMS[keyId];
+
 /** A reference aggregation, written the obvious way, to compare the stores with. */
 function expectedRows(events: UsageEvent[], groupBy: UsageGrouping[]): UsageRow[] {
   const rows = new Map<string, UsageRow>();
   for (const e of events) {
-    const day = e.at.toISOString().slice(0, 10);
+    const iso = e.at.toISOString();
     const dims = {
-      ...(groupBy.includes('day') && { day }),
+      ...(groupBy.includes('hour') && { hour: `${iso.slice(0, 13)}:00:00Z` }),
+      ...(groupBy.includes('day') && { day: iso.slice(0, 10) }),
       ...(groupBy.includes('key') && { keyId: e.keyId }),
+      ...(groupBy.includes('team') && { team: teamOf(e.keyId) ?? null }),
       ...(groupBy.includes('model') && { model: e.model }),
     };
-    const id = [dims.day, dims.keyId, dims.model].join('\0'); // NUL sorts before any character: tuple order
+    // NUL sorts before any character: tuple order (a team of null sorts first).
+    const id = [dims.hour, dims.day, dims.keyId, dims.team, dims.model].join('\0');
     const row = rows.get(id) ?? { ...dims, ...zeroUsageCounters() };
     rows.set(id, row);
     row.requests += 1;
@@ -64,6 +74,43 @@ function expectedRows(events: UsageEvent[], groupBy: UsageGrouping[]): UsageRow[
     row.costUsd = Math.round((row.costUsd + e.costUsd) * 1e9) / 1e9; // nano-dollars, as the stores keep them
   }
   return [...rows.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
+}
+
+/** Event times across the last 48 hours, oldest first: every hour, some at its first and last millisecond. */
+const HOUR_MS = 3_600_000;
+const THIS_HOUR = Math.floor(now.getTime() / HOUR_MS) * HOUR_MS;
+const RECENT_TIMES = Array.from({ length: 48 }, (_, h) => THIS_HOUR - (47 - h) * HOUR_MS).flatMap((start) => [
+  new Date(start),
+  new Date(start + 1_234_567),
+  new Date(Math.min(start + HOUR_MS - 1, now.getTime())),
+]);
+const RECENT_RANGE = {
+  from: RECENT_TIMES[0]!.toISOString().slice(0, 10),
+  to: now.toISOString().slice(0, 10),
+};
+/** Three keys (one without a team) × two models over the last 48 hours, every event different. */
+const RECENT = RECENT_TIMES.flatMap((at, i) =>
+  ['key_a', 'key_b', 'key_c'].flatMap((keyId, k) =>
+    ['gpt-mini', 'gpt-nano'].map((model, m) =>
+      event(keyId, model, at, 10 * (i + 1) + k, i % 7, 5 + m + (i % 11), i % 3, (i + k + m) % 5 === 0),
+    ),
+  ),
+);
+
+/** Hourly rows summed into daily rows (same other dimensions and order); cost in nano-dollars, as stored. */
+function sumByDay(rows: UsageRow[]): UsageRow[] {
+  const days = new Map<string, UsageRow>();
+  for (const { hour, ...row } of rows) {
+    const day = hour!.slice(0, 10);
+    const id = [day, row.keyId, row.model].join('\0');
+    const sum = days.get(id) ?? { day, ...row, ...zeroUsageCounters() };
+    days.set(id, sum);
+    for (const counter of Object.keys(zeroUsageCounters()) as (keyof ReturnType<typeof zeroUsageCounters>)[]) {
+      sum[counter] += row[counter];
+    }
+    sum.costUsd = Math.round(sum.costUsd * 1e9) / 1e9;
+  }
+  return [...days.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, row]) => row);
 }
 
 /** 2 days × 2 keys × 2 models, every cell with different numbers. */
@@ -78,8 +125,8 @@ const FIXTURE = [DAY1, DAY2].flatMap((_, d) =>
 );
 
 export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
-  const open = async (t: Test, retentionDays = 400, events: UsageEvent[] = []) => {
-    const store = await makeStore({ retentionDays });
+  const open = async (t: Test, retentionDays = 400, events: UsageEvent[] = [], hourlyRetentionDays = 3) => {
+    const store = await makeStore({ retentionDays, hourlyRetentionDays });
     t.teardown(() => store.close());
     for (const e of events) store.record(e);
     await store.flush();
@@ -220,7 +267,8 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
   });
 
   t.test('500 concurrent record() calls, then flush(): nothing lost, nothing counted twice', async (t) => {
-    const store = await open(t);
+    // Hourly cells kept as long as daily ones: the month's edge may be weeks ago.
+    const store = await open(t, 400, [], 400);
     const events = Array.from({ length: 500 }, (_, i) =>
       event(`key_${i % 5}`, `model-${i % 4}`, i % 2 ? LAST_MS : FIRST_MS, 1000, 200, 500, 100, i % 10 === 0),
     );
@@ -238,5 +286,69 @@ export function usageStoreSuite(t: Test, makeStore: StoreFactory): void {
       'a second flush writes nothing again',
     );
     t.equal((await store.query(range))[0]?.costUsd, 0.1425, 'cost: 500 × $0.000285, exactly');
+    t.same(
+      sumByDay(await store.query({ ...range, groupBy: ['hour', 'key'] })),
+      await store.query({ ...range, groupBy: ['day', 'key'] }),
+      'the hourly cells, summed per day, are the daily ones exactly',
+    );
+  });
+
+  t.test('hourly cells: grouped by hour they sum to the daily cells, in every combination', async (t) => {
+    const store = await open(t, 400, RECENT);
+    const q = { ...RECENT_RANGE, teamOf };
+    const groupings: UsageGrouping[][] = [
+      ['hour'],
+      ['hour', 'key'],
+      ['hour', 'model'],
+      ['hour', 'team'],
+      ['hour', 'key', 'model'],
+      ['hour', 'team', 'key', 'model'],
+    ];
+    for (const groupBy of groupings) {
+      t.same(await store.query({ ...q, groupBy }), expectedRows(RECENT, groupBy), `by ${groupBy.join('+')}`);
+    }
+    const hours = await store.query({ ...q, groupBy: ['hour'] });
+    t.equal(hours.length, 48, 'one row per hour of the 48');
+    t.match(hours[0], { hour: /^\d{4}-\d{2}-\d{2}T\d{2}:00:00Z$/ }, 'hours as YYYY-MM-DDTHH:00:00Z');
+    t.same(hours.map((row) => row.hour), [...hours.map((row) => row.hour!)].sort(), 'oldest first');
+    for (const groupBy of [[], ['key'], ['model'], ['key', 'model']] as UsageGrouping[][]) {
+      const label = groupBy.map((g) => `+${g}`).join('');
+      const daily = await store.query({ ...q, groupBy: ['day', ...groupBy] });
+      t.same(daily, expectedRows(RECENT, ['day', ...groupBy]), `by day${label}: the daily cells`);
+      const hourly = await store.query({ ...q, groupBy: ['hour', ...groupBy] });
+      t.same(sumByDay(hourly), daily, `by hour${label}, summed per day: exactly the daily rows`);
+    }
+  });
+
+  t.test('grouping by team: keys without a team under null; team with key and model', async (t) => {
+    const store = await open(t, 400, FIXTURE);
+    const q = { ...range, teamOf };
+    for (const groupBy of [['team'], ['day', 'team'], ['team', 'key'], ['team', 'model']] as UsageGrouping[][]) {
+      t.same(await store.query({ ...q, groupBy }), expectedRows(FIXTURE, groupBy), `by ${groupBy.join('+')}`);
+    }
+    t.same(
+      (await store.query({ ...q, groupBy: ['team'] })).map((row) => row.team),
+      [null, 'red'],
+      'key_b (no team) under null, sorted first',
+    );
+    t.same(
+      (await store.query({ ...range, groupBy: ['team'] })).map((row) => row.team),
+      [null],
+      'without teamOf every key is without a team',
+    );
+  });
+
+  t.test('a range longer than the hourly retention is a RangeError when grouped by hour only', async (t) => {
+    const store = await open(t, 30, [], 2);
+    const threeDays = { from: '2025-01-01', to: '2025-01-03' };
+    const byHour = { ...threeDays, groupBy: ['hour'] as UsageGrouping[] };
+    await t.rejects(store.query(byHour), RangeError, '3 days with a 2-day hourly retention');
+    await t.rejects(
+      store.query(byHour),
+      { message: /2-day hourly retention/ },
+      'naming the hourly retention',
+    );
+    t.same(await store.query({ from: '2025-01-01', to: '2025-01-02', groupBy: ['hour'] }), [], '2 days are fine');
+    t.equal((await store.query(threeDays))[0]?.requests, 0, 'daily cells keep their own retention');
   });
 }
