@@ -81,14 +81,20 @@ function loadTop(slot, groupBy, month) {
       share: biggest ? row.costUsd / biggest : 0,
       value: usd(row.costUsd),
       title: `${exactUsd(row.costUsd)} · ${count(row.requests)} requests`,
+      point: { label: label(row), costUsd: row.costUsd },
     }));
-    slot.replaceChildren(items.length ? bars(items) : h('p', { class: 'muted' }, 'No usage this month.'));
+    slot.replaceChildren(bars(items, 'No usage this month.'));
   });
 }
 
-/** A list of labelled horizontal bars; `share` (0..1) is the bar's length. */
-function bars(items) {
-  return h('ol', { class: 'bars' }, items.map((item) => {
+/**
+ * A list of labelled horizontal bars; `share` (0..1) is the bar's length. The list carries the items'
+ * `point`s in `data-points`, the numbers it shows, as the plots do.
+ */
+function bars(items, none) {
+  const points = JSON.stringify(items.map((item) => item.point));
+  if (!items.length) return h('p', { class: 'muted', 'data-points': points }, none);
+  return h('ol', { class: 'bars', 'data-points': points }, items.map((item) => {
     const bar = h('span', { class: 'bar' });
     bar.style.width = `${Math.max(item.share * 100, 0.5)}%`; // CSSOM, allowed by the page's CSP
     return h('li', { title: item.title },
@@ -116,14 +122,14 @@ function loadStats(card) {
 /** [[name, count], …] as bars of their share of the total, biggest first. */
 function shares(entries, none) {
   const total = entries.reduce((sum, [, n]) => sum + n, 0);
-  if (!total) return h('p', { class: 'muted' }, none);
   const sorted = entries.filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1]);
   return bars(sorted.map(([name, n]) => ({
     label: name,
     share: n / total,
     value: `${percent(n, total)} (${count(n)})`,
     title: `${count(n)} of ${count(total)}`,
-  })));
+    point: { label: name, count: n },
+  })), none);
 }
 
 function causes(failures) {

@@ -64,6 +64,7 @@ async function show(page, filters) {
     plots.replaceChildren(note);
     slot.replaceChildren();
     summary.textContent = '';
+    page.dataset.loaded = 'true'; // loaded: with a note where the numbers would be
     return;
   }
   rows.sort((a, b) => a[bucket].localeCompare(b[bucket]));
