@@ -33,9 +33,12 @@ export function table(columns, rows, { footer, empty = 'Nothing yet.', rowAttrib
   return h('table', {}, head, h('tbody', {}, body), foot);
 }
 
-/** What a page shows where an endpoint this gateway does not have would have been. */
+/**
+ * What a page shows where the gateway refused the question (an older version without the endpoint or
+ * grouping, or a range beyond retention): the gateway's own reason.
+ */
 export function unavailable(what, err) {
-  return h('p', { class: 'note unavailable', title: err.message }, `${what}: not available on this gateway version.`);
+  return h('p', { class: 'note unavailable' }, `${what} is not available: ${err.message}`);
 }
 
 /** A failed load that is not "not available": the message, plainly. */

@@ -33,6 +33,8 @@ const VENDOR_FILES = ['uplot/dist/uPlot.esm.js', 'uplot/dist/uPlot.min.css'];
 export function loadDashboardAssets(): Map<string, DashboardAsset> {
   const assets = new Map<string, DashboardAsset>();
   const folder = join(packageRoot(), 'dashboard');
+  // A broken install or image (the folder not copied), said plainly instead of an ENOENT stack.
+  if (!existsSync(folder)) throw new Error(`tollgate dashboard: no ${folder} (admin.token is set, so it is served)`);
   for (const name of readdirSync(folder, { recursive: true, encoding: 'utf8' })) {
     const type = CONTENT_TYPES[extname(name)];
     if (type) assets.set(name.split('\\').join('/'), asset(readFileSync(join(folder, name)), type));
