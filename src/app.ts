@@ -2,13 +2,14 @@
  * buildApp(config): the whole gateway as a Fastify instance that does not listen yet. Registers, in
  * order: error rendering, the request log and body parsing, the shared services (metrics, Redis, keys,
  * limits, usage, upstream, stored responses), health, the /v1 API behind authentication, and the admin
- * API when a token is configured.
+ * API and its dashboard when a token is configured.
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { DestinationStream } from 'pino';
 import adminAuthPlugin from '../plugins/admin-auth.js';
 import authPlugin from '../plugins/auth.js';
 import bodyPlugin from '../plugins/body.js';
+import dashboardPlugin from '../plugins/dashboard.js';
 import drainPlugin from '../plugins/drain.js';
 import errorsPlugin from '../plugins/errors.js';
 import keysPlugin from '../plugins/keys.js';
@@ -59,7 +60,10 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
 
   await app.register(healthRoutes, { checkDependencies: () => pingRedis(app), isDraining: () => app.draining });
   await app.register((v1) => registerApi(v1, app, config), { prefix: '/v1' });
-  if (config.admin.token) await app.register((admin) => registerAdmin(admin, app, config), { prefix: '/admin' });
+  if (config.admin.token) {
+    await app.register((admin) => registerAdmin(admin, app, config), { prefix: '/admin' });
+    await app.register(dashboardPlugin); // its pages call the admin API, so it exists only beside it
+  }
   return app;
 }
 
