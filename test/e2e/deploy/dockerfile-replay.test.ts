@@ -32,6 +32,7 @@ const repo = resolvePath(dirname(fileURLToPath(import.meta.url)), '../../..');
 const RUN_TIMEOUT_MS = 300_000;
 const START_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 15_000;
+const ADMIN_TOKEN = 'tg-admin-replay-0123456789abcdef';
 
 const work = mkdtempSync(join(tmpdir(), 'tollgate-dockerfile-'));
 const children = new Set<ChildProcess>();
@@ -385,8 +386,10 @@ function containerEnv(stage: Stage, port: number): Record<string, string> {
   for (const [k, v] of Object.entries(stage.env)) {
     env[k] = v.startsWith('/') && existsSync(inStage(stage, v)) ? inStage(stage, v) : v;
   }
-  // Only what a container would have: no provider keys or REDIS_URL leak in from the host.
-  return { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, ...env, PORT: String(port), HOST: '127.0.0.1' };
+  // Only what a container would have: no provider keys or REDIS_URL leak in from the host. An admin token,
+  // so the image must also ship what the admin side serves (the dashboard's files).
+  const base = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: work, TOLLGATE_ADMIN_TOKEN: ADMIN_TOKEN };
+  return { ...base, ...env, PORT: String(port), HOST: '127.0.0.1' };
 }
 
 t.test('the image starts, passes its HEALTHCHECK and stops cleanly on SIGTERM', async (t) => {
@@ -432,6 +435,9 @@ t.test('the image starts, passes its HEALTHCHECK and stops cleanly on SIGTERM', 
     healthcheck: last?.output,
   });
   t.match(output, /Server listening at http:\/\/127\.0\.0\.1:\d+/, 'the server listens on the PORT it was given');
+  const dashboard = await fetch(`http://127.0.0.1:${port}/dashboard/`);
+  t.equal(dashboard.status, 200, 'the image ships the dashboard');
+  t.match(dashboard.headers.get('content-type'), /^text\/html/);
 
   // A healthcheck that always passes would be useless: against a closed port it must fail.
   const closedPort = await freePort();
