@@ -58,7 +58,8 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
   await app.register(drainPlugin);
   await registerServices(app, config, providerKeys);
 
-  await app.register(healthRoutes, { checkDependencies: () => pingRedis(app), isDraining: () => app.draining });
+  const health = { redis: app.redis?.commands ?? null, commandTimeoutMs: config.redis.commandTimeoutMs };
+  await app.register(healthRoutes, { ...health, isDraining: () => app.draining });
   await app.register((v1) => registerApi(v1, app, config), { prefix: '/v1' });
   if (config.admin.token) {
     await app.register((admin) => registerAdmin(admin, app, config), { prefix: '/admin' });
@@ -99,8 +100,4 @@ async function registerAdmin(admin: FastifyInstance, app: FastifyInstance, confi
   const models = Object.keys(config.models);
   await admin.register(adminRoutes, { keys: app.keys, usage: app.usage.store, tiers, models });
   await admin.register(adminStatsRoutes, { metrics: app.metrics });
-}
-
-async function pingRedis(app: FastifyInstance): Promise<void> {
-  if (app.redis) await app.redis.commands.ping();
 }

@@ -10,10 +10,27 @@ import { trustProxySchema } from './trust-proxy.js';
 
 export const DEFAULT_CONFIG_PATH = 'config/tollgate.yaml';
 
-const port = z.coerce.number().int().min(0).max(65535);
-const positiveInt = z.coerce.number().int().positive();
-const nonNegative = z.coerce.number().nonnegative();
-/** Environment placeholders that resolve to '' mean "not set": treat them as absent. */
+/** Marks the issue of a number field left blank, so parseConfig can name the variable that was not set. */
+const BLANK_NUMBER = 'blankNumber';
+
+/**
+ * Numbers may be written as strings (that is what `${VAR}` gives), but a blank one is a missing number:
+ * not 0 (a random port, no drain delay), and not the field's default or "no limit" either, since a
+ * placeholder in a number field says the operator meant to set it (docs/contract.md §12). A variable that
+ * may be unset gives its number as a default: `${PORT:-8080}`.
+ */
+const numeric = <T extends z.ZodType>(schema: T) =>
+  z.preprocess((value, ctx) => {
+    if (typeof value === 'string' && value.trim() === '') {
+      ctx.addIssue({ code: 'custom', message: 'a number is required', params: { [BLANK_NUMBER]: true } });
+    }
+    return value;
+  }, schema);
+
+const port = numeric(z.coerce.number().int().min(0).max(65535));
+const positiveInt = numeric(z.coerce.number().int().positive());
+const nonNegative = numeric(z.coerce.number().nonnegative());
+/** Environment placeholders that resolve to '' mean "not set": treat them as absent (strings; numbers, above). */
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
 /** How a provider is spoken to (src/dialects/): OpenAI's own bodies, or a reseller's form body. */
@@ -28,7 +45,7 @@ const providerSchema = z
     format: z.enum(PROVIDER_FORMATS).default('openai'),
     /** The chat path under baseUrl, instead of /chat/completions. */
     chatPath: optional(z.string().regex(/^\//, 'a path starting with /')),
-    limits: optional(z.strictObject({ rpm: optional(positiveInt), tpm: optional(positiveInt) })),
+    limits: optional(z.strictObject({ rpm: positiveInt.optional(), tpm: positiveInt.optional() })),
   })
   // The form body exists for Chat Completions only (docs/contract.md §12).
   .transform((provider) =>
@@ -39,7 +56,7 @@ const routeSchema = z.strictObject({ provider: z.string().min(1), model: z.strin
 
 const pricingSchema = z.strictObject({
   input: nonNegative,
-  cachedInput: optional(nonNegative),
+  cachedInput: nonNegative.optional(),
   output: nonNegative,
 });
 
@@ -47,16 +64,16 @@ const modelSchema = z.strictObject({
   routes: z.array(routeSchema).nonempty(),
   pricing: pricingSchema.default({ input: 0, output: 0 }),
   // Accepted and validated, but nothing reads it yet (docs/contract.md §12).
-  contextWindow: optional(positiveInt),
-  maxOutputTokens: optional(positiveInt),
+  contextWindow: positiveInt.optional(),
+  maxOutputTokens: positiveInt.optional(),
   ownedBy: z.string().default('tollgate'),
 });
 
 const tierSchema = z.strictObject({
-  rpm: optional(positiveInt),
-  rpd: optional(positiveInt),
-  tpm: optional(positiveInt),
-  tpd: optional(positiveInt),
+  rpm: positiveInt.optional(),
+  rpd: positiveInt.optional(),
+  tpm: positiveInt.optional(),
+  tpd: positiveInt.optional(),
 });
 
 const keyHashPattern = /^sha256:[0-9a-f]{64}$/;
@@ -67,7 +84,7 @@ const staticKeySchema = z.strictObject({
   tier: z.string().min(1),
   team: optional(z.string()),
   models: optional(z.array(z.string().min(1))),
-  budgetUsd: optional(nonNegative),
+  budgetUsd: nonNegative.optional(),
   expiresAt: optional(z.iso.datetime({ offset: true }).or(z.iso.date())),
 });
 
@@ -231,10 +248,28 @@ export function parseConfig(raw: unknown, env: NodeJS.ProcessEnv = process.env, 
   if (env.HOST) server.host = env.HOST;
   const result = configSchema.safeParse({ ...resolved, server });
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
+    const problems = result.error.issues.map(
+      (issue) => `${issue.path.join('.') || '(root)'}: ${problemWords(issue, raw, env)}`,
+    );
     throw new ConfigError(problems, source);
   }
   return result.data;
+}
+
+/** The issue's message; a blank number names the variables that left it blank, as the file wrote them. */
+function problemWords(issue: z.core.$ZodIssue, raw: unknown, env: NodeJS.ProcessEnv): string {
+  if (issue.code !== 'custom' || !issue.params?.[BLANK_NUMBER]) return issue.message;
+  const written = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown>)?.[key], raw);
+  const unset = typeof written === 'string' ? unsetPlaceholders(written, env) : [];
+  if (unset.length === 0) return 'an empty value, and a number is required';
+  return `${unset.join(' and ')} ${unset.length === 1 ? 'is' : 'are'} not set, and a number is required`;
+}
+
+/** The placeholders of `text` whose variable is unset or empty (their default, if any, was empty too). */
+function unsetPlaceholders(text: string, env: NodeJS.ProcessEnv): string[] {
+  return [...text.matchAll(PLACEHOLDER)]
+    .filter(([, name]) => !env[name!]?.trim())
+    .map(([, name]) => `\${${name}}`);
 }
 
 export function loadConfig(path = process.env.TOLLGATE_CONFIG || DEFAULT_CONFIG_PATH, env = process.env): Config {

@@ -2,7 +2,7 @@
  * Every error a client can see leaves the gateway in OpenAI's envelope
  * (`{"error": {message, type, param, code}}`, all four keys present) so the official SDKs raise the
  * right class. Each one the gateway answers with has its constructor here, so its status, wording and
- * headers are in one place; handlers throw them and plugins/errors.ts renders them with `renderError`.
+ * headers are in one place; handlers throw them and plugins/errors.ts renders them (`toClientError`).
  * (docs/wire.md §7.1, §7.2; docs/contract.md §9)
  */
 import type { z } from 'zod';
@@ -13,6 +13,13 @@ export interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
+/**
+ * Why a request was refused, for its log line (operators' "why was I refused"): the rate-limit dimension
+ * of a 429, a spent budget, a model the key cannot use (or that does not exist), a missing or bad
+ * credential. Set by the constructors below, so nothing has to read it back out of a message.
+ */
+export type RefusalReason = Dimension | 'budget' | 'model' | 'key';
+
 export interface GatewayErrorOptions {
   status: number;
   type: string;
@@ -20,6 +27,7 @@ export interface GatewayErrorOptions {
   param?: string | null;
   /** Extra response headers (retry-after, x-ratelimit-*). */
   headers?: Record<string, string>;
+  reason?: RefusalReason;
   cause?: unknown;
 }
 
@@ -29,6 +37,8 @@ export class GatewayError extends Error {
   readonly code: string | null;
   readonly param: string | null;
   readonly headers: Record<string, string>;
+  /** Set on refusals only (never sent to the client). */
+  readonly reason: RefusalReason | undefined;
 
   constructor(message: string, options: GatewayErrorOptions) {
     super(message, { cause: options.cause });
@@ -38,6 +48,7 @@ export class GatewayError extends Error {
     this.code = options.code ?? null;
     this.param = options.param ?? null;
     this.headers = options.headers ?? {};
+    this.reason = options.reason;
   }
 
   toBody(): OpenAIErrorBody {
@@ -166,6 +177,7 @@ export function invalidApiKey(credential: keyof typeof CREDENTIAL_MESSAGES = 'ap
     status: 401,
     type: 'invalid_request_error',
     code: 'invalid_api_key',
+    reason: 'key',
   });
 }
 
@@ -182,6 +194,7 @@ export function modelNotFound(model: string): GatewayError {
     type: 'invalid_request_error',
     param: 'model',
     code: 'model_not_found',
+    reason: 'model',
   });
 }
 
@@ -291,6 +304,7 @@ function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Recor
       type,
       code: 'rate_limit_exceeded',
       headers: { ...rateLimitHeaders, ...retryAdvice },
+      reason: dimension,
     });
   if (tooLarge) {
     const message =
@@ -311,12 +325,16 @@ function rateLimitError(denial: Denial, subject: string, rateLimitHeaders: Recor
   );
 }
 
-/** The per-IP guard (plugins/limits.ts); `retryIn` is @fastify/rate-limit's own wording of the wait. */
+/**
+ * The per-IP guard (plugins/limits.ts); `retryIn` is @fastify/rate-limit's own wording of the wait. Its
+ * limit is per minute, so its reason is `rpm`.
+ */
 export function tooManyUnauthenticatedRequests(retryIn: string): GatewayError {
   return new GatewayError(`Too many unauthenticated requests from this address. Please try again in ${retryIn}.`, {
     status: 429,
     type: 'requests',
     code: 'rate_limit_exceeded',
+    reason: 'rpm',
   });
 }
 
@@ -329,7 +347,13 @@ export function insufficientQuota(budgetUsd: number, spentUsd: number): GatewayE
     'You exceeded your current quota, please check your plan and billing details. ' +
       `This key's monthly budget of $${budgetUsd} is spent ($${spentUsd.toFixed(4)} used); ` +
       'it renews on the 1st (UTC).',
-    { status: 429, type: 'insufficient_quota', code: 'insufficient_quota', headers: { 'x-should-retry': 'false' } },
+    {
+      status: 429,
+      type: 'insufficient_quota',
+      code: 'insufficient_quota',
+      headers: { 'x-should-retry': 'false' },
+      reason: 'budget',
+    },
   );
 }
 
@@ -364,6 +388,7 @@ export function allRoutesFailed(last: GatewayError, attempts: string[]): Gateway
     code: last.code,
     param: last.param,
     headers: last.headers,
+    reason: last.reason,
   });
 }
 
@@ -404,7 +429,7 @@ export function limiterUnavailable(): GatewayError {
  */
 export class StoreUnavailableError extends Error {
   constructor(readonly store: 'keys' | 'usage' | 'responses', cause: unknown) {
-    // The Redis error's text, for logs; clients get the store's own 503 (STORE_UNAVAILABLE in renderError).
+    // The Redis error's text, for logs; clients get the store's own 503 (STORE_UNAVAILABLE in toClientError).
     super(`The ${store} store is unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'StoreUnavailableError';
   }
@@ -426,25 +451,22 @@ const STORE_UNAVAILABLE: Record<StoreUnavailableError['store'], () => GatewayErr
   responses: responseStoreUnavailable,
 };
 
-/** Maps any thrown value (ours, Fastify's, or a bug) to a status and an OpenAI body. */
-export function renderError(
-  err: unknown,
-  bodyLimitBytes: number,
-): { status: number; body: OpenAIErrorBody; headers: Record<string, string> } {
-  if (err instanceof GatewayError) return { status: err.status, body: err.toBody(), headers: err.headers };
-  if (err instanceof StoreUnavailableError) return render(STORE_UNAVAILABLE[err.store]());
+/**
+ * Maps any thrown value (ours, Fastify's, or a bug) to the error the client gets. `bug`: it was none
+ * of these, so the client gets a 500 and the operator needs its stack.
+ */
+export function toClientError(err: unknown, bodyLimitBytes: number): { error: GatewayError; bug: boolean } {
+  if (err instanceof GatewayError) return { error: err, bug: false };
+  if (err instanceof StoreUnavailableError) return { error: STORE_UNAVAILABLE[err.store](), bug: false };
   const fastifyCode = (err as { code?: string }).code;
   const statusCode = (err as { statusCode?: number }).statusCode;
-  if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return render(bodyTooLarge(bodyLimitBytes));
-  if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return render(unsupportedMediaType());
+  if (fastifyCode === 'FST_ERR_CTP_BODY_TOO_LARGE') return { error: bodyTooLarge(bodyLimitBytes), bug: false };
+  if (fastifyCode === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return { error: unsupportedMediaType(), bug: false };
   if (statusCode !== undefined && statusCode >= 400 && statusCode < 500) {
-    return render(fastifyClientError(statusCode, err instanceof Error ? err.message : 'Invalid request.'));
+    const message = err instanceof Error ? err.message : 'Invalid request.';
+    return { error: fastifyClientError(statusCode, message), bug: false };
   }
-  return render(internalError());
-}
-
-function render(err: GatewayError) {
-  return { status: err.status, body: err.toBody(), headers: err.headers };
+  return { error: internalError(), bug: true };
 }
 
 /**

@@ -77,6 +77,19 @@ export class ExchangeReport {
     this.log.error({ err, responseId }, 'the stored-response record could not be written');
   }
 
+  /**
+   * What the generic line of a request that ended in an error adds (plugins/request-log.ts writes it,
+   * with the error's status, code and reason): which key and model, and every provider tried, in order.
+   */
+  failed(attempts: readonly Attempt[]): object {
+    return {
+      keyId: this.principal.id,
+      model: this.model,
+      endpoint: this.request.endpoint,
+      ...(attempts.length > 0 && { attempts: attempts.length, providers: attempts.map((a) => a.provider) }),
+    };
+  }
+
   /** The client left before any upstream answered: nobody to answer, nothing to relay. */
   clientLeft(): void {
     const fields = {

@@ -58,6 +58,8 @@ export interface ClientConnection {
   send(status: number, headers: OutgoingHttpHeaders, body: Buffer | Readable): void;
   /** The exchange writes this request's completion line itself; the generic one must not. */
   logsItself(): void;
+  /** Fields for the generic line of a request that ended in an error (the exchange does not write it). */
+  addLogFields(fields: object): void;
 }
 
 export class Exchange {
@@ -68,7 +70,9 @@ export class Exchange {
   readonly #clientGone: ClientGone;
   readonly #report: ExchangeReport;
   #estimate!: RequestEstimate;
-  #keyReservation!: Reservation;
+  /** Absent until the key's limits admitted the request. */
+  #keyReservation: Reservation | undefined;
+  readonly #trail = new FallbackTrail();
   #previous: PreviousResponse | undefined;
   /** Provider accounts that admitted an attempt, by provider name. */
   readonly #providerReservations = new Map<string, Reservation>();
@@ -89,16 +93,19 @@ export class Exchange {
 
   /**
    * Runs the request until its answer is on its way (finish() runs when the relay ends). Throws the
-   * client's error (budget, limits, every route failed) for the app's error handler to render.
+   * client's error (budget, limits, every route failed) for the app's error handler to render; the
+   * request's line then names the model and every provider tried.
    */
   async run(): Promise<void> {
-    const routes = await this.open();
     let success: ForwardSuccess;
     try {
-      success = await this.forward(routes);
+      success = await this.forward(await this.open());
     } catch (err) {
       this.finish(); // nothing was served: give back what was reserved
-      if (!this.#clientGone.gone) throw err;
+      if (!this.#clientGone.gone) {
+        this.#client.addLogFields(this.#report.failed(this.#trail.attempts));
+        throw err;
+      }
       this.#client.logsItself();
       this.#report.clientLeft();
       return;
@@ -134,7 +141,7 @@ export class Exchange {
   }
 
   private async forward(routes: UpstreamRoute[]): Promise<ForwardSuccess> {
-    const trail = new FallbackTrail();
+    const trail = this.#trail;
     for (const route of routes) {
       const request = (await this.#previous?.requestFor(route, this.#request)) ?? this.#request;
       const { body, refusal } = route.dialect.upstreamBody(request, route.model);
@@ -148,10 +155,13 @@ export class Exchange {
       const outcome = await attemptRoute(this.#services.upstream, attempt);
       const ms = this.#services.now() - started;
       if ('response' in outcome) {
-        const attempts = trail.succeeded(route, outcome.response.statusCode, ms);
+        const attempts = trail.answered(route, outcome.response.statusCode, ms);
         return { route, request, response: outcome.response, answer: outcome.answer, attempts, upstreamMs: ms };
       }
-      if ('final' in outcome) throw outcome.final; // the client's own error: every route would refuse it
+      if ('final' in outcome) {
+        trail.answered(route, outcome.final.status, ms);
+        throw outcome.final; // the client's own error: every route would refuse it
+      }
       this.#report.attemptFailed(trail.failed(outcome.failure, ms));
     }
     throw trail.error();
@@ -224,7 +234,7 @@ export class Exchange {
 
   private settle(success: ForwardSuccess | undefined, actualTokens: number): void {
     // No provider account had room for any route: nothing was asked upstream, so the key gets its request back.
-    this.#keyReservation.settle(actualTokens, this.#providerReservations.size === 0);
+    this.#keyReservation?.settle(actualTokens, this.#providerReservations.size === 0);
     for (const [provider, reservation] of this.#providerReservations) {
       reservation.settle(provider === success?.route.providerName ? actualTokens : 0);
     }

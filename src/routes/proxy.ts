@@ -39,5 +39,8 @@ function connection(request: FastifyRequest, reply: FastifyReply): ClientConnect
     logsItself: () => {
       request.selfLogged = true;
     },
+    addLogFields: (fields) => {
+      request.logFields = fields;
+    },
   };
 }

@@ -41,7 +41,8 @@ export class FallbackTrail {
     return attempt;
   }
 
-  succeeded(route: UpstreamRoute, status: number, ms: number): Attempt[] {
+  /** The route answered: its answer, or the client's own error it gave, goes to the client. */
+  answered(route: UpstreamRoute, status: number, ms: number): Attempt[] {
     this.attempts.push({ provider: route.providerName, status, ms });
     return this.attempts;
   }

@@ -64,6 +64,73 @@ t.test('every bad path is reported at once', async (t) => {
   t.match(problems, /surprise/, 'an unknown top-level key is reported too');
 });
 
+/** The problems parseConfig reports for `raw` (none when it parses). */
+function problemsOf(raw: object, env: NodeJS.ProcessEnv = {}): string[] {
+  try {
+    parseConfig(raw, env);
+    return [];
+  } catch (err) {
+    return (err as ConfigError).problems;
+  }
+}
+
+t.test('a number field left blank by the environment is an error naming the variable', async (t) => {
+  t.same(
+    problemsOf({ ...minimal, server: { port: '${UNSET}' } }),
+    ['server.port: ${UNSET} is not set, and a number is required'],
+    'not a random port (port 0)',
+  );
+  t.same(
+    problemsOf({ ...minimal, upstream: { connectTimeoutMs: '${X:-}' } }, { X: '' }),
+    ['upstream.connectTimeoutMs: ${X} is not set, and a number is required'],
+    'an empty default gives no number either, and a variable set to "" counts as unset',
+  );
+  t.same(
+    problemsOf({ ...minimal, tiers: { free: { rpm: '${FREE_RPM}' } }, keys: [] }),
+    ['tiers.free.rpm: ${FREE_RPM} is not set, and a number is required'],
+    'an optional number: not silently "no limit"',
+  );
+  const budget = { name: 'k', key: 'sk-tg-0123456789abcdef', tier: 'free', budgetUsd: '${BUDGET}${EXTRA:-}' };
+  t.same(
+    problemsOf({ ...minimal, keys: [budget] }),
+    ['keys.0.budgetUsd: ${BUDGET} and ${EXTRA} are not set, and a number is required'],
+    'not silently "no budget"; every variable that left it blank is named',
+  );
+  t.same(
+    problemsOf({ ...minimal, server: { drainDelayMs: ' ' } }),
+    ['server.drainDelayMs: an empty value, and a number is required'],
+    'a blank literal is not 0 either',
+  );
+  const problems = problemsOf({
+    ...minimal,
+    server: { port: '${P}', shutdownGraceMs: '${GRACE}' },
+    limits: { perIpPerMinute: '${IP_LIMIT}' },
+  });
+  t.equal(problems.length, 3, 'every blank number is reported at once');
+});
+
+t.test('a number from the environment, or its written default, is used', async (t) => {
+  const raw = {
+    ...minimal,
+    server: { port: '${P:-8181}', drainDelayMs: '${DRAIN}' },
+    upstream: { connectTimeoutMs: '${CONNECT_MS:-2500}' },
+    tiers: { free: { rpm: '${FREE_RPM}' } },
+  };
+  const config = parseConfig(raw, { DRAIN: '300', FREE_RPM: '7' });
+  t.equal(config.server.port, 8181, '${VAR:-number} when unset');
+  t.equal(config.server.drainDelayMs, 300, '${VAR} when set');
+  t.equal(config.upstream.connectTimeoutMs, 2500);
+  t.equal(config.tiers.free?.rpm, 7);
+  t.equal(parseConfig({ ...minimal, server: { port: '${UNSET}' } }, { PORT: '9191' }).server.port, 9191, 'PORT wins');
+});
+
+t.test('an optional string left empty by the environment still counts as not set', async (t) => {
+  const key = { name: 'k', key: '${DEMO_KEY:-}', tier: 'free', team: '${TEAM}' };
+  const config = parseConfig({ ...minimal, keys: [key] }, {});
+  t.equal(config.keys[0]?.key, undefined, 'key not set');
+  t.equal(config.keys[0]?.team, undefined, 'team not set');
+});
+
 t.test('YAML and JSON files load; unreadable and malformed files fail clearly', async (t) => {
   const yaml = writeConfig('providers:\n  p: { baseUrl: "http://127.0.0.1:1/v1" }\nmodels:\n  m: { routes: [{ provider: p, model: m }] }\ntiers: { t: { rpm: 1 } }\n');
   t.equal(loadConfig(yaml, {}).models.m?.routes[0]?.provider, 'p', 'a YAML file');
@@ -74,7 +141,10 @@ t.test('YAML and JSON files load; unreadable and malformed files fail clearly', 
 });
 
 t.test('the server exits non-zero and lists the bad paths', async (t) => {
-  const path = writeConfig('providers:\n  p: { baseUrl: nope }\nmodels: {}\ntiers: { t: { rpm: -1 } }\n');
+  const path = writeConfig(
+    'server: { port: "${TOLLGATE_TEST_UNSET_PORT}" }\n' +
+      'providers:\n  p: { baseUrl: nope }\nmodels: {}\ntiers: { t: { rpm: -1 } }\n',
+  );
   const result = spawnSync(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     env: { ...process.env, TOLLGATE_CONFIG: path },
     encoding: 'utf8',
@@ -83,6 +153,7 @@ t.test('the server exits non-zero and lists the bad paths', async (t) => {
   t.equal(result.status, 1, 'exit status 1');
   t.match(result.stderr, /providers\.p\.baseUrl/, 'names the bad baseUrl');
   t.match(result.stderr, /tiers\.t\.rpm/, 'names the bad rpm');
+  t.match(result.stderr, 'server.port: ${TOLLGATE_TEST_UNSET_PORT} is not set, and a number is required');
 });
 
 t.test('the shipped configs are valid', async (t) => {

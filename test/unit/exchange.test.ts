@@ -148,6 +148,11 @@ class FakeClient implements ClientConnection {
     this.selfLogged = true;
   }
 
+  logFields: object | undefined;
+  addLogFields(fields: object): void {
+    this.logFields = fields;
+  }
+
   /** The client disconnects: Node closes its response (and Fastify destroys the stream it was sending). */
   leave(): void {
     this.response.emit('close');
@@ -300,6 +305,11 @@ test(
       ],
     );
     t.notOk(client.selfLogged, 'the error handler writes the line');
+    t.match(
+      client.logFields,
+      { model: ALIAS, endpoint: 'chat', attempts: 2, providers: ['primary', 'secondary'] },
+      'and it names every provider tried, in order',
+    );
     const keyTpm = (await settlements(h)).filter((a) => a.subject.startsWith('key:') && a.dimension === 'tpm');
     t.equal(keyTpm.length, 1);
   },
