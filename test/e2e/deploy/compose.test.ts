@@ -128,6 +128,15 @@ function dependsOn(d: unknown): Record<string, string> {
   );
 }
 
+/** Whether the final stage of the Dockerfile copies `source` from the build context into its WORKDIR. */
+function finalStageCopies(source: string): boolean {
+  const instructions = readDockerfile(join(repo, 'Dockerfile'));
+  const lastFrom = instructions.findLastIndex((ins) => ins.keyword === 'FROM');
+  return instructions
+    .slice(lastFrom)
+    .some((ins) => ins.keyword === 'COPY' && new RegExp(`^${source}\\s+\\./${source}$`).test(ins.args));
+}
+
 async function checks(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'tollgate-compose-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
@@ -228,6 +237,32 @@ async function checks(): Promise<void> {
     t.equal(scaled.status, 0, 'docker-compose config accepts the scaling setting', { stderr: scaled.stderr });
     const ports = ((scaled.parsed?.services?.tollgate?.ports ?? []) as unknown[]).map(port);
     t.same(ports, ['127.0.0.1::8080'], 'no fixed host port, loopback only');
+  });
+
+  t.test('demo (profile demo): the offline demo, needing no Redis, nothing of .env, no provider key', async (t) => {
+    const { status, parsed, stderr } = composeConfig(dir, ['--profile', 'demo']);
+    t.equal(status, 0, 'docker-compose config accepts the demo profile', { stderr });
+    const demo = parsed?.services?.demo;
+    if (!present(t, demo, 'a demo service')) return;
+    t.same(demo.profiles, ['demo'], 'only in the demo profile');
+    t.ok(demo.build, 'the same image as tollgate, from the repository Dockerfile');
+    const command = demo.command as string[];
+    t.same(command, ['node', 'dist/src/demo/main.js'], "runs the demo's entry point instead of the server");
+    t.ok(existsSync(join(repo, 'src/demo/main.ts')), 'which the build compiles from src/demo/main.ts');
+    t.ok(finalStageCopies('config'), 'the image carries config/, where the demo reads config/demo.yaml');
+    t.same(dependsOn(demo.depends_on), {}, 'depends on nothing: no Redis');
+    t.same(demo.environment, { HOST: '0.0.0.0' }, 'nothing from .env: no provider key, no REDIS_URL');
+    const shipped = loadConfig(join(repo, 'config/demo.yaml'), {
+      HOST: demo.environment?.HOST,
+      TOLLGATE_DEMO_UPSTREAM_URL: 'http://127.0.0.1:1/v1',
+    });
+    t.equal(shipped.redis.url, '', 'config/demo.yaml keeps its stores in memory');
+    t.same(
+      (demo.ports ?? []).map(port),
+      [`127.0.0.1:8080:${shipped.server.port}`],
+      'host loopback 8080 to the port the demo listens on: its public credentials stay on this machine',
+    );
+    t.equal(demo.init, true, 'init: true (signals forwarded, zombies reaped)');
   });
 
   t.test('.env.example documents every variable', async (t) => {
