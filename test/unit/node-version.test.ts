@@ -67,7 +67,10 @@ t.test('the repository pins Node.js 22+ everywhere it is chosen', async (t) => {
   );
   const ci = read('.ci/run');
   t.match(ci, /^\. scripts\/node22\.sh$/m, '.ci/run brings its Node.js with scripts/node22.sh');
-  t.ok(ci.search(/^\. scripts\/node22\.sh$/m) < ci.search(/^npm ci\b/m), '... before npm ci');
+  t.match(ci, /^\.\/tollgate test\b/m, '.ci/run runs the README\'s test command');
+  const script = read('tollgate');
+  const brings = script.search(/^\s*\. scripts\/node22\.sh$/m);
+  t.ok(brings >= 0 && brings < script.search(/^\s*npm ci\b/m), './tollgate brings its Node.js before npm ci');
   t.notMatch(ci, /\.\.\//, '.ci/run uses no file outside the repository');
 });
 
