@@ -1,7 +1,9 @@
-// A 200 MB upstream answer (JSON or SSE) must not grow the gateway's memory by anything like its size:
-// one answer holds at most maxBufferedAnswerBytes, the rest streams through. Measured: +28-32 MB peak for
-// JSON, +55-65 MB for SSE (V8 heap headroom for per-event garbage), the same for 50 MB as for 150 MB,
-// so the bound below is under half the answer with room for a slow GC. The gateway runs as its
+// A 400 MB upstream answer (JSON or SSE) must not grow the gateway's memory by anything like its size:
+// one answer holds at most maxBufferedAnswerBytes, the rest streams through. Measured on the 2-core CI
+// machine: +28-37 MB peak for JSON, +69-95 MB for SSE (V8 heap headroom for per-event garbage, which
+// varies with the machine's load: a 200 MB answer with a 90 MB bound failed now and then, on the code
+// of before the Responses bridge as on today's), so the bound below is under 40% of the answer with
+// room for a slow GC. A gateway that held the answer would grow by all of it. The gateway runs as its
 // own process so its resident set is measured alone: the kernel's peak (VmHWM, reset through
 // clear_refs after a warm-up) against the resident set before the answer.
 import { spawn } from 'node:child_process';
@@ -12,8 +14,9 @@ import t from 'tap';
 import { ALIAS, defaultRawConfig, randomKey } from '../../helpers/gateway.js';
 import { startMockUpstream } from '../../helpers/mock-upstream.js';
 
-const ANSWER_BYTES = 200 * 1024 * 1024;
-const MAX_GROWTH_MB = 90;
+const ANSWER_BYTES = 400 * 1024 * 1024;
+const MAX_GROWTH_MB = 150;
+const ANSWER_MB = ANSWER_BYTES / 1024 / 1024;
 const mock = await startMockUpstream();
 const key = randomKey();
 const dir = mkdtempSync(join(tmpdir(), 'tollgate-memory-'));
@@ -67,7 +70,7 @@ async function growth(body: object): Promise<{ peakMb: number; afterMb: number; 
 }
 
 for (const [name, body] of [['JSON', {}], ['SSE', { stream: true }]] as const) {
-  t.test(`a 200 MB ${name} answer grows the gateway's memory by less than ${MAX_GROWTH_MB} MB`, async (t) => {
+  t.test(`a ${ANSWER_MB} MB ${name} answer grows the gateway's memory by less than ${MAX_GROWTH_MB} MB`, async (t) => {
     const { peakMb, afterMb, bytes } = await growth(body);
     t.ok(bytes >= ANSWER_BYTES, `the whole answer reached the client (${(bytes / 1024 / 1024).toFixed(1)} MB)`);
     t.ok(peakMb < MAX_GROWTH_MB, `peak resident set growth ${peakMb.toFixed(1)} MB (after: ${afterMb.toFixed(1)} MB)`);
