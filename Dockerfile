@@ -43,6 +43,7 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
 COPY dashboard ./dashboard
+COPY bin ./bin
 COPY config/tollgate.yaml /etc/tollgate/tollgate.yaml
 ENV TOLLGATE_CONFIG=/etc/tollgate/tollgate.yaml
 # The files stay owned by root: the unprivileged `node` user (uid 1000, from the base image) can read
