@@ -91,26 +91,11 @@ function openKeyDialog(page, key, refresh) {
   dialog.querySelector('#known-tiers').replaceChildren(...tiers);
   const initial = formValues(key);
   for (const [field, value] of Object.entries(initial)) form.elements[field].value = value;
-  const close = () => {
-    dialog.close();
-    dialog.remove();
-  };
-  dialog.querySelector('[data-action="cancel"]').addEventListener('click', close);
-  form.addEventListener('submit', async (event) => {
-    event.preventDefault();
+  showDialog(page, dialog, refresh, async () => {
     const values = Object.fromEntries(Object.keys(initial).map((field) => [field, form.elements[field].value.trim()]));
-    try {
-      if (key) await api.updateKey(key.id, changes(initial, values));
-      else showCreated(page, await api.createKey(createInput(values)));
-    } catch (err) {
-      showError(dialog, err);
-      return;
-    }
-    close();
-    await refresh();
+    if (key) await api.updateKey(key.id, changes(initial, values));
+    else showCreated(page, await api.createKey(createInput(values)));
   });
-  page.append(dialog);
-  dialog.showModal();
 }
 
 /** The form's fields as text, from a key record (or empty for a new key). */
@@ -154,6 +139,14 @@ function showError(dialog, err) {
 function openRevokeDialog(page, key, refresh) {
   const dialog = fromTemplate('revoke-dialog');
   dialog.querySelector('[data-slot="name"]').textContent = key.name;
+  showDialog(page, dialog, refresh, () => api.revokeKey(key.id));
+}
+
+/**
+ * Opens a modal form: Cancel closes it; submitting runs `submit`, which keeps the dialog open with the
+ * server's message when it fails, and otherwise closes it and refreshes the page.
+ */
+function showDialog(page, dialog, refresh, submit) {
   const close = () => {
     dialog.close();
     dialog.remove();
@@ -162,7 +155,7 @@ function openRevokeDialog(page, key, refresh) {
   dialog.querySelector('form').addEventListener('submit', async (event) => {
     event.preventDefault();
     try {
-      await api.revokeKey(key.id);
+      await submit();
     } catch (err) {
       showError(dialog, err);
       return;
