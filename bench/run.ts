@@ -258,6 +258,8 @@ async function slowPhase(runs: Running[], primary: string | undefined, mockOrigi
         body: streamBody(true),
         path: '/v1/chat/completions',
       });
+      const { failures, firstError } = run.samples.slow;
+      if (failures) notes.push(`${run.name}: ${failures} slow streams failed (first: ${firstError})`);
     }
   } finally {
     await pace(mockOrigin, { gapMs: 0 });

@@ -19,6 +19,8 @@ export interface SlowStreamsResult {
   /** Streams that ended whole ([DONE]). */
   whole: number;
   failures: number;
+  /** The first failure's message, for the notes. */
+  firstError?: string;
   /** Heap after GC while open, minus before, per open stream, in bytes (NaN without a probe). */
   heapPerStream: number;
   openAtSample: number;
@@ -46,6 +48,7 @@ export async function slowStreams(
   const firstBytes: number[] = [];
   let whole = 0;
   let failures = 0;
+  let firstError: string | undefined;
   let open = 0;
   let allFirst: () => void = () => undefined;
   const everyFirstByte = new Promise<void>((resolve) => { allFirst = resolve; });
@@ -61,14 +64,18 @@ export async function slowStreams(
       for await (const part of response.body) {
         if (tail === '') {
           firstBytes.push(performance.now() - sent);
-          if (firstBytes.length === count) allFirst();
+          if (firstBytes.length + failures === count) allFirst();
         }
         tail = (tail + (part as Buffer).toString('latin1')).slice(-32);
       }
       if (response.statusCode === 200 && tail.endsWith('data: [DONE]\n\n')) whole++;
       else failures++;
-    } catch {
-      if (!abort.signal.aborted) failures++;
+    } catch (err) {
+      if (!abort.signal.aborted) {
+        failures++;
+        firstError ??= (err as Error).message;
+        if (firstBytes.length + failures === count) allFirst();
+      }
     } finally {
       open--;
     }
@@ -93,6 +100,7 @@ export async function slowStreams(
     late: count - firstBytes.length,
     whole,
     failures,
+    ...(firstError ? { firstError } : {}),
     heapPerStream: (heapOpen - heapBefore) / openAtSample,
     openAtSample,
     seconds: (performance.now() - started) / 1000,
