@@ -2,6 +2,12 @@
 declare module 'autocannon' {
   import type { EventEmitter } from 'node:events';
 
+  interface RequestData {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string;
+  }
   interface Options {
     url: string;
     method?: string;
@@ -9,6 +15,8 @@ declare module 'autocannon' {
     body?: string;
     connections?: number;
     duration?: number;
+    /** setupRequest runs before every request and may change it (a new body, other headers). */
+    requests?: Array<{ setupRequest?: (request: RequestData) => RequestData }>;
   }
   interface Stats { average: number; mean: number; p50: number; p99: number }
   interface Result {

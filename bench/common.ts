@@ -1,3 +1,5 @@
+import { createServer, type AddressInfo } from 'node:net';
+
 /**
  * Shared by the bench child processes: announce the port on stdout (`PORT <n>`, read by run.ts) and
  * shut down on SIGTERM or when the parent goes away (stdin closes), so no server outlives a bench.
@@ -30,4 +32,18 @@ export const BENCH_BRIDGED_MODEL = 'bench-bridged';
  */
 export function streamWords(chunks: number): string[] {
   return Array.from({ length: chunks }, (_, i) => ` word${i + 1}`);
+}
+
+/** The i-th of the spread keys (tollgate-server.ts BENCH_KEYS, run.ts's many-keys load). */
+export function spreadKey(i: number): string {
+  return `tg-bench-spread-${String(i).padStart(4, '0')}`;
+}
+
+/** A loopback port free right now, for servers that take a number rather than 0 (Portkey, Redis). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
 }

@@ -1,7 +1,7 @@
 /** The measurements: autocannon load runs, 1-connection latencies, timed streams, a process's CPU time. */
 import autocannon from 'autocannon';
 import { readFileSync } from 'node:fs';
-import { Client } from 'undici';
+import { Client, request } from 'undici';
 
 export interface Target {
   /** http://127.0.0.1:port */
@@ -46,13 +46,39 @@ export function cpuSeconds(pid: number | undefined): number {
   }
 }
 
-export async function load(target: Target, body: string, connections: number, duration: number): Promise<LoadResult> {
+/** What a load run sends: one fixed body, or a new request (body, header overrides) every time. */
+export type Load = string | (() => { body: string; headers?: Record<string, string> });
+
+/**
+ * Waits (5 s at most) until the process is idle: a slow target still works through the requests
+ * in flight when autocannon stopped, and that work would land in the next target's window.
+ */
+export async function settle(pid: number | undefined): Promise<void> {
+  for (let waited = 0; waited < 5_000; waited += 100) {
+    const before = cpuSeconds(pid);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!(cpuSeconds(pid) - before > 0.01)) return;
+  }
+}
+
+export async function load(target: Target, body: Load, connections: number, duration: number): Promise<LoadResult> {
   const latencies: number[] = [];
+  const next = typeof body === 'function' ? body : undefined;
+  const fixed = typeof body === 'string' ? body : undefined;
   const run = autocannon({
     url: target.origin + PATH,
     method: 'POST',
     headers: target.headers,
-    body,
+    ...(next
+      ? {
+          requests: [{
+            setupRequest: (request) => {
+              const made = next();
+              return { ...request, body: made.body, headers: { ...request.headers, ...made.headers } };
+            },
+          }],
+        }
+      : { body: fixed }),
     connections,
     duration,
   });
@@ -62,6 +88,7 @@ export async function load(target: Target, body: string, connections: number, du
   const cpuBefore = cpuSeconds(target.pid);
   const result = await run;
   const cpuPerRequest = ((cpuSeconds(target.pid) - cpuBefore) * 1e6) / result.requests.total;
+  await settle(target.pid);
   return {
     reqPerSec: result.requests.average,
     requests: result.requests.total,
@@ -151,4 +178,20 @@ export async function sanityCheck(target: Target, body: string): Promise<void> {
   } finally {
     await client.close();
   }
+}
+
+// ---- the side channel of a target (probe.ts) -----------------------------------------------------
+async function ask(probe: number, method: 'GET' | 'POST', path: string): Promise<number> {
+  const response = await request(`http://127.0.0.1:${probe}${path}`, { method });
+  return Number(await response.body.text());
+}
+
+/** The target's heap after GC, in bytes (NaN without --expose-gc). */
+export const heapAfterGc = (probe: number) => ask(probe, 'GET', '/heap');
+
+/** Runs `work` and answers the longest event-loop block of the target meanwhile, in ms. */
+export async function loopBlock(probe: number, work: () => Promise<unknown>): Promise<number> {
+  await ask(probe, 'POST', '/loop/start');
+  await work();
+  return ask(probe, 'GET', '/loop/stop');
 }

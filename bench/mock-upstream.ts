@@ -8,7 +8,9 @@
  * Streams go out at once unless paced: `POST /bench/pace` with `{"gapMs": n, "perTick": k}` makes
  * every stream started after it send its first event at once and then k more on each tick of a
  * shared n-ms timer (k = 0: all the rest on the first tick; n = 0: no pacing), so a proxy reads the
- * first event alone, and with k = 1 every event alone, as it would from a model.
+ * first event alone, and with k = 1 every event alone, as it would from a model. With `"spreadMs": s`
+ * as well, every stream runs on timers of its own instead, each next event gapMs + [0, s) ms after
+ * the previous one: slow model streams (run.ts's concurrent slow streams).
  * Started by run.ts and bridge.ts (see common.ts for the port/shutdown protocol).
  */
 import http from 'node:http';
@@ -153,7 +155,7 @@ const JSON_ANSWER = { chat: jsonAnswer(json), responses: jsonAnswer(responseJson
 const SSE_HEADERS = { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' };
 
 // ---- pacing ---------------------------------------------------------------------------------
-let pacing = { gapMs: 0, perTick: 1 };
+let pacing = { gapMs: 0, perTick: 1, spreadMs: 0 };
 /** Paced streams being written: their events, the next one to send, how many go per tick. */
 const paced = new Map<http.ServerResponse, { events: Buffer[]; next: number; perTick: number }>();
 let ticker: NodeJS.Timeout | undefined;
@@ -166,6 +168,7 @@ function sendStream(res: http.ServerResponse, events: Buffer[]): void {
     return;
   }
   res.write(events[0]);
+  if (pacing.spreadMs > 0) return slowStream(res, events, pacing.gapMs, pacing.spreadMs);
   paced.set(res, { events, next: 1, perTick: pacing.perTick || events.length });
   res.once('close', () => paced.delete(res));
   ticker ??= setInterval(tick, pacing.gapMs);
@@ -185,17 +188,31 @@ function tick(): void {
   ticker = undefined;
 }
 
+/** One event every gapMs + [0, spreadMs) ms, on this stream's own timer, until its last. */
+function slowStream(res: http.ServerResponse, events: Buffer[], gapMs: number, spreadMs: number): void {
+  let next = 1;
+  let timer: NodeJS.Timeout | undefined;
+  const send = () => {
+    res.write(events[next++]);
+    if (next < events.length) timer = setTimeout(send, gapMs + Math.random() * spreadMs);
+    else res.end();
+  };
+  timer = setTimeout(send, gapMs + Math.random() * spreadMs);
+  res.once('close', () => clearTimeout(timer));
+}
+
 interface MockBody {
   stream?: boolean;
   stream_options?: { include_usage?: boolean };
   gapMs?: number;
   perTick?: number;
+  spreadMs?: number;
 }
 
 function answer(url: string | undefined, body: MockBody, res: http.ServerResponse): void {
   if (url === '/bench/pace') {
     const whole = (value: unknown) => Math.max(0, Math.floor(Number(value) || 0));
-    pacing = { gapMs: whole(body.gapMs), perTick: whole(body.perTick) };
+    pacing = { gapMs: whole(body.gapMs), perTick: whole(body.perTick), spreadMs: whole(body.spreadMs) };
     res.writeHead(204).end();
     return;
   }

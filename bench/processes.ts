@@ -16,17 +16,26 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Run with `--cpu-prof`; the profile lands in bench/profiles/ when the child exits cleanly. */
   cpuProfile?: boolean;
+  /** More node flags (`--expose-gc` for a target with a probe). */
+  nodeArgs?: string[];
+}
+
+export interface Started {
+  child: ChildProcess;
+  port: number;
+  /** The side channel's port (probe.ts), when the script starts one. */
+  probe?: number;
 }
 
 /** Starts `bench/<script>` and resolves once it reported its port (30 s at most). */
 export function start(
   script: string,
   args: string[],
-  { env = {}, cpuProfile = false }: StartOptions = {},
-): Promise<{ child: ChildProcess; port: number }> {
+  { env = {}, cpuProfile = false, nodeArgs = [] }: StartOptions = {},
+): Promise<Started> {
   const profile = `${script.replace('.ts', '')}-${Date.now()}.cpuprofile`;
   const prof = cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${here('profiles')}`, `--cpu-prof-name=${profile}`] : [];
-  const command = [process.execPath, ...prof, '--import', 'tsx', here(script), ...args];
+  const command = [process.execPath, ...prof, ...nodeArgs, '--import', 'tsx', here(script), ...args];
   const child = spawn(command[0]!, command.slice(1), {
     stdio: ['pipe', 'pipe', 'inherit'],
     env: { ...process.env, ...env },
@@ -42,11 +51,13 @@ export function start(
       clearTimeout(timer);
       reject(new Error(`${script} exited (${code}) before reporting its port`));
     });
+    let probe: number | undefined;
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const port = /^PORT (\d+)$/.exec(line)?.[1];
-      if (!port) return;
+      const [, name, port] = /^(PORT|PROBE) (\d+)$/.exec(line) ?? [];
+      if (name === 'PROBE') probe = Number(port);
+      if (name !== 'PORT') return;
       clearTimeout(timer);
-      resolve({ child, port: Number(port) });
+      resolve({ child, port: Number(port), ...(probe ? { probe } : {}) });
     });
   });
 }

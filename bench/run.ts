@@ -1,103 +1,130 @@
 /**
- * `npm run bench`: direct (the mock itself), bare (undici proxy floor), fastify (a one-route Fastify
- * proxy: the framework's floor), tollgate (all four limit windows) and tollgate-nolimits (no limiter
- * call) against one mock upstream, each target in its own process, autocannon in this one. With
- * BENCH_REDIS_URL, also Redis commands per request for the tollgate targets (bench/redis-stats.ts).
- * Knobs (see bench/README.md): BENCH_DURATION, BENCH_WARMUP, BENCH_TARGETS, BENCH_ROUNDS, BENCH_STREAMS,
- * BENCH_REDIS_URL, BENCH_CPU_PROF, BENCH_PIN.
+ * `npm run bench`: every figure of issue 16 in one run. Targets (each in its own process, see
+ * bench/README.md): the two floors (bare: piping, bare-buffer: buffering), tollgate in memory,
+ * tollgate on Redis (a redis-server of the bench's own, or BENCH_REDIS_URL) with 1,000 more keys,
+ * and Portkey's gateway as a peer (installed on demand, peers.ts); direct, fastify, tollgate-nolimits
+ * and tollgate-log on request. Each round measures, per target: req/s and CPU/request at 50
+ * connections with a repeated prompt, a unique prompt per request and (tollgate-redis) the load
+ * spread over 1,000 keys, pinned; then unpinned the 1-connection latency, timed streams, chat
+ * histories of 1 KB to 4 MB, and the event-loop block of one 1M-token prompt. After the rounds,
+ * thousands of concurrent slow streams on the default config (slow-streams.ts). The report
+ * (report.ts) goes to stdout and bench/results.md. Knobs: bench/README.md.
  */
 import { spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { BENCH_KEY, BENCH_MODEL } from './common.js';
-import { loadNote, machine, table } from './markdown.js';
-import { load, median, percentile, sanityCheck, streams, type Target } from './measure.js';
+import { request } from 'undici';
+import { chatBody, chatHistory, spreadChat, streamBody, tollgateHeaders, uniqueChat } from './bodies.js';
+import { loadNote } from './markdown.js';
+import { load, loopBlock, sanityCheck, streams, type Load, type Target } from './measure.js';
+import { ensurePortkey, PORTKEY_ENTRY } from './peers.js';
 import { children, here, start, stopAll } from './processes.js';
-import { accumulate, difference, RedisStats, type RedisCounts } from './redis-stats.js';
+import { hasRedisServer, startRedis } from './redis-server.js';
+import { accumulate, difference, RedisStats } from './redis-stats.js';
+import { report, SCENARIOS, type Conditions, type Samples, type Scenario } from './report.js';
+import { slowStreams } from './slow-streams.js';
 
-const DURATION = Number(process.env.BENCH_DURATION || 10);
+const num = (name: string, fallback: number) => Number(process.env[name] || fallback);
+const DURATION = num('BENCH_DURATION', 3);
 const LATENCY_DURATION = Math.max(1, Math.round(DURATION / 2));
 /**
- * Seconds of 50-connection load per target before any measurement. tollgate needs about 6 s to reach
- * its steady CPU per request (V8 optimizes more code, the young generation grows to its working size;
- * measured: 317, 227, then 120–170 µs in consecutive 2 s windows), the bare proxy under 2 s. A shorter
- * warm-up charges tollgate for its start-up in the first round.
+ * Seconds of 50-connection load per target before any measurement (and half as long with unique
+ * prompts, which fills tollgate's token cache to its steady, evicting state). tollgate needs about
+ * 6 s to reach its steady CPU per request (V8 optimizes more code, the young generation grows to its
+ * working size), the bare proxy under 2 s. A shorter warm-up charges tollgate for its start-up.
  */
-const WARMUP = Number(process.env.BENCH_WARMUP || 8);
-const STREAMS = Number(process.env.BENCH_STREAMS || 200);
-const LONG_PROMPT_KB = Number(process.env.BENCH_LONG_PROMPT_KB || 200);
-const ROUNDS = Math.max(1, Number(process.env.BENCH_ROUNDS || 1));
-const REDIS_URL = process.env.BENCH_REDIS_URL || '';
+const WARMUP = num('BENCH_WARMUP', 8);
+const ROUNDS = Math.max(1, num('BENCH_ROUNDS', 5));
+const STREAMS = num('BENCH_STREAMS', 100);
+const SIZES_KB = (process.env.BENCH_SIZES_KB || '1,64,1024,4096').split(',').map(Number).filter((kb) => kb > 0);
+const SIZE_DURATION = num('BENCH_SIZE_DURATION', 2);
+const LOOP_KB = num('BENCH_LOOP_KB', 4096);
+/** One-prompt loop-block measurements per round (the median of all is reported: one is noisy). */
+const LOOP_REQUESTS = 3;
+const SPREAD_KEYS = num('BENCH_SPREAD_KEYS', 1000);
+const SLOW = {
+  count: num('BENCH_SLOW_STREAMS', 2000),
+  rampMs: num('BENCH_SLOW_RAMP_MS', 1000),
+  deadlineMs: num('BENCH_SLOW_DEADLINE', 30) * 1000,
+  gapMs: 100,
+  spreadMs: 150,
+};
 const CPU_PROF = process.env.BENCH_CPU_PROF === '1';
 /**
  * CPU pinning during the 50-connection runs (Linux, 2+ CPUs, taskset present; BENCH_PIN=0 turns it
- * off): the proxy under test gets CPU 1 to itself, while the mock, autocannon (and Redis, if pinned as
- * bench/README.md shows) share CPU 0. Unpinned, the scheduler sometimes put the target beside
- * autocannon and sometimes not, and two runs of the same code moved by ±15 points; pinned, each
- * target's req/s is its own capacity on one core. The latency runs are unpinned again: a pinned
- * request path crosses CPUs at every hop, and each wakeup of an idle CPU adds to the latency measured.
+ * off): the proxy under test gets CPU 1 to itself, while the mock, Redis and autocannon share CPU 0.
+ * Unpinned, the scheduler sometimes put the target beside autocannon and sometimes not, and two runs
+ * of the same code moved by ±15 points. The latency runs are unpinned again: a pinned request path
+ * crosses CPUs at every hop, and each wakeup of an idle CPU adds to the latency measured.
  */
 const PIN = process.env.BENCH_PIN !== '0' && os.platform() === 'linux' && os.cpus().length >= 2 && hasTaskset();
 
-/** What each target runs (undefined: autocannon hits the mock directly). */
-const TARGETS: Record<string, { script?: string; env?: Record<string, string> } | undefined> = {
-  direct: undefined,
-  bare: { script: 'bare-proxy.ts' },
-  fastify: { script: 'fastify-floor.ts' },
-  tollgate: { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on' } },
-  'tollgate-nolimits': { script: 'tollgate-server.ts', env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'off' } },
-  'tollgate-log': {
-    script: 'tollgate-server.ts',
-    env: { BENCH_REDIS_URL: REDIS_URL, BENCH_LIMITS: 'on', BENCH_LOG_LEVEL: 'info' },
-  },
-};
-const selected = (process.env.BENCH_TARGETS || 'direct,bare,fastify,tollgate,tollgate-nolimits')
-  .split(',')
-  .map((t) => t.trim())
-  .filter(Boolean);
-for (const name of selected) {
-  if (!(name in TARGETS)) throw new Error(`unknown target "${name}"; known: ${Object.keys(TARGETS).join(', ')}`);
+interface Spec {
+  script?: string;
+  env?: Record<string, string>;
+  /** Talks to Redis: its commands are counted, BENCH_REDIS_URL is set for it. */
+  redis?: boolean;
+  /** Runs the many-keys load (it was started with BENCH_KEYS). */
+  spread?: boolean;
+  /** Runs the timed streams, the body sizes and the loop block (probe.ts: heap and loop). */
+  full?: boolean;
+  headers?: (mockOrigin: string) => Record<string, string>;
 }
 
-const chatBody = JSON.stringify({
-  model: BENCH_MODEL,
-  messages: [{ role: 'user', content: 'Say hello to the benchmark.' }],
-});
-const streamBody = (includeUsage: boolean) =>
-  JSON.stringify({
-    ...JSON.parse(chatBody),
-    stream: true,
-    ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
-  });
-/**
- * A long conversation (about LONG_PROMPT_KB of JSON): the body parse, the prompt-token estimate and
- * the upstream body cost grow with it. Mixed scripts and escaped quotes, as chat histories have; an
- * all-ASCII text would flatter every UTF-8 pass.
- */
-const longPromptBody = (() => {
-  const text = 'The quick brown fox jumps over the lazy dog, "quoted" twice. 日本語のテキストも少し。 Ünïcödé, émigré. '.repeat(40);
-  const turns = Math.max(1, Math.round((LONG_PROMPT_KB * 1024) / Buffer.byteLength(JSON.stringify(text))));
-  const messages = Array.from({ length: turns }, (_, i) => ({ role: i % 2 ? 'assistant' : 'user', content: text }));
-  return JSON.stringify({ model: BENCH_MODEL, messages });
-})();
-const headers = { 'content-type': 'application/json', authorization: `Bearer ${BENCH_KEY}` };
+const TARGETS: Record<string, Spec> = {
+  direct: {},
+  bare: { script: 'bare-proxy.ts', full: true },
+  'bare-buffer': { script: 'bare-buffer.ts', full: true },
+  fastify: { script: 'fastify-floor.ts' },
+  tollgate: { script: 'tollgate-server.ts', env: { BENCH_LIMITS: 'on' }, full: true },
+  'tollgate-nolimits': { script: 'tollgate-server.ts', env: { BENCH_LIMITS: 'off' } },
+  'tollgate-log': { script: 'tollgate-server.ts', env: { BENCH_LIMITS: 'on', BENCH_LOG_LEVEL: 'info' } },
+  'tollgate-redis': {
+    script: 'tollgate-server.ts',
+    env: { BENCH_LIMITS: 'on', BENCH_KEYS: String(SPREAD_KEYS) },
+    redis: true,
+    spread: true,
+    full: true,
+  },
+  portkey: {
+    script: 'portkey-gateway.ts',
+    headers: (mock) => ({
+      'content-type': 'application/json',
+      authorization: 'Bearer sk-mock-upstream',
+      'x-portkey-provider': 'openai',
+      'x-portkey-custom-host': `${mock}/v1`,
+    }),
+  },
+};
 
-interface Row {
-  target: string;
-  rps: number;
-  cpu: number;
-  p50: number;
-  p99: number;
-  ttfb: number;
-  total: number;
-  plainTtfb: number;
-  plainTotal: number;
-  longP50: number;
-  longCpu: number;
-  /** req/s of each round, in order (for the per-round limits on/off ratio). */
-  roundRps: number[];
-  /** Redis commands during the 50-connection runs, summed over rounds (tollgate targets, BENCH_REDIS_URL). */
-  redis?: { requests: number; counts: RedisCounts };
+const notes: string[] = [];
+const log = (message: string) => console.error(`[bench] ${message}`);
+
+function selectTargets(): string[] {
+  const list = (process.env.BENCH_TARGETS || 'bare,bare-buffer,tollgate,tollgate-redis,portkey')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const name of list) {
+    if (!(name in TARGETS)) throw new Error(`unknown target "${name}"; known: ${Object.keys(TARGETS).join(', ')}`);
+  }
+  const peers = process.env.BENCH_PEERS ?? 'portkey';
+  return list.filter((name) => {
+    if (name !== 'portkey') return true;
+    if (!peers.split(',').includes('portkey')) return false;
+    const missing = ensurePortkey();
+    if (missing) notes.push(`portkey left out: ${missing}`);
+    return !missing;
+  });
+}
+
+/** BENCH_REDIS_URL, else (BENCH_REDIS unless `0`) a redis-server of our own; undefined: no Redis targets. */
+async function redisUrl(selected: string[]): Promise<string | undefined> {
+  if (!selected.some((name) => TARGETS[name]!.redis)) return undefined;
+  if (process.env.BENCH_REDIS_URL) return process.env.BENCH_REDIS_URL;
+  if (process.env.BENCH_REDIS !== '0' && hasRedisServer()) return (await startRedis()).url;
+  notes.push('no Redis (redis-server not found, or BENCH_REDIS=0): the Redis targets were left out');
+  return undefined;
 }
 
 // ---- child processes -------------------------------------------------------------------------
@@ -107,79 +134,100 @@ function hasTaskset(): boolean {
 
 const ALL_CPUS = `0-${os.cpus().length - 1}`;
 
-/** On: targets on CPU 1, the mock and this process (autocannon, the stream timer) on CPU 0. Off: anywhere. */
-function pin(on: boolean, mockPid: number | undefined): void {
+/** On: targets on CPU 1; the mock, Redis and this process (autocannon, the timers) on CPU 0. Off: anywhere. */
+function pin(on: boolean, targetPids: Set<number | undefined>): void {
   if (!PIN) return;
   const setAffinity = (pid: number | undefined, cpus: string) =>
     pid && spawnSync('taskset', ['-a', '-p', '-c', cpus, String(pid)]);
   setAffinity(process.pid, on ? '0' : ALL_CPUS);
-  for (const child of children) setAffinity(child.pid, on ? (child.pid === mockPid ? '0' : '1') : ALL_CPUS);
+  for (const child of children) setAffinity(child.pid, on ? (targetPids.has(child.pid) ? '1' : '0') : ALL_CPUS);
 }
+
+/** The soft limit on open files (the slow streams need a few per stream in this process and the target). */
+function openFilesLimit(): number {
+  const out = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim();
+  return out === 'unlimited' ? Infinity : Number(out) || 1024;
+}
+
+interface Running {
+  name: string;
+  spec: Spec;
+  target: Target;
+  probe?: number;
+  samples: Samples;
+}
+
+const emptySamples = (): Samples => ({
+  runs: new Map(),
+  latencies: [],
+  ttfb: [],
+  total: [],
+  plainTtfb: [],
+  plainTotal: [],
+  sizes: new Map(),
+  loop: [],
+});
 
 // ---- measurement -----------------------------------------------------------------------------
-interface Samples {
-  rps: number[];
-  cpu: number[];
-  latencies: number[];
-  ttfb: number[];
-  total: number[];
-  plainTtfb: number[];
-  plainTotal: number[];
-  longLatencies: number[];
-  longCpu: number[];
-  redis?: { requests: number; counts: RedisCounts };
+const LOADS: Record<Scenario, Load> = { repeated: chatBody, unique: uniqueChat, spread: spreadChat(SPREAD_KEYS) };
+
+/** One 50-connection run of one scenario on one target, with its Redis commands when it uses Redis. */
+async function throughput(run: Running, scenario: Scenario, stats: RedisStats | undefined): Promise<void> {
+  log(`${run.name}: ${scenario}, 50 connections ${DURATION} s`);
+  const counting = run.spec.redis ? stats : undefined;
+  const before = await counting?.snapshot();
+  const result = await load(run.target, LOADS[scenario], 50, DURATION);
+  const samples = run.samples.runs.get(scenario) ?? { rps: [], cpu: [], requests: 0 };
+  run.samples.runs.set(scenario, samples);
+  if (counting && before) {
+    const counts = difference(before, await counting.snapshot());
+    samples.redis ??= { calls: new Map(), reads: 0 };
+    accumulate(samples.redis, counts);
+  }
+  if (result.failures > 0) {
+    notes.push(`${run.name}: ${result.failures} failed requests at 50 connections (${scenario})`);
+  }
+  samples.rps.push(result.reqPerSec);
+  samples.cpu.push(result.cpuPerRequest);
+  samples.requests += result.requests;
 }
 
-/** Only the tollgate processes talk to Redis; their commands are counted around the 50-connection run. */
-const countsRedis = (name: string) => name.startsWith('tollgate');
+const bodies = new Map(SIZES_KB.map((kb) => [kb, chatHistory(kb)]));
+const loopBody = bodies.get(LOOP_KB) ?? chatHistory(LOOP_KB);
 
-/**
- * The 50-connection run of one target in a round. A round runs these for every target back to back,
- * so the windows compared in a round's ratios are seconds apart, not a whole round.
- */
-async function throughput(name: string, target: Target, into: Samples, redis: RedisStats | undefined): Promise<void> {
-  log(`${name}: 50 connections ${DURATION} s`);
-  const counting = redis && countsRedis(name);
-  const before = counting ? await redis.snapshot() : undefined;
-  const heavy = await load(target, chatBody, 50, DURATION);
-  if (counting) {
-    const counts = difference(before!, await redis.snapshot());
-    into.redis ??= { requests: 0, counts: { calls: new Map(), reads: 0 } };
-    into.redis.requests += heavy.requests;
-    accumulate(into.redis.counts, counts);
-  }
-  if (heavy.failures > 0) {
-    notes.push(`${name}: ${heavy.failures} failed requests (errors, timeouts or non-2xx) at 50 connections`);
-  }
-  into.rps.push(heavy.reqPerSec);
-  into.cpu.push(heavy.cpuPerRequest);
-}
-
-/**
- * The latency part of a round on one target: 1 connection (short and long prompts), streams with and
- * without include_usage.
- */
-async function latency(name: string, target: Target, into: Samples): Promise<void> {
-  log(
-    `${name}: 1 connection ${LATENCY_DURATION} s (+ ${LATENCY_DURATION} s of long prompts), ` +
-      `${STREAMS}+${STREAMS} streams`,
-  );
+/** The unpinned part of a round on one target: 1 connection, streams, body sizes, the loop block. */
+async function latency(run: Running): Promise<void> {
+  const { name, target, samples, spec } = run;
+  const more = spec.full ? `, streams, ${SIZES_KB.join('/')} KB, loop block` : '';
+  log(`${name}: 1 connection ${LATENCY_DURATION} s${more}`);
   const single = await load(target, chatBody, 1, LATENCY_DURATION);
-  const long = await load(target, longPromptBody, 1, LATENCY_DURATION);
+  if (single.failures > 0) notes.push(`${name}: ${single.failures} failed requests at 1 connection`);
+  append(samples.latencies, single.latencies);
+  if (!spec.full) return;
   const usage = await streams(target, streamBody(true), true, STREAMS);
   const plain = await streams(target, streamBody(false), false, STREAMS);
-  for (const [run, result] of [['1 connection', single], ['long prompts', long]] as const) {
-    if (result.failures > 0) {
-      notes.push(`${name}: ${result.failures} failed requests (errors, timeouts or non-2xx) at ${run}`);
-    }
+  append(samples.ttfb, usage.ttfb);
+  append(samples.total, usage.total);
+  append(samples.plainTtfb, plain.ttfb);
+  append(samples.plainTotal, plain.total);
+  for (const [kb, body] of bodies) {
+    const result = await load(target, body, 1, SIZE_DURATION);
+    if (result.failures > 0) notes.push(`${name}: ${result.failures} failed requests with ${kb} KB bodies`);
+    const size = samples.sizes.get(kb) ?? { cpu: [], latencies: [] };
+    samples.sizes.set(kb, size);
+    size.cpu.push(result.cpuPerRequest);
+    append(size.latencies, result.latencies);
   }
-  append(into.latencies, single.latencies);
-  append(into.longLatencies, long.latencies);
-  into.longCpu.push(long.cpuPerRequest);
-  append(into.ttfb, usage.ttfb);
-  append(into.total, usage.total);
-  append(into.plainTtfb, plain.ttfb);
-  append(into.plainTotal, plain.total);
+  for (let i = 0; i < LOOP_REQUESTS && run.probe; i++) {
+    samples.loop.push(await loopBlock(run.probe, () => post(target, loopBody)));
+  }
+}
+
+async function post(target: Target, body: string): Promise<void> {
+  const url = `${target.origin}/v1/chat/completions`;
+  const response = await request(url, { method: 'POST', headers: target.headers, body });
+  await response.body.text();
+  if (response.statusCode !== 200) notes.push(`${target.origin}: ${response.statusCode} to the loop-block request`);
 }
 
 /** push(...values) overflows the stack for the ~50k latencies of one run. */
@@ -187,244 +235,121 @@ function append(into: number[], values: number[]): void {
   for (const value of values) into.push(value);
 }
 
-const notes: string[] = [];
-const log = (message: string) => console.error(`[bench] ${message}`);
+async function pace(mockOrigin: string, settings: object): Promise<void> {
+  const response = await request(`${mockOrigin}/bench/pace`, { method: 'POST', body: JSON.stringify(settings) });
+  await response.body.dump();
+}
 
-/**
- * Every target is started up front (idle processes cost nothing) and warmed up, then measured in
- * turn; with BENCH_ROUNDS > 1 the turns repeat, so drift on a shared box hits every target alike.
- */
-async function main(): Promise<Row[]> {
-  const busy = loadNote();
-  if (busy) notes.push(busy);
-  const mock = await start('mock-upstream.ts', []);
-  const mockOrigin = `http://127.0.0.1:${mock.port}`;
-  const targets = new Map<string, Target>();
-  for (const name of selected) {
-    const spec = TARGETS[name];
-    const { port, child } = spec?.script
-      ? await start(spec.script, [mockOrigin], { env: spec.env, cpuProfile: CPU_PROF })
-      : mock;
-    const target = { origin: `http://127.0.0.1:${port}`, headers, pid: child.pid };
-    await sanityCheck(target, chatBody);
-    targets.set(name, target);
-  }
-  for (const [name, target] of targets) {
-    log(`${name}: warm-up ${WARMUP} s`);
-    await load(target, chatBody, 50, WARMUP);
-    await streams(target, streamBody(true), true, 20);
-    await streams(target, streamBody(false), false, 20);
-  }
-  const samples = new Map(
-    [...targets.keys()].map((name): [string, Samples] => [
-      name,
-      {
-        rps: [],
-        cpu: [],
-        latencies: [],
-        ttfb: [],
-        total: [],
-        plainTtfb: [],
-        plainTotal: [],
-        longLatencies: [],
-        longCpu: [],
-      },
-    ]),
-  );
-  const redis = REDIS_URL && selected.some(countsRedis) ? new RedisStats(REDIS_URL) : undefined;
+/** Thousands of slow streams through the piping floor and the primary tollgate, one target at a time. */
+async function slowPhase(runs: Running[], primary: string | undefined, mockOrigin: string): Promise<number> {
+  const limit = openFilesLimit();
+  // This process holds one socket per stream, the target two, the mock one: leave room.
+  const count = Math.min(SLOW.count, Math.floor((limit - 200) / 2));
+  if (count < SLOW.count) notes.push(`open files limit ${limit}: slow streams cut from ${SLOW.count} to ${count}`);
+  if (count <= 0) return 0;
+  await pace(mockOrigin, { gapMs: SLOW.gapMs, spreadMs: SLOW.spreadMs });
   try {
-    for (let round = 1; round <= ROUNDS; round++) {
-      if (ROUNDS > 1) log(`round ${round}/${ROUNDS}`);
-      pin(true, mock.child.pid);
-      for (const [name, target] of targets) await throughput(name, target, samples.get(name)!, redis);
-      pin(false, mock.child.pid);
-      for (const [name, target] of targets) await latency(name, target, samples.get(name)!);
+    for (const run of runs.filter((r) => r.name === 'bare' || r.name === primary)) {
+      log(`${run.name}: ${count} concurrent slow streams (deadline ${SLOW.deadlineMs / 1000} s)`);
+      run.samples.slow = await slowStreams(run.target, run.probe, {
+        count,
+        rampMs: SLOW.rampMs,
+        deadlineMs: SLOW.deadlineMs,
+        body: streamBody(true),
+        path: '/v1/chat/completions',
+      });
+      const { failures, firstError } = run.samples.slow;
+      if (failures) notes.push(`${run.name}: ${failures} slow streams failed (first: ${firstError})`);
     }
   } finally {
-    await redis?.close();
+    await pace(mockOrigin, { gapMs: 0 });
   }
-  return [...samples].map(([target, s]) => ({
-    target,
-    rps: median(s.rps),
-    cpu: median(s.cpu),
-    p50: percentile(s.latencies, 50),
-    p99: percentile(s.latencies, 99),
-    ttfb: percentile(s.ttfb, 50),
-    total: percentile(s.total, 50),
-    plainTtfb: percentile(s.plainTtfb, 50),
-    plainTotal: percentile(s.plainTotal, 50),
-    longP50: percentile(s.longLatencies, 50),
-    longCpu: median(s.longCpu),
-    roundRps: s.rps,
-    ...(s.redis ? { redis: s.redis } : {}),
-  }));
+  return count;
 }
 
-// ---- report ----------------------------------------------------------------------------------
-const ms = (v: number) => (Number.isFinite(v) ? `${v.toFixed(3)} ms` : '–');
-const delta = (v: number, base: number | undefined) =>
-  base === undefined ? '–' : `${v - base >= 0 ? '+' : ''}${(v - base).toFixed(3)} ms`;
-const cpu = (v: number, base: number | undefined) =>
-  Number.isFinite(v) ? `${Math.round(v)} µs${base ? ` (${(v / base).toFixed(2)}×)` : ''}` : '–';
-
-const pct = (v: number) => `${Math.round(100 * v)}%`;
-
-/**
- * req/s of `a` as a share of `b`: the median over rounds of the two runs of the same round. The box's
- * speed drifts by tens of percent over seconds; a ratio of two runs seconds apart cancels most of it.
- */
-function pairedRatio(a: Row, b: Row): number {
-  return median(a.roundRps.map((rps, i) => rps / b.roundRps[i]!));
+async function warmUp(run: Running): Promise<void> {
+  log(`${run.name}: warm-up ${WARMUP} s (+ ${Math.ceil(WARMUP / 2)} s unique prompts)`);
+  await load(run.target, chatBody, 50, WARMUP);
+  await load(run.target, uniqueChat, 50, Math.ceil(WARMUP / 2));
+  if (run.spec.spread) await load(run.target, LOADS.spread, 50, 2);
+  if (!run.spec.full) return;
+  await streams(run.target, streamBody(true), true, 20);
+  await streams(run.target, streamBody(false), false, 20);
+  for (const body of bodies.values()) await load(run.target, body, 1, 1);
 }
 
-function report(rows: Row[]): string {
-  const bare = rows.find((r) => r.target === 'bare');
-  const on = rows.find((r) => r.target === 'tollgate');
-  const off = rows.find((r) => r.target === 'tollgate-nolimits');
-  const main = rows.map((r) => [
-    r.target,
-    Math.round(r.rps),
-    bare ? pct(pairedRatio(r, bare)) : '–',
-    r === on && off ? pct(pairedRatio(on, off)) : '–',
-    cpu(r.cpu, bare?.cpu),
-    `${r.p50.toFixed(3)} / ${r.p99.toFixed(3)} ms`,
-    delta(r.p50, bare?.p50),
-    ms(r.ttfb),
-    delta(r.ttfb, bare?.ttfb),
-    ms(r.total),
-  ]);
-  const plain = rows.map((r) => [
-    r.target,
-    ms(r.plainTtfb),
-    delta(r.plainTtfb, bare?.plainTtfb),
-    ms(r.plainTotal),
-    delta(r.plainTotal, bare?.plainTotal),
-  ]);
-  const long = rows.map((r) => [
-    r.target,
-    ms(r.longP50),
-    delta(r.longP50, bare?.longP50),
-    cpu(r.longCpu, bare?.longCpu),
-  ]);
-  return [
-    `# tollgate bench — ${new Date().toISOString()}`,
-    '',
-    `${machine()} ` +
-      (PIN
-        ? 'Loopback; at 50 connections the target runs alone on CPU 1 while the mock and autocannon share CPU 0, ' +
-          "so req/s is the target's capacity on one core; latency runs are unpinned. "
-        : 'Loopback; mock, target and autocannon share the CPUs (not pinned), so compare ratios, not absolutes. ') +
-      "CPU/req: user+system CPU of the target's own process per request at 50 connections " +
-      "(direct: the mock's).",
-    `Per target: ${WARMUP} s warm-up; then ${ROUNDS} round(s) of 50 connections for ${DURATION} s ` +
-      '(req/s: median of rounds; ratios: median of the per-round ratios), ' +
-      `1 connection for ${LATENCY_DURATION} s, ${STREAMS} sequential streams per mode ` +
-      `(mock sends ${process.env.BENCH_STREAM_CHUNKS ?? 20} content chunks with no delay). ` +
-      'tollgate: tier with rpm, rpd, tpm and tpd (limits on); ' +
-      'tollgate-nolimits: tier with no limits, no limiter call (limits off); ' +
-      `logging silent${selected.includes('tollgate-log') ? ' (tollgate-log: level info to /dev/null)' : ''}, ` +
-      (REDIS_URL
-        ? `limits and usage on Redis at ${new URL(REDIS_URL).host}`
-        : 'no Redis (in-memory limits and usage)') +
-      '.',
-    '',
-    table(
-      [
-        'target',
-        'req/s (50 conns)',
-        'vs bare',
-        'limits on / off',
-        'CPU/req (×bare)',
-        'p50 / p99 (1 conn)',
-        'p50 Δ vs bare',
-        'stream TTFB p50',
-        'TTFB Δ vs bare',
-        'stream total p50',
-      ],
-      main,
-    ),
-    '',
-    'Streams without `include_usage` (tollgate asks the upstream for usage and strips the usage chunk):',
-    '',
-    table(['target', 'TTFB p50', 'TTFB Δ vs bare', 'total p50', 'total Δ vs bare'], plain),
-    '',
-    `Long prompts (${Math.round(Buffer.byteLength(longPromptBody) / 1024)} KB chat history, mixed scripts; ` +
-      '1 connection, non-streamed; CPU/req of the target process):',
-    '',
-    table(['target', 'p50', 'p50 Δ vs bare', 'CPU/req (×bare)'], long),
-    ...(on && off ? ['', limiterCost(on, off)] : []),
-    ...redisSection(rows),
-    ...(notes.length ? ['', ...notes.map((n) => `- ⚠ ${n}`)] : []),
-    '',
-  ].join('\n');
+async function main(): Promise<string> {
+  const loadStart = os.loadavg()[0]!;
+  const busy = loadNote();
+  if (busy) notes.push(busy);
+  let selected = selectTargets();
+  const redis = await redisUrl(selected);
+  if (!redis) selected = selected.filter((name) => !TARGETS[name]!.redis);
+  const mock = await start('mock-upstream.ts', []);
+  const mockOrigin = `http://127.0.0.1:${mock.port}`;
+  const runs: Running[] = [];
+  for (const name of selected) {
+    const spec = TARGETS[name]!;
+    const env = { ...spec.env, ...(spec.redis && redis ? { BENCH_REDIS_URL: redis } : {}) };
+    const started = spec.script
+      ? await start(spec.script, [mockOrigin], { env, cpuProfile: CPU_PROF, nodeArgs: ['--expose-gc'] })
+      : mock;
+    const target = { origin: `http://127.0.0.1:${started.port}`, headers: spec.headers?.(mockOrigin) ?? tollgateHeaders, pid: started.child.pid };
+    await sanityCheck(target, chatBody);
+    runs.push({ name, spec, target, ...(started.probe ? { probe: started.probe } : {}), samples: emptySamples() });
+  }
+  const targetPids = new Set(runs.filter((r) => r.spec.script).map((r) => r.target.pid));
+  for (const run of runs) await warmUp(run);
+  const stats = redis ? new RedisStats(redis) : undefined;
+  const primary = runs.find((r) => r.name === 'tollgate-redis')?.name ?? runs.find((r) => r.name === 'tollgate')?.name;
+  let slowCount = 0;
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      log(`round ${round}/${ROUNDS}`);
+      pin(true, targetPids);
+      for (const run of runs) {
+        for (const scenario of SCENARIOS) {
+          if (scenario !== 'spread' || run.spec.spread) await throughput(run, scenario, stats);
+        }
+      }
+      pin(false, targetPids);
+      for (const run of runs) await latency(run);
+    }
+    slowCount = await slowPhase(runs, primary, mockOrigin);
+  } finally {
+    await stats?.close();
+  }
+  const conditions: Conditions = {
+    loadStart,
+    loadEnd: os.loadavg()[0]!,
+    pinned: PIN,
+    rounds: ROUNDS,
+    duration: DURATION,
+    latencyDuration: LATENCY_DURATION,
+    sizeDuration: SIZE_DURATION,
+    warmup: WARMUP,
+    streams: STREAMS,
+    spreadKeys: SPREAD_KEYS,
+    sizesKb: SIZES_KB,
+    loopKb: LOOP_KB,
+    loopBytes: Buffer.byteLength(loopBody),
+    slow: { ...SLOW, count: slowCount },
+    redis: redis && (process.env.BENCH_REDIS_URL ? `Redis at ${new URL(redis).host}` : 'a redis-server of its own'),
+    portkey: selected.includes('portkey') ? portkeyVersion() : undefined,
+    primary,
+  };
+  return report(new Map(runs.map((r) => [r.name, r.samples])), conditions, notes);
 }
 
-/** The limits issue's figure: throughput with limits on vs off, target at least 85 %. */
-function limiterCost(on: Row, off: Row): string {
-  const ratio = pairedRatio(on, off);
-  const rounds =
-    on.roundRps.length > 1
-      ? ` (per round: ${on.roundRps.map((rps, i) => pct(rps / off.roundRps[i]!)).join(', ')})`
-      : '';
-  return (
-    `Limiter cost (tollgate vs tollgate-nolimits): ${Math.round(on.rps)} / ${Math.round(off.rps)} req/s ` +
-    `(medians); per-round ratio median **${pct(ratio)}** with limits on` +
-    `${rounds}; target ≥ 85%: ${ratio >= 0.85 ? 'met' : '**not met**'}. ` +
-    `CPU/req ${Math.round(on.cpu)} vs ${Math.round(off.cpu)} µs ` +
-    `(${on.cpu - off.cpu >= 0 ? '+' : ''}${Math.round(on.cpu - off.cpu)} µs; off / on = ${pct(off.cpu / on.cpu)}, ` +
-    'the req/s share a CPU-bound tollgate would keep, steadier on a shared box), ' +
-    `1-connection p50 ${delta(on.p50, off.p50)}. ` +
-    'Both estimate prompt tokens and record usage; only tollgate calls the limiter ' +
-    '(admission, then settlement carried on the next admission).'
-  );
-}
-
-function redisSection(rows: Row[]): string[] {
-  const counted = rows.filter((r) => r.redis && r.redis.requests > 0);
-  if (counted.length === 0) return [];
-  const perRequest = (r: Row, n: number) => (n / r.redis!.requests).toFixed(3);
-  const calls = (r: Row, ...names: string[]) =>
-    names.reduce((sum, name) => sum + (r.redis!.counts.calls.get(name) ?? 0), 0);
-  const body = counted.map((r) => {
-    const { counts, requests } = r.redis!;
-    const total = [...counts.calls.values()].reduce((a, b) => a + b, 0);
-    const byCommand = [...counts.calls]
-      .filter(([, n]) => n / requests >= 0.0005)
-      .sort((a, b) => b[1] - a[1])
-      .map(([name, n]) => `${name} ${perRequest(r, n)}`)
-      .join(', ');
-    return [
-      r.target,
-      requests,
-      perRequest(r, total),
-      perRequest(r, calls(r, 'evalsha', 'eval')),
-      perRequest(r, counts.reads),
-      byCommand || '–',
-    ];
-  });
-  return [
-    '',
-    'Redis during the 50-connection runs (`INFO commandstats` before and after, summed over rounds, ' +
-      'divided by the requests autocannon completed; ' +
-      "the bench's own INFO left out). Commands are counted by the server: " +
-      'those a Lua script runs (TIME, GET, SET, HINCRBY…) count next to the ' +
-      'EVALSHA that carried them. On the request path, each request waits for one EVALSHA, ' +
-      'shared by the admissions of its key and model in the ' +
-      'same event-loop turn (so EVALSHA/req < 1 under load); ' +
-      'usage goes out as one EVALSHA per 50 ms batch window (tollgate-nolimits shows those alone). ' +
-      'Reads: socket reads the server processed (`total_reads_processed`), i.e. client writes.',
-    '',
-    table(
-      ['target', 'requests', 'commands/req', 'EVALSHA+EVAL/req', 'Redis reads/req', 'by command (per req)'],
-      body,
-    ),
-  ];
+function portkeyVersion(): string {
+  const manifest = PORTKEY_ENTRY.replace(/build\/start-server\.js$/, 'package.json');
+  return (JSON.parse(readFileSync(manifest, 'utf8')) as { version: string }).version;
 }
 
 try {
-  const text = report(await main());
+  const text = await main();
   console.log(text);
-  writeFileSync(here(REDIS_URL ? 'results-redis.md' : 'results.md'), text);
+  writeFileSync(here(process.env.BENCH_RESULTS || 'results.md'), text);
 } finally {
   await stopAll();
 }

@@ -9,6 +9,10 @@
  *  - BENCH_LOG_LEVEL (default `silent`): any other level logs through pino to /dev/null, which
  *    measures the cost of the request log line without the cost of a terminal.
  *  - BENCH_REDIS_URL: passed as `redis: { url }`: limits and usage on Redis.
+ *  - BENCH_KEYS (default 0): that many more keys (common.ts spreadKey(0…n-1)) on the same tier, for
+ *    the load spread over many keys.
+ * The upstream section is left at its defaults (connectionsPerOrigin included): the slow-streams run
+ * measures the default config. The side channel (probe.ts) reports heap after GC and loop blocks.
  */
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
@@ -17,13 +21,17 @@ import { pino } from 'pino';
 const dist = '../dist/src';
 const { buildApp } = (await import(`${dist}/app.js`)) as typeof import('../src/app.js');
 const { parseConfig } = (await import(`${dist}/config.js`)) as typeof import('../src/config.js');
-import { announce, BENCH_BRIDGED_MODEL, BENCH_KEY, BENCH_MODEL } from './common.js';
+import { announce, BENCH_BRIDGED_MODEL, BENCH_KEY, BENCH_MODEL, spreadKey } from './common.js';
+import { startProbe } from './probe.js';
 
 const logLevel = (process.env.BENCH_LOG_LEVEL || 'silent') as 'silent' | 'info';
 const redisUrl = process.env.BENCH_REDIS_URL;
 const limits = process.env.BENCH_LIMITS || 'on';
 if (limits !== 'on' && limits !== 'off') throw new Error(`BENCH_LIMITS must be on or off, not "${limits}"`);
+const spread = Number(process.env.BENCH_KEYS || 0);
 const huge = 1_000_000_000_000;
+const spreadKeys = Array.from({ length: spread }, (_, i) =>
+  ({ name: `spread-${i}`, key: spreadKey(i), tier: 'bench' }));
 const pricing = { input: 0.1, output: 0.4 };
 
 const config = parseConfig(
@@ -39,7 +47,7 @@ const config = parseConfig(
       [BENCH_BRIDGED_MODEL]: { routes: [{ provider: 'mock-chat', model: 'mock-model' }], pricing },
     },
     tiers: { bench: limits === 'on' ? { rpm: huge, rpd: huge, tpm: huge, tpd: huge } : {} },
-    keys: [{ name: 'bench', key: BENCH_KEY, tier: 'bench' }],
+    keys: [{ name: 'bench', key: BENCH_KEY, tier: 'bench' }, ...spreadKeys],
   },
   {}, // no PORT/HOST overrides from the environment
   'bench config',
@@ -47,5 +55,6 @@ const config = parseConfig(
 
 // The level is in the config (`silent` logs nothing); any other level writes to /dev/null.
 const app = await buildApp(config, { logStream: pino.destination({ dest: '/dev/null', sync: false }) });
+await startProbe();
 await app.listen({ host: config.server.host, port: config.server.port });
 announce((app.server.address() as AddressInfo).port, () => app.close());
