@@ -1,4 +1,4 @@
-// Two gateway instances on one Redis admit exactly as many requests as one would.
+// Two gateway instances on one Redis admit exactly as many requests as one would, for one key and for many.
 import t from 'tap';
 import { randomKey, startGateway } from '../../helpers/gateway.js';
 import { startMockUpstream } from '../../helpers/mock-upstream.js';
@@ -45,4 +45,32 @@ t.test(`${REQUESTS} concurrent requests across two instances, tier rpm ${RPM}: e
     answers.filter((a) => a.status === 429).every((a) => a.body?.error?.type === 'requests'),
     'every 429 is an rpm refusal',
   );
+});
+
+t.test('many keys at once across two instances: exactly the limit of each key passes', async (t) => {
+  const KEYS = 25;
+  const PER_KEY = 6;
+  const keys = Array.from({ length: KEYS }, (_, i) => randomKey(`many${i}`));
+  const section = redisSection(redis.url);
+  const instances = await Promise.all(
+    [0, 1].map(() =>
+      startGateway({
+        primary: mock,
+        configure: (raw) => {
+          raw.redis = section;
+          raw.tiers.limited = { rpm: RPM };
+          raw.keys = keys.map((key, i) => ({ name: `many${i}`, key, tier: 'limited' }));
+        },
+      }),
+    ),
+  );
+  t.teardown(() => Promise.all(instances.map((gw) => gw.close())));
+  const sent = Array.from({ length: KEYS * PER_KEY }, (_, i) => ({
+    instance: instances[i % 2]!,
+    key: keys[i % KEYS]!,
+  }));
+  const answers = await Promise.all(sent.map(({ instance, key }) => post(instance.url, {}, key)));
+  const passed = keys.map((key) => answers.filter((a, i) => a.status === 200 && sent[i]!.key === key).length);
+  t.same(passed, keys.map(() => RPM), `${RPM} of ${PER_KEY} pass for each of ${KEYS} keys`);
+  t.equal(answers.filter((a) => a.status === 429).length, KEYS * (PER_KEY - RPM), 'the rest get 429');
 });
