@@ -1,8 +1,8 @@
 /**
  * Limiter on Redis: one Lua script per call, so admission is one round trip and atomic across every
- * gateway instance sharing the Redis; concurrent admissions of a subject share that call (see admit).
- * The scripts mirror gcra.ts; they read the clock with TIME so all instances agree on "now" whatever
- * their own clocks say.
+ * gateway instance sharing the Redis; the admissions and adjustments of one event-loop turn, whatever
+ * their subjects, share that call (see admit). The script mirrors gcra.ts; it reads the clock with TIME
+ * so all instances agree on "now" whatever their own clocks say.
  *
  * Keys: `<prefix>rl:{<subject>}:<dimension>`, holding the TAT in ms as a string. The `{subject}` hash
  * tag puts all buckets of a subject in one cluster slot, which a multi-key script needs on Redis Cluster.
@@ -15,11 +15,10 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** numKeys, then KEYS, then ARGV as described on ADMIT_LUA. */
     tollgateAdmit(numKeys: number, ...keysAndArgs: string[]): Result<string, Context>;
-    tollgateAdjust(numKeys: number, ...keysAndArgs: (string | number)[]): Result<number, Context>;
   }
 }
 
-// Shared by both scripts: server time in ms (TIME is allowed in scripts since Redis 5's effect replication),
+// Server time in ms (TIME is allowed in scripts since Redis 5's effect replication),
 // and storing a TAT: %.17g round-trips a double (Lua's tostring keeps 14 digits, ~0.1 ms here);
 // a TAT not in the future is a full bucket, which is the same as no key.
 const PRELUDE = `
@@ -38,9 +37,11 @@ end
 `;
 
 /**
- * Admits a batch: the admissions of one subject that arrived in the same event-loop turn, in arrival
- * order, with exactly the outcome of one script per admission run back to back at the same instant.
- * KEYS: the subject's buckets the batch touches. ARGV[1], one comma-separated string: epsilon ms,
+ * Admits a batch: the admissions that arrived in the same event-loop turn, in arrival order, with
+ * exactly the outcome of one script per admission run back to back at the same instant. An adjustment
+ * is an admission that costs nothing and carries its delta: its buckets move exactly as adjustTat()
+ * moves them, and its reply is not read.
+ * KEYS: the buckets the batch touches, of any number of subjects. ARGV[1], one comma-separated string: epsilon ms,
  * expiry margin ms, then per admission: its rule count n, then n times: key index (1-based), period ms,
  * limit, cost, carry (earlier settlements, applied first and kept even when denied; see LimitRule.carry).
  * Each bucket is read once and written once however many admissions touch it.
@@ -95,34 +96,30 @@ end
 return table.concat(replies, ';')
 `;
 
-/**
- * KEYS[i]: bucket i. ARGV: expiry margin ms, then per bucket: period ms, limit, delta. Mirrors adjustTat():
- * a charge may push the TAT past a full period (the bucket owes), a refund stops at now (full).
- */
-const ADJUST_LUA = `${PRELUDE}
-local margin = tonumber(ARGV[1])
-for i = 1, #KEYS do
-  local base = 3 * i - 1
-  local period, limit, delta = tonumber(ARGV[base]), tonumber(ARGV[base + 1]), tonumber(ARGV[base + 2])
-  store(KEYS[i], math.max(now, load(KEYS[i]) + delta * (period / limit)), margin)
-end
-return 0
-`;
-
 /** The admit script's ioredis command name (redis-client.ts keeps it out of auto-pipelining). */
 export const ADMIT_COMMAND = 'tollgateAdmit';
 
 /** Admissions per script call: bounds how long one call keeps Redis busy. */
 const MAX_BATCH = 64;
 
-interface QueuedAdmission {
+/** An admission, or an adjustment queued as one (rules of cost 0 carrying the deltas). */
+interface QueuedCall {
+  subject: string;
   rules: LimitRule[];
   resolve(admission: Admission): void;
   reject(err: unknown): void;
 }
 
-/** The script's reply: per admission of the batch, in order, separated by ';'. */
-function resolveBatch(batch: QueuedAdmission[], reply: string): void {
+/**
+ * Which calls of a turn may share one script call. On a single Redis, all of them. A script's keys must
+ * all live in one slot on Redis Cluster: there this becomes the slot of the subject's hash tag.
+ */
+function batchGroup(_subject: string): string {
+  return '';
+}
+
+/** The script's reply: per call of the batch, in order, separated by ';'. */
+function resolveBatch(batch: QueuedCall[], reply: string): void {
   const replies = reply.split(';');
   for (let i = 0; i < batch.length; i++) {
     const { rules, resolve } = batch[i]!;
@@ -136,7 +133,8 @@ function resolveBatch(batch: QueuedAdmission[], reply: string): void {
 export class RedisLimiter implements Limiter {
   readonly #redis: Redis;
   readonly #prefix: string;
-  #queued = new Map<string, QueuedAdmission[]>();
+  /** Calls of this turn by batchGroup, each in arrival order. */
+  #queued = new Map<string, QueuedCall[]>();
   #flushScheduled = false;
 
   /**
@@ -150,7 +148,6 @@ export class RedisLimiter implements Limiter {
     this.#prefix = keyPrefix;
     // defineCommand makes ioredis send EVALSHA and fall back to EVAL on NOSCRIPT (e.g. after a restart).
     if (typeof redis.tollgateAdmit !== 'function') redis.defineCommand(ADMIT_COMMAND, { lua: ADMIT_LUA });
-    if (typeof redis.tollgateAdjust !== 'function') redis.defineCommand('tollgateAdjust', { lua: ADJUST_LUA });
   }
 
   key(subject: string, dimension: Dimension): string {
@@ -159,16 +156,32 @@ export class RedisLimiter implements Limiter {
 
   /**
    * Queued until the end of this event-loop turn (setImmediate: after every request that arrived in
-   * the same I/O poll), then sent with the subject's other admissions as one script call. Each request
-   * still waits for exactly one round trip; under load, one call carries many admissions of a hot key.
+   * the same I/O poll), then sent with the turn's other calls, of every subject, as one script call.
+   * Each request still waits for exactly one round trip; under load, one call carries many admissions.
    */
   async admit(subject: string, rules: LimitRule[]): Promise<Admission> {
     assertRules(rules);
     if (rules.length === 0) return { allowed: true, buckets: [] };
+    return this.#enqueue(subject, rules);
+  }
+
+  /** Rides in the same script call as the turn's admissions: settlements of many subjects cost one call. */
+  async adjust(subject: string, adjustments: { dimension: Dimension; limit: number; delta: number }[]): Promise<void> {
+    assertRules(adjustments);
+    if (adjustments.length === 0) return;
+    const rules = adjustments.map(({ dimension, limit, delta }) => ({ dimension, limit, cost: 0, carry: delta }));
+    await this.#enqueue(subject, rules);
+  }
+
+  /** Nothing to release: the connection belongs to the caller. */
+  async close(): Promise<void> {}
+
+  #enqueue(subject: string, rules: LimitRule[]): Promise<Admission> {
     return new Promise((resolve, reject) => {
-      const queue = this.#queued.get(subject);
-      if (queue) queue.push({ rules, resolve, reject });
-      else this.#queued.set(subject, [{ rules, resolve, reject }]);
+      const group = batchGroup(subject);
+      const queue = this.#queued.get(group);
+      if (queue) queue.push({ subject, rules, resolve, reject });
+      else this.#queued.set(group, [{ subject, rules, resolve, reject }]);
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
         setImmediate(this.#flush);
@@ -177,50 +190,44 @@ export class RedisLimiter implements Limiter {
   }
 
   /**
-   * One script call per subject (its keys share a hash tag, so Redis Cluster can run it). Sent now, not
-   * through ioredis' auto-pipelining (redis-client.ts leaves this command out of it), which would wait
-   * for the next turn: the batching has already been done here.
+   * One script call per group and per MAX_BATCH calls, in arrival order (one connection runs them in the
+   * order sent, so a subject split over two calls is still decided in order). Sent now, not through
+   * ioredis' auto-pipelining (redis-client.ts leaves this command out of it), which would wait for the
+   * next turn: the batching has already been done here.
    */
   readonly #flush = (): void => {
     this.#flushScheduled = false;
     const queued = this.#queued;
     this.#queued = new Map();
-    for (const [subject, queue] of queued) {
-      for (let start = 0; start < queue.length; start += MAX_BATCH) {
-        const batch = queue.slice(start, start + MAX_BATCH);
-        const { keys, args } = this.#batchCall(subject, batch);
-        this.#redis
-          .tollgateAdmit(keys.length, ...keys, args)
-          .then((reply) => resolveBatch(batch, reply))
-          // A failed call, or a reply that does not parse: every admission of the batch still settles
-          // (rejecting one already resolved does nothing), so no request waits forever.
-          .catch((err: unknown) => batch.forEach((admission) => admission.reject(err)));
-      }
+    for (const queue of queued.values()) {
+      for (let start = 0; start < queue.length; start += MAX_BATCH) this.#send(queue.slice(start, start + MAX_BATCH));
     }
   };
 
-  #batchCall(subject: string, batch: QueuedAdmission[]): { keys: string[]; args: string } {
+  #send(batch: QueuedCall[]): void {
+    const { keys, args } = this.#batchCall(batch);
+    this.#redis
+      .tollgateAdmit(keys.length, ...keys, args)
+      .then((reply) => resolveBatch(batch, reply))
+      // A failed call, or a reply that does not parse: every call of the batch still settles
+      // (rejecting one already resolved does nothing), so no request waits forever.
+      .catch((err: unknown) => batch.forEach((call) => call.reject(err)));
+  }
+
+  /** Each bucket is one KEYS entry however many calls of the batch touch it. */
+  #batchCall(batch: QueuedCall[]): { keys: string[]; args: string } {
     const keys: string[] = [];
-    const keyIndex: Partial<Record<Dimension, number>> = {};
+    const keyIndex = new Map<string, number>();
     let args = `${EPSILON_MS},${EXPIRY_MARGIN_MS}`;
-    for (const { rules } of batch) {
+    for (const { subject, rules } of batch) {
       args += `,${rules.length}`;
       for (const rule of rules) {
-        const index = (keyIndex[rule.dimension] ??= keys.push(this.key(subject, rule.dimension)));
+        const key = this.key(subject, rule.dimension);
+        let index = keyIndex.get(key);
+        if (index === undefined) keyIndex.set(key, (index = keys.push(key)));
         args += `,${index},${PERIOD_MS[rule.dimension]},${rule.limit},${rule.cost},${rule.carry ?? 0}`;
       }
     }
     return { keys, args };
   }
-
-  async adjust(subject: string, adjustments: { dimension: Dimension; limit: number; delta: number }[]): Promise<void> {
-    assertRules(adjustments);
-    if (adjustments.length === 0) return;
-    const keys = adjustments.map((a) => this.key(subject, a.dimension));
-    const args = adjustments.flatMap((a) => [PERIOD_MS[a.dimension], a.limit, a.delta]);
-    await this.#redis.tollgateAdjust(keys.length, ...keys, EXPIRY_MARGIN_MS, ...args);
-  }
-
-  /** Nothing to release: the connection belongs to the caller. */
-  async close(): Promise<void> {}
 }

@@ -63,7 +63,7 @@ const APPLIED_TTL_MS = 86_400_000;
  * KEYS[1]: the store's last applied batch number; KEYS[2..]: the batch's keys. ARGV[1]: this batch's
  * number, ARGV[2]: TTL of KEYS[1] in ms, then operations, each naming its key by KEYS index:
  *   h <key> <n> <field> <increment> (n pairs) <expireAt>   HINCRBY per field, then EXPIREAT
- *   s <key> <n> <member> (n of them) <expireAt>             SADD per member, then EXPIREAT
+ *   s <key> <n> <member> (n of them) <expireAt>             SADD of the members, then EXPIREAT
  *   i <key> <increment> <expireAt>                          INCRBY, then EXPIREAT
  * Returns 0 when the batch had been applied already (a resend), else the errors of the writes Redis
  * refused (none: an empty list). Each write runs under pcall: a script stops at its first error and
@@ -71,6 +71,7 @@ const APPLIED_TTL_MS = 86_400_000;
  * every later cell of the batch, and the batch could not be sent again (its number is applied).
  */
 const RECORD_LUA = `
+local SADD_CHUNK = 1000
 local last = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) <= last then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -87,8 +88,10 @@ while i <= #ARGV do
     for j = i + 3, i + 1 + 2 * n, 2 do write('HINCRBY', key, ARGV[j], ARGV[j + 1]) end
     i = i + 3 + 2 * n
   elseif op == 's' then
+    -- one SADD per index and batch, not per member; in chunks, as unpack() is bounded by Lua's stack
     local n = tonumber(ARGV[i + 2])
-    for j = i + 3, i + 2 + n do write('SADD', key, ARGV[j]) end
+    local last = i + 2 + n
+    for j = i + 3, last, SADD_CHUNK do write('SADD', key, unpack(ARGV, j, math.min(j + SADD_CHUNK - 1, last))) end
     i = i + 3 + n
   else -- 'i'
     write('INCRBY', key, ARGV[i + 2])

@@ -64,6 +64,24 @@ t.test('500 events in one event-loop turn are written in one script call', async
   t.equal((await store.query({ from: today(), to: today() }))[0]?.requests, 500, 'all 500 counted');
 });
 
+t.test('2,500 keys in one batch: every one indexed, by one SADD per index and 1,000 members', async (t) => {
+  const store = new RedisUsageStore(redis, {
+    keyPrefix: freshPrefix(),
+    retentionDays: 400,
+    onError: (err) => t.fail(String(err)),
+  });
+  const commands = await monitored(redis, async () => {
+    for (let i = 0; i < 2_500; i++) store.record(event(`key_${i}`, 'gpt-nano'));
+    await store.flush();
+  });
+  t.equal(scriptCalls(commands), 1, 'one round trip');
+  const sadds = commands.filter(({ args: [name] }) => /^sadd$/i.test(name ?? ''));
+  t.same(sadds.map(({ args }) => args.length - 2), [1_000, 1_000, 500, 1_000, 1_000, 500], 'day and hour index');
+  const rows = await store.query({ from: today(), to: today(), groupBy: ['key'] });
+  t.equal(rows.length, 2_500, 'each key has its row');
+  t.ok(rows.every((row) => row.requests === 1), 'each counted once');
+});
+
 /** 100 events in each of five event-loop turns, then flush. */
 async function recordFiveTurnsOf100(store: RedisUsageStore): Promise<void> {
   for (let turn = 0; turn < 5; turn++) {
