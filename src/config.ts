@@ -127,7 +127,13 @@ export const configSchema = z
         headersTimeoutMs: positiveInt.default(60_000),
         /** Longest silence between two body chunks. */
         bodyTimeoutMs: positiveInt.default(300_000),
-        connectionsPerOrigin: positiveInt.default(128),
+        /**
+         * Most open connections to one upstream origin. Each stream holds its connection from request to
+         * last event, so this is the most concurrent streams per provider: one past it waits, with no
+         * timeout, for a whole earlier stream to end. Sized so streams never queue; what bounds the process
+         * is its open files (two per stream, the client's and the upstream's) and ~30 KB of heap per stream.
+         */
+        connectionsPerOrigin: positiveInt.default(10_000),
         /**
          * Most of one upstream answer held in memory. A JSON answer up to this size is read whole before
          * anything is sent (so a truncated or invalid one falls through to the next route); a larger one

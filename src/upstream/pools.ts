@@ -1,4 +1,8 @@
-/** One keep-alive undici Pool per upstream origin, shared by every request; closed with the app. */
+/**
+ * One keep-alive undici Pool per upstream origin, shared by every request; closed with the app. A pool
+ * opens connections as concurrent requests need them, up to `connectionsPerOrigin` (config.ts: sized
+ * for streams, each of which holds its connection to the end), and closes them after 30 s idle.
+ */
 import { Pool } from 'undici';
 import type { Config } from '../config.js';
 
