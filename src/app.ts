@@ -21,7 +21,7 @@ import responsesPlugin from '../plugins/responses.js';
 import upstreamPlugin from '../plugins/upstream.js';
 import usagePlugin from '../plugins/usage.js';
 import type { Config } from './config.js';
-import { loggerOptions } from './logging.js';
+import { childLoggerFactory, loggerOptions } from './logging.js';
 import { requestIdGenerator } from './request-id.js';
 import adminRoutes from './routes/admin.js';
 import adminStatsRoutes from './routes/admin-stats.js';
@@ -45,6 +45,7 @@ export async function buildApp(config: Config, options: BuildOptions = {}): Prom
     logger: options.logger ?? { ...loggerOptions(config.server.logLevel, providerKeys), stream: options.logStream },
     bodyLimit: config.server.bodyLimitBytes,
     logController: new LogController({ disableRequestLogging: true }), // our own one line per request
+    childLoggerFactory: childLoggerFactory(config.server.logLevel),
     requestIdHeader: false, // never trust a client-chosen id in our logs
     genReqId: requestIdGenerator(),
     trustProxy: config.server.trustProxy, // the client address behind a load balancer (src/trust-proxy.ts)

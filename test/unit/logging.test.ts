@@ -3,6 +3,8 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import t from 'tap';
+import { buildApp } from '../../src/app.js';
+import { parseConfig } from '../../src/config.js';
 import { loggerOptions } from '../../src/logging.js';
 
 const SECRET = 'sk-secret-0123456789';
@@ -53,4 +55,45 @@ t.test('fields that are not credentials are kept', async (t) => {
   const line = JSON.parse(logged({ headers, provider: { baseUrl: 'https://api.openai.com/v1' } }));
   t.equal(line.headers['content-type'], 'application/json', 'other headers stay');
   t.equal(line.provider.baseUrl, 'https://api.openai.com/v1', 'other provider fields stay');
+});
+
+t.test('per-request loggers: none at silent, a child with the request id at any other level', async (t) => {
+  for (const logLevel of ['silent', 'info'] as const) {
+    let text = '';
+    const sink = new Writable({
+      write: (chunk, _encoding, done) => {
+        text += chunk.toString();
+        done();
+      },
+    });
+    const config = parseConfig(
+      {
+        server: { host: '127.0.0.1', port: 0, logLevel },
+        providers: { p: { baseUrl: 'http://127.0.0.1:9/v1', apiKey: 'sk-p' } },
+        models: { m: { routes: [{ provider: 'p', model: 'x' }] } },
+        tiers: { t: {} },
+        keys: [],
+      },
+      {},
+      'test config',
+    );
+    const app = await buildApp(config, { logStream: sink });
+    t.teardown(() => app.close());
+    let sameLogger = false;
+    app.get('/probe', async (request) => {
+      sameLogger = request.log === app.log;
+      request.log.info('probe line');
+      return {};
+    });
+    const reply = await app.inject({ method: 'GET', url: '/probe' });
+    t.equal(reply.statusCode, 200, `${logLevel}: served`);
+    if (logLevel === 'silent') {
+      t.ok(sameLogger, 'silent: the request uses the app logger');
+      t.equal(text, '', 'silent: nothing is written');
+    } else {
+      t.notOk(sameLogger, 'info: the request has its own child logger');
+      const probe = text.split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.msg === 'probe line');
+      t.equal(probe?.reqId, reply.headers['x-request-id'], 'info: its lines carry the request id');
+    }
+  }
 });
