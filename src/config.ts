@@ -148,7 +148,7 @@ export const configSchema = z
          * With Redis: a busy subject is admitted from a slice of its buckets this instance leased from
          * Redis (src/limits/lease-limiter.ts) instead of one round trip per request.
          */
-        leasing: z.boolean().default(false),
+        leasing: z.boolean().default(true),
       })
       .prefault({}),
     usage: z

@@ -102,7 +102,8 @@ export class LeasingLimiter implements Limiter {
   #subject(subject: string): Subject {
     let state = this.#subjects.get(subject);
     if (!state) {
-      state = { lease: undefined, pending: undefined, timer: undefined, windowStart: this.#now(), windowCount: 0, perLease: 0 };
+      const windowStart = this.#now();
+      state = { lease: undefined, pending: undefined, timer: undefined, windowStart, windowCount: 0, perLease: 0 };
       this.#subjects.set(subject, state);
     }
     state.windowCount += 1;
@@ -147,7 +148,7 @@ export class LeasingLimiter implements Limiter {
     const slice = sliceFor(state.perLease, lease, rules);
     if (!slice) return;
     const { seq, debt } = lease.send(this.#now());
-    const leaseRules = lease.dims.map((dim, i) => ({ ...dim, cost: slice[i]!, ...(debt[i] ? { carry: debt[i] } : {}) }));
+    const leaseRules = lease.dims.map((dim, i) => ({ ...dim, cost: slice[i]!, carry: debt[i]! }));
     const call = this.#inner.admit(subject, leaseRules).then((admission) => {
       if (state.lease !== lease) {
         // The lease ended while this call was out: whatever it took goes straight back.
@@ -194,12 +195,14 @@ export class LeasingLimiter implements Limiter {
 
 /**
  * Units per dimension for the next lease, or undefined when the subject should not be leased: fewer
- * than MIN_LEASE requests per lease period here, or a bucket without MIN_LEASE requests' worth in
+ * than MIN_LEASE requests per lease period here, a slice (half a period's demand) below MIN_LEASE
+ * requests, or a bucket without MIN_LEASE requests' worth in
  * LEASE_FRACTION of what it has left. Token dimensions lease n times this request's cost.
  */
 function sliceFor(perLease: number, lease: Lease, rules: LimitRule[]): number[] | undefined {
   if (perLease < MIN_LEASE) return undefined;
-  let n = Math.ceil(perLease);
+  // Half a period's demand: the renewal (at half a slice left) comes well before the lease's end.
+  let n = Math.ceil(perLease / 2);
   for (let i = 0; i < rules.length; i++) {
     const cost = rules[i]!.cost;
     if (cost > 0) n = Math.min(n, Math.floor((lease.remaining(i) * LEASE_FRACTION) / cost));
