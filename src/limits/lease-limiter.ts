@@ -3,7 +3,7 @@
  * the subject's buckets in Redis ahead of need (a lease, one ordinary admission of k units, atomic with
  * the same script) and admits requests from it locally while it lasts. Never over-admits: every unit
  * given out locally was consumed in Redis first, and unused units go back (lease.ts keeps the books,
- * including the refill a full bucket would have lost). (`limits.leasing`, off by default.)
+ * including the refill a full bucket would have lost). (`limits.leasing`, on by default.)
  *
  * Under-admission is bounded and absent near the limit: a subject is leased only while this instance
  * sees several of its requests per lease period, a slice is at most the demand of one period and at
