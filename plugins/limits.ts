@@ -17,6 +17,7 @@ import { tooManyUnauthenticatedRequests } from '../src/errors.js';
 import { AdmissionControl } from '../src/limits/admission.js';
 import { FailoverLimiter } from '../src/limits/failover-limiter.js';
 import { FleetPresence } from '../src/limits/fleet.js';
+import { LeasingLimiter } from '../src/limits/lease-limiter.js';
 import type { Limiter } from '../src/limits/limiter.js';
 import { MemoryLimiter } from '../src/limits/memory-limiter.js';
 import { RedisLimiter } from '../src/limits/redis-limiter.js';
@@ -55,7 +56,12 @@ function createLimiter(app: Parameters<FastifyPluginAsync>[0], config: Config): 
   });
   fleet.start();
   app.addHook('onClose', () => fleet.close());
-  return new FailoverLimiter(new RedisLimiter(app.redis.commands, config.redis.keyPrefix), {
+  const redisLimiter = new RedisLimiter(app.redis.commands, config.redis.keyPrefix);
+  // Inside the failover: leases are taken from Redis only, never from the mirror (lease-limiter.ts).
+  const primary = config.limits.leasing
+    ? new LeasingLimiter(redisLimiter, { onError: (err) => app.log.warn({ err }, 'rate-limit lease refund failed') })
+    : redisLimiter;
+  return new FailoverLimiter(primary, {
     failMode: config.redis.failMode,
     timeoutMs: 0, // the commands connection has its own commandTimeout
     instances: () => fleet.instances,

@@ -150,6 +150,11 @@ export const configSchema = z
         defaultOutputTokens: positiveInt.default(4_096),
         /** Per-IP guard in front of authentication and the admin API (bad-key floods). */
         perIpPerMinute: positiveInt.default(6_000),
+        /**
+         * With Redis: a busy subject is admitted from a slice of its buckets this instance leased from
+         * Redis (src/limits/lease-limiter.ts) instead of one round trip per request.
+         */
+        leasing: z.boolean().default(true),
       })
       .prefault({}),
     usage: z
