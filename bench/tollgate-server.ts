@@ -56,5 +56,6 @@ const config = parseConfig(
 // The level is in the config (`silent` logs nothing); any other level writes to /dev/null.
 const app = await buildApp(config, { logStream: pino.destination({ dest: '/dev/null', sync: false }) });
 await startProbe();
-await app.listen({ host: config.server.host, port: config.server.port });
+// backlog as src/server.ts listens: the slow-streams run opens thousands of connections at once.
+await app.listen({ host: config.server.host, port: config.server.port, backlog: 4_096 });
 announce((app.server.address() as AddressInfo).port, () => app.close());

@@ -14,12 +14,17 @@ import { hasCredential } from './upstream/routing.js';
 const logSink = new LogSink(1);
 /** How long the last log lines may take to reach stdout before the process exits regardless. */
 const LOG_FLUSH_MS = 2_000;
+/**
+ * Pending connections the kernel queues before accepting (Node's default is 511): a burst of thousands of
+ * clients opening streams at once would otherwise be reset. The kernel caps it at net.core.somaxconn.
+ */
+const LISTEN_BACKLOG = 4_096;
 
 async function main(): Promise<void> {
   const config = loadOrExit();
   const app = await buildApp(config, { logStream: logSink });
   explainSetup(app.log, config);
-  await app.listen({ host: config.server.host, port: config.server.port });
+  await app.listen({ host: config.server.host, port: config.server.port, backlog: LISTEN_BACKLOG });
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => void shutDown(app, signal, config.server));
   }
