@@ -50,17 +50,18 @@ t.test('a busy subject is served from leases: few calls, every admission, the sa
   await w.shared.admit('s', rules.map((r) => ({ ...r, cost: r.limit / 2 })));
   await w.exact.admit('s', rules.map((r) => ({ ...r, cost: r.limit / 2 })));
   let admitted = 0;
+  const disagreements: number[] = [];
+  const overstated: number[] = [];
   for (let i = 0; i < 2_000; i++) {
     const answer = await limiter.admit('s', rules);
     const reference = await w.exact.admit('s', rules);
-    t.equal(answer.allowed, reference.allowed, `request ${i}: the exact limiter agrees`);
-    t.ok(
-      answer.buckets.every((bucket, d) => bucket.remaining <= reference.buckets[d]!.remaining),
-      `request ${i}: headers show no more than the exact limiter's remaining`,
-    );
+    if (answer.allowed !== reference.allowed) disagreements.push(i);
+    if (answer.buckets.some((bucket, d) => bucket.remaining > reference.buckets[d]!.remaining)) overstated.push(i);
     if (answer.allowed) admitted += 1;
     w.clock.step(0.5);
   }
+  t.same(disagreements, [], 'the exact limiter decides every request the same way');
+  t.same(overstated, [], "headers never show more than the exact limiter's remaining");
   t.equal(admitted, 2_000, 'every request admitted');
   t.ok(inner.admits < 100, `${inner.admits} calls reached the shared limiter for 2000 requests`);
   await limiter.close();
