@@ -55,6 +55,30 @@ export function redisSection(url: string, extra: Record<string, unknown> = {}): 
   return { url, keyPrefix: `tgtest:${process.pid}:${Date.now()}:${++prefixes}:`, ...extra };
 }
 
+/**
+ * Two gateways in front of `mock` on one Redis and one key prefix, so they share every bucket; `configure`
+ * sets the tiers and keys of both. The caller closes them.
+ */
+export async function twoGatewaysOnRedis(
+  redisUrl: string,
+  mock: MockUpstream,
+  configure: (raw: RawConfig) => void,
+): Promise<{ prefix: string; instances: Gateway[] }> {
+  const section = redisSection(redisUrl);
+  const instances = await Promise.all(
+    [0, 1].map(() =>
+      startGateway({
+        primary: mock,
+        configure: (raw) => {
+          raw.redis = section;
+          configure(raw);
+        },
+      }),
+    ),
+  );
+  return { prefix: section.keyPrefix as string, instances };
+}
+
 /** A gateway for one scenario; closed with the test. */
 export async function limitedGateway(t: Test, backend: Backend, setup: LimitedSetup): Promise<Limited> {
   const mock = await startMockUpstream(setup.mock);

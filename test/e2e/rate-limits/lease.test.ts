@@ -3,11 +3,11 @@
 // given back, and at the limit the two admit exactly the limit between them.
 import { Redis } from 'ioredis';
 import t, { type Test } from 'tap';
-import { randomKey, startGateway, type Gateway } from '../../helpers/gateway.js';
+import { randomKey, type Gateway } from '../../helpers/gateway.js';
 import { startMockUpstream } from '../../helpers/mock-upstream.js';
 import { startRedis } from '../../helpers/redis.js';
 import { monitored, type SeenCommand } from '../../helpers/redis-monitor.js';
-import { post, redisSection, type Answer } from '../../helpers/rate-limit-harness.js';
+import { post, twoGatewaysOnRedis, type Answer } from '../../helpers/rate-limit-harness.js';
 
 const redis = await startRedis();
 const mock = await startMockUpstream();
@@ -20,27 +20,18 @@ t.teardown(async () => {
 
 async function pair(t: Test, tier: Record<string, number>) {
   const key = randomKey('lease');
-  const section = redisSection(redis.url);
-  const instances = await Promise.all(
-    [0, 1].map(() =>
-      startGateway({
-        primary: mock,
-        configure: (raw) => {
-          raw.redis = section;
-          raw.limits = { leasing: true };
-          raw.tiers.leased = tier;
-          raw.keys = [{ name: 'lease', key, tier: 'leased' }];
-        },
-      }),
-    ),
-  );
+  const { prefix, instances } = await twoGatewaysOnRedis(redis.url, mock, (raw) => {
+    raw.limits = { leasing: true };
+    raw.tiers.leased = tier;
+    raw.keys = [{ name: 'lease', key, tier: 'leased' }];
+  });
   let closed = false;
   const close = async () => {
     if (!closed) await Promise.all(instances.map((gw) => gw.close()));
     closed = true;
   };
   t.teardown(close);
-  return { key, prefix: section.keyPrefix as string, instances, close };
+  return { key, prefix, instances, close };
 }
 
 /** `workers` clients per instance, all at once, each sending `each` requests one after another. */

@@ -1,9 +1,9 @@
 // Two gateway instances on one Redis admit exactly as many requests as one would, for one key and for many.
 import t, { type Test } from 'tap';
-import { randomKey, startGateway, type Gateway } from '../../helpers/gateway.js';
+import { randomKey, type Gateway } from '../../helpers/gateway.js';
 import { startMockUpstream } from '../../helpers/mock-upstream.js';
 import { startRedis } from '../../helpers/redis.js';
-import { post, redisSection } from '../../helpers/rate-limit-harness.js';
+import { post, twoGatewaysOnRedis } from '../../helpers/rate-limit-harness.js';
 
 const REQUESTS = 40;
 const RPM = 5;
@@ -17,19 +17,10 @@ t.teardown(async () => {
 
 /** Two gateways on one key prefix (so they share the buckets), every key on tier rpm RPM. */
 async function twoInstances(t: Test, keys: string[]): Promise<Gateway[]> {
-  const section = redisSection(redis.url);
-  const instances = await Promise.all(
-    [0, 1].map(() =>
-      startGateway({
-        primary: mock,
-        configure: (raw) => {
-          raw.redis = section;
-          raw.tiers.limited = { rpm: RPM };
-          raw.keys = keys.map((key, i) => ({ name: `k${i}`, key, tier: 'limited' }));
-        },
-      }),
-    ),
-  );
+  const { instances } = await twoGatewaysOnRedis(redis.url, mock, (raw) => {
+    raw.tiers.limited = { rpm: RPM };
+    raw.keys = keys.map((key, i) => ({ name: `k${i}`, key, tier: 'limited' }));
+  });
   t.teardown(() => Promise.all(instances.map((gw) => gw.close())));
   return instances;
 }
