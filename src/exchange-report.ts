@@ -6,6 +6,7 @@
 import type { ClientRequest } from './dialects/dialect.js';
 import type { GatewayMetrics } from './observability/metrics.js';
 import type { ApiKeyRecord } from './keys/api-key.js';
+import type { Endpoint } from './openai/endpoint.js';
 import type { Usage } from './openai/usage.js';
 import type { Attempt } from './upstream/fallback-trail.js';
 import type { ForwardSuccess } from './upstream/forward.js';
@@ -26,14 +27,19 @@ interface ReportServices {
 
 export class ExchangeReport {
   readonly #started: number;
+  /** Only these two of the request: a stream's report outlives its prompt (Exchange.relay). */
+  readonly #endpoint: Endpoint;
+  readonly #model: string;
 
   constructor(
     private readonly services: ReportServices,
-    private readonly request: ClientRequest,
+    request: ClientRequest,
     private readonly principal: ApiKeyRecord,
     private readonly log: ExchangeLog,
   ) {
     this.#started = services.now();
+    this.#endpoint = request.endpoint;
+    this.#model = request.body.model;
   }
 
   /** Upstream latency, and the gateway's own share of the time to the upstream's answer. */
@@ -41,15 +47,15 @@ export class ExchangeReport {
     const { metrics } = this.services;
     const upstreamTotalMs = success.attempts.reduce((sum, attempt) => sum + attempt.ms, 0);
     metrics.upstreamSeconds.observe(
-      { provider: success.route.providerName, model: this.model },
+      { provider: success.route.providerName, model: this.#model },
       success.upstreamMs / 1000,
     );
     const overheadMs = Math.max(0, this.elapsed() - upstreamTotalMs);
-    metrics.overheadSeconds.observe({ route: this.request.endpoint }, overheadMs / 1000);
+    metrics.overheadSeconds.observe({ route: this.#endpoint }, overheadMs / 1000);
   }
 
   firstByte(success: ForwardSuccess): void {
-    const labels = { provider: success.route.providerName, model: this.model };
+    const labels = { provider: success.route.providerName, model: this.#model };
     this.services.metrics.streamFirstByteSeconds.observe(labels, this.elapsed() / 1000);
   }
 
@@ -84,8 +90,8 @@ export class ExchangeReport {
   failed(attempts: readonly Attempt[]): object {
     return {
       keyId: this.principal.id,
-      model: this.model,
-      endpoint: this.request.endpoint,
+      model: this.#model,
+      endpoint: this.#endpoint,
       ...(attempts.length > 0 && { attempts: attempts.length, providers: attempts.map((a) => a.provider) }),
     };
   }
@@ -94,7 +100,7 @@ export class ExchangeReport {
   clientLeft(): void {
     const fields = {
       keyName: this.principal.name,
-      model: this.model,
+      model: this.#model,
       status: 499,
       totalMs: Math.round(this.elapsed()),
     };
@@ -105,9 +111,9 @@ export class ExchangeReport {
     const fields = {
       keyName: this.principal.name,
       keyId: this.principal.id,
-      model: this.model,
+      model: this.#model,
       provider: success.route.providerName,
-      endpoint: this.request.endpoint,
+      endpoint: this.#endpoint,
       status: outcome.status,
       stream: outcome.stream,
       completed: outcome.completed,
@@ -117,10 +123,6 @@ export class ExchangeReport {
       ...(usage && { usage, costUsd }),
     };
     this.log.info(fields, 'request completed');
-  }
-
-  private get model(): string {
-    return this.request.body.model;
   }
 
   private elapsed(): number {

@@ -14,7 +14,7 @@
  */
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
-import type { ClientRequest } from './dialects/dialect.js';
+import { withoutPrompt, type ClientRequest } from './dialects/dialect.js';
 import { invalidRequest, modelNotFound, noCredentialedProvider } from './errors.js';
 import { ExchangeReport, type ExchangeLog } from './exchange-report.js';
 import type { ApiKeyRecord } from './keys/api-key.js';
@@ -64,7 +64,7 @@ export interface ClientConnection {
 
 export class Exchange {
   readonly #services: ExchangeServices;
-  readonly #request: ClientRequest;
+  #request: ClientRequest;
   readonly #principal: ApiKeyRecord;
   readonly #client: ClientConnection;
   readonly #clientGone: ClientGone;
@@ -179,7 +179,8 @@ export class Exchange {
     return true;
   }
 
-  private relay(success: ForwardSuccess): void {
+  private relay(committed: ForwardSuccess): void {
+    const success = this.letGoOfPrompt(committed);
     this.#report.upstreamAnswered(success);
     const { response } = success;
     const headers: OutgoingHttpHeaders = downstreamHeaders(response.headers);
@@ -199,6 +200,19 @@ export class Exchange {
     } else {
       relayJson(success, success.answer, sink);
     }
+  }
+
+  /**
+   * A stream runs for minutes and needs nothing of the prompt any more: the exchange lets go of it (and
+   * of the chain's history) so that an open stream holds only the request's parameters. A JSON answer
+   * is done at once, and a stored Responses answer keeps its prompt: the record holds its input.
+   */
+  private letGoOfPrompt(success: ForwardSuccess): ForwardSuccess {
+    if (success.answer.kind !== 'stream' || isStored(this.#request)) return success;
+    this.#estimate.countPrompt(); // a stream cut short is billed on this count (usageOf)
+    this.#request = withoutPrompt(this.#request);
+    this.#previous = undefined;
+    return { ...success, request: withoutPrompt(success.request) };
   }
 
   /** Writes the answer's record; a store that fails is logged, and the client still gets its answer. */

@@ -30,6 +30,22 @@ export interface ClientRequest {
   history?: HistoryItem[];
 }
 
+/**
+ * The request as a committed answer still needs it: the endpoint and every parameter (a bridged
+ * Responses stream echoes them in its response objects), without the prompt (`messages`, `input`,
+ * the chain's history) or its bytes. An open stream holds its request until the last event, and a
+ * prompt costs about twice its size in heap as parsed strings: 2,000 streams of 40 KB prompts would
+ * otherwise hold some 200 MB.
+ */
+export function withoutPrompt({ endpoint, body }: ClientRequest): ClientRequest {
+  const parameters: ProxyBody = { ...body };
+  delete parameters.messages;
+  delete parameters.input;
+  return { endpoint, body: parameters, json: NO_BYTES, members: [] };
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
 /** A streamed answer on its way to the client, and what it told about usage as it passed. */
 export interface StreamTap extends Transform {
   readonly usage: Usage | undefined;

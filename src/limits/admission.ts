@@ -46,20 +46,34 @@ export const REQUEST_ONLY: AdmissionEstimate = { totalTokens: 0, chargesTokens: 
 
 /**
  * Tokens a request reserves. The prompt is tokenized only when something needs the count (a token
- * limit, or a cut stream's usage estimate), and then once.
+ * limit, or a cut stream's usage estimate), and then once; the body is let go of once counted.
  */
 export class RequestEstimate implements AdmissionEstimate {
   readonly chargesTokens = true;
   #promptTokens: number | undefined;
+  #body: ProxyBody | undefined;
 
   constructor(
-    private readonly body: ProxyBody,
+    body: ProxyBody,
     private readonly endpoint: Endpoint,
     readonly outputCap: number,
-  ) {}
+  ) {
+    this.#body = body;
+  }
 
   get promptTokens(): number {
-    return (this.#promptTokens ??= estimatePromptTokens(this.body, this.endpoint));
+    return this.#promptTokens ?? this.#count();
+  }
+
+  /** Counts the prompt now if nothing has yet: a stream about to let go of its prompt (Exchange.relay). */
+  countPrompt(): void {
+    if (this.#promptTokens === undefined) this.#count();
+  }
+
+  #count(): number {
+    this.#promptTokens = estimatePromptTokens(this.#body, this.endpoint);
+    this.#body = undefined;
+    return this.#promptTokens;
   }
 
   get totalTokens(): number {

@@ -24,6 +24,11 @@ async function proxy(
   request.modelAlias = body.model;
   // checkBody accepts only objects that came through the JSON parser (plugins/body.ts): both are set.
   const client = { endpoint, body, json: request.jsonBytes!, members: request.jsonMembers! };
+  // The exchange owns the body from here: a stream lets go of its prompt once it is upstream, which
+  // it cannot while Fastify's request, alive until the last byte, still holds it.
+  request.body = undefined;
+  request.jsonBytes = null;
+  request.jsonMembers = null;
   await new Exchange(services, client, request.principal!, connection(request, reply)).run();
   return reply;
 }

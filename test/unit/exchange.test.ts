@@ -7,6 +7,8 @@
  * answer leaves its record before it is sent, or is sent anyway when the store fails.
  */
 import { EventEmitter } from 'node:events';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { Readable } from 'node:stream';
 import { test } from 'tap';
@@ -42,7 +44,7 @@ const config = parseConfig(
       secondary: { baseUrl: `${SECONDARY}/v1`, apiKey: 'sk-secondary-SECRET' },
     },
     models: { [ALIAS]: { routes: [{ provider: 'primary', model: 'nano' }, { provider: 'secondary', model: 'nano' }] } },
-    tiers: { tier1: { rpm: 100, tpm: 1_000_000 } },
+    tiers: { tier1: { rpm: 100, tpm: 1_000_000 }, requestsOnly: { rpm: 100 } },
   },
   {},
 );
@@ -164,11 +166,14 @@ class FakeClient implements ClientConnection {
   }
 }
 
-function exchange(h: ReturnType<typeof harness>, client: FakeClient, body: object, endpoint: Endpoint = 'chat') {
+function requestOf(endpoint: Endpoint, body: object) {
   const json = Buffer.from(JSON.stringify(body));
   const members = topLevelMembers(json, 128)!.members;
-  const request = { endpoint, body: checkBody(endpoint, body, members), json, members };
-  return new Exchange(h.services, request, principal, client);
+  return { endpoint, body: checkBody(endpoint, body, members), json, members };
+}
+
+function exchange(h: ReturnType<typeof harness>, client: FakeClient, body: object, endpoint: Endpoint = 'chat') {
+  return new Exchange(h.services, requestOf(endpoint, body), principal, client);
 }
 
 async function readAll(body: Buffer | Readable): Promise<string> {
@@ -422,4 +427,61 @@ test('a store that fails is logged, and the client still gets its answer; store:
   await exchange(h, unstored, { model: ALIAS, input: 'Hi', store: false }, 'responses').run();
   t.equal(unstored.sent?.status, 200);
   t.same(untouched.puts, [], 'store: false: no record');
+});
+
+/** V8's collector, so a test can show an object is no longer reachable (WeakRef). */
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** Whether `ref`'s object is gone after two collections, a turn apart (a WeakRef holds until the turn ends). */
+async function collected(ref: WeakRef<object>): Promise<boolean> {
+  const gc = collector();
+  for (let i = 0; i < 2; i++) {
+    await new Promise((resolve) => setImmediate(resolve));
+    gc();
+  }
+  return ref.deref() === undefined;
+}
+
+const LONG_PROMPT = 'a long conversation turn '.repeat(2_000);
+
+/**
+ * Starts a chat stream with a long prompt that the upstream keeps open, and answers a WeakRef to the
+ * prompt: nothing but the gateway holds the request once this returns.
+ */
+async function openStreamWithLongPrompt(h: ReturnType<typeof harness>, client: FakeClient) {
+  h.upstream(PRIMARY).reply(
+    h.answering(200, 'data: {"choices":[{"index":0,"delta":{"content":"still going"}}]}\n\n', 'text/event-stream'),
+  );
+  const body = { model: ALIAS, messages: [{ role: 'user', content: LONG_PROMPT }], stream: true };
+  await exchange(h, client, body).run();
+  return new WeakRef(body.messages);
+}
+
+test('an open stream holds no prompt: it is let go of once it is upstream', async (t) => {
+  const h = harness();
+  const client = new FakeClient();
+  const prompt = await openStreamWithLongPrompt(h, client);
+  t.equal(await h.activeStreams(), 1, 'the stream is still open');
+  t.ok(await collected(prompt), 'its messages are no longer reachable');
+  client.leave();
+});
+
+test('a key without token limits: a cut stream is still billed on its prompt count', async (t) => {
+  const h = harness();
+  const client = new FakeClient();
+  // Under 512 chars a prompt is always counted exactly, whatever the clock: the two counts must agree.
+  const body = { model: ALIAS, messages: [{ role: 'user', content: 'a short turn '.repeat(30) }], stream: true };
+  const estimate = h.admission.estimate(requestOf('chat', structuredClone(body)).body, 'chat');
+  h.upstream(PRIMARY).reply(
+    h.answering(200, 'data: {"choices":[{"index":0,"delta":{"content":"cut"}}]}\n\n', 'text/event-stream'),
+  );
+  await new Exchange(h.services, requestOf('chat', body), { ...principal, tier: 'requestsOnly' }, client).run();
+  client.leave();
+  await new Promise((resolve) => setImmediate(resolve));
+
+  t.equal(h.records.length, 1);
+  t.equal(h.records[0]!.usage.promptTokens, estimate.promptTokens, 'the prompt was counted before it was let go of');
 });
