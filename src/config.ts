@@ -112,10 +112,17 @@ export const configSchema = z
       .prefault({}),
     redis: z
       .strictObject({
+        /** One Redis server; empty (the default) with no cluster: memory stores, one instance. */
         url: z.string().default(''),
+        /** A Redis Cluster instead: some of its nodes (ioredis discovers the rest). */
+        cluster: z.strictObject({ nodes: z.array(z.url({ protocol: /^rediss?$/ })).min(1) }).optional(),
         failMode: z.enum(['open', 'closed']).default('open'),
         commandTimeoutMs: positiveInt.default(500),
         keyPrefix: z.string().default('tg:'),
+      })
+      .refine((redis) => !(redis.url && redis.cluster), {
+        path: ['cluster'],
+        message: 'set either redis.url (one Redis server) or redis.cluster.nodes (a Redis Cluster), not both',
       })
       .prefault({}),
     admin: z.strictObject({ token: z.string().default('') }).prefault({}),
