@@ -24,7 +24,8 @@ declare module 'fastify' {
 
 const keys: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   const staticKeys: ApiKeyRecord[] = loadStaticKeys(config.keys).records;
-  const managed = app.redis ? redisKeyStore(app, app.redis.commands, config) : new MemoryKeyStore();
+  // `as Redis` until RedisKeyStore takes a RedisClient (issue 17, fix/cluster-keys); then the cast goes.
+  const managed = app.redis ? redisKeyStore(app, app.redis.commands as Redis, config) : new MemoryKeyStore();
   const store = new CombinedKeyStore(staticKeys, managed);
   app.decorate('keys', store);
   app.addHook('onClose', () => store.close());

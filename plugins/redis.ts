@@ -1,5 +1,6 @@
 /**
- * The Redis connections, when `redis.url` is set (`app.redis` is null otherwise: memory stores).
+ * The Redis connections, when `redis.url` or `redis.cluster` is set (`app.redis` is null otherwise: memory
+ * stores). On a cluster both are ioredis Cluster clients: one connection per node each.
  * - `commands`: request-path calls (limits, key lookups, budget checks, usage and admin reads). Fails
  *   fast while Redis is away so a request never hangs on it (see src/limits/redis-client.ts).
  * - `writes`: usage writes. Queues while disconnected and sends on reconnect, so a Redis blip loses
@@ -7,16 +8,17 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
 import type { Config } from '../src/config.js';
-import { createLimiterRedis } from '../src/limits/redis-client.js';
+import { createLimiterRedis, nodeCredentials } from '../src/limits/redis-client.js';
+import type { RedisClient } from '../src/redis/client.js';
+import { untilReady } from '../src/redis/ready.js';
 import { ThrottledNotice } from '../src/observability/throttled-notice.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
-    redis: { commands: Redis; writes: Redis } | null;
+    redis: { commands: RedisClient; writes: RedisClient } | null;
   }
 }
 
@@ -27,17 +29,19 @@ const QUIT_TIMEOUT_MS = 1_000;
 const ERROR_LOG_INTERVAL_MS = 10_000;
 
 const redis: FastifyPluginAsync<{ config: Config['redis'] }> = async (app, { config }) => {
-  if (!config.url) {
+  const target = config.cluster?.nodes ?? config.url;
+  if (target.length === 0) {
     app.decorate('redis', null);
     return;
   }
-  const commands = createLimiterRedis(config.url, config.commandTimeoutMs);
-  const writes = new Redis(config.url, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+  const commands = createLimiterRedis(target, config.commandTimeoutMs);
+  const writes = createWritesRedis(target);
   for (const [name, client] of [['commands', commands], ['writes', writes]] as const) {
     const notice = new ThrottledNotice<Error>(ERROR_LOG_INTERVAL_MS, (err, errors) =>
       app.log.warn({ connection: name, err: err.message, errors }, 'redis connection error; reconnecting'),
     );
-    client.on('error', (err) => notice.note(err));
+    client.on('error', (err: Error) => notice.note(err));
+    client.on('node error', (err: Error) => notice.note(err)); // a cluster's: one of its nodes
   }
   app.decorate('redis', { commands, writes });
   app.addHook('onClose', async () => {
@@ -46,20 +50,28 @@ const redis: FastifyPluginAsync<{ config: Config['redis'] }> = async (app, { con
   await waitUntilReady(app, commands, config.failMode);
 };
 
+/** Queues while disconnected and retries: a usage write waits for Redis rather than being lost. */
+function createWritesRedis(target: string | string[]): RedisClient {
+  if (typeof target === 'string') return new Redis(target, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+  return new Cluster(target, {
+    enableOfflineQueue: true,
+    redisOptions: { ...nodeCredentials(target[0]!), maxRetriesPerRequest: null },
+  });
+}
+
 /** quit() waits for pending replies; a Redis that is away never sends them, so cut it instead. */
-async function close(client: Redis): Promise<void> {
+async function close(client: RedisClient): Promise<void> {
   if (client.status === 'ready') await Promise.race([client.quit().catch(() => undefined), delay(QUIT_TIMEOUT_MS)]);
   client.disconnect();
 }
 
 async function waitUntilReady(
   app: Parameters<FastifyPluginAsync>[0],
-  client: Redis,
+  client: RedisClient,
   failMode: 'open' | 'closed',
 ): Promise<void> {
-  if (client.status === 'ready') return;
   try {
-    await once(client, 'ready', { signal: AbortSignal.timeout(READY_TIMEOUT_MS) });
+    await untilReady(client, AbortSignal.timeout(READY_TIMEOUT_MS));
   } catch {
     const message =
       `redis not reachable after ${READY_TIMEOUT_MS} ms; serving with failMode=${failMode} until it answers`;

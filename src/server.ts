@@ -104,10 +104,16 @@ function explainSetup(
     {
       staticKeys: records.length,
       models: Object.keys(config.models),
-      redis: config.redis.url ? 'configured' : 'none (in-memory stores, single instance)',
+      redis: redisMode(config.redis),
     },
     'tollgate configured',
   );
+}
+
+/** Which Redis, in words for the start-up log (no URL: it may carry a password). */
+function redisMode(redis: Config['redis']): string {
+  if (redis.cluster) return `cluster (${redis.cluster.nodes.length} startup nodes)`;
+  return redis.url ? 'configured' : 'none (in-memory stores, single instance)';
 }
 
 main().catch((err) => {

@@ -10,7 +10,8 @@
  * `fleet`, so it never shares a name with a bucket.
  */
 import { randomUUID } from 'node:crypto';
-import type { Redis, Result } from 'ioredis';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -45,7 +46,7 @@ export interface FleetPresenceOptions {
 
 export class FleetPresence {
   readonly id = randomUUID();
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #key: string;
   readonly #onChange: ((instances: number) => void) | undefined;
   #instances = 1;
@@ -54,7 +55,7 @@ export class FleetPresence {
   #beating = false;
 
   /** Borrows `redis` (the fail-fast commands connection): a beat never waits on a sick Redis for long. */
-  constructor(redis: Redis, keyPrefix: string, options: FleetPresenceOptions = {}) {
+  constructor(redis: RedisClient, keyPrefix: string, options: FleetPresenceOptions = {}) {
     this.#redis = redis;
     this.#key = `${keyPrefix}rl:{fleet}:instances`;
     this.#onChange = options.onChange;

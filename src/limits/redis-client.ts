@@ -1,6 +1,7 @@
 /**
- * The ioredis client the limiter expects. A limiter call sits on the request path, so a sick Redis must
- * fail a command quickly (FailoverLimiter then answers from memory or refuses) rather than hold it:
+ * The ioredis client the limiter expects: a `Redis` for one server (a URL), a `Cluster` for a Redis
+ * Cluster (its nodes' URLs). A limiter call sits on the request path, so a sick Redis must fail a command
+ * quickly (FailoverLimiter then answers from memory or refuses) rather than hold it:
  * - enableOfflineQueue false: while disconnected, commands are rejected at once instead of queueing
  *   until a reconnect that may never come;
  * - maxRetriesPerRequest 0 and autoResendUnfulfilledCommands false: a command in flight when the
@@ -13,18 +14,30 @@
  *   auto-pipelined from the end of a turn would wait for the next one);
  * - retryStrategy: reconnect forever, with capped backoff, so limiting returns to Redis on its own.
  *
+ * On a cluster the same rules, where ioredis puts them (see clusterOptions below).
+ *
  * The caller owns the client: attach an 'error' listener (ioredis prints unhandled ones to the console
  * on every failed reconnect), wait for 'ready' before serving if Redis should be up from the start
  * (until then every command fails fast), and quit() it on shutdown.
  */
-import { Redis } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { ADMIT_COMMAND } from './redis-limiter.js';
 
 const RECONNECT_BASE_MS = 50;
 const RECONNECT_MAX_MS = 2_000;
 
-export function createLimiterRedis(url: string, commandTimeoutMs: number): Redis {
-  return new Redis(url, {
+const reconnectDelay = (attempt: number) => Math.min(RECONNECT_BASE_MS * 2 ** attempt, RECONNECT_MAX_MS);
+
+/** One server by URL, or a cluster by (some of) its nodes' URLs. */
+export function createLimiterRedis(url: string, commandTimeoutMs: number): Redis;
+export function createLimiterRedis(clusterNodes: string[], commandTimeoutMs: number): Cluster;
+export function createLimiterRedis(target: string | string[], commandTimeoutMs: number): RedisClient;
+export function createLimiterRedis(target: string | string[], commandTimeoutMs: number): RedisClient {
+  if (typeof target !== 'string') {
+    return connectingEveryNode(new Cluster(target, clusterOptions(target, commandTimeoutMs)));
+  }
+  return new Redis(target, {
     lazyConnect: false,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
@@ -33,6 +46,60 @@ export function createLimiterRedis(url: string, commandTimeoutMs: number): Redis
     // Commands issued in the same event-loop turn (concurrent admissions) share one socket write.
     enableAutoPipelining: true,
     autoPipeliningIgnoredCommands: [ADMIT_COMMAND],
-    retryStrategy: (attempt) => Math.min(RECONNECT_BASE_MS * 2 ** attempt, RECONNECT_MAX_MS),
+    retryStrategy: reconnectDelay,
   });
+}
+
+/**
+ * The fail-fast rules on a Cluster. Per-node settings go in redisOptions (ioredis keeps each node's
+ * offline queue and retry strategy to itself: the cluster-level enableOfflineQueue false is what rejects
+ * a command while its node is not connected). Redirections the server answered without running the
+ * command are followed: MOVED and ASK (a slot moved: the cluster map is refreshed), TRYAGAIN (a slot
+ * being migrated). What may have run is not retried: a connection closed under a command in flight
+ * (retryDelayOnFailover 0) fails it, as on one server. CLUSTERDOWN (a primary lost, no replica promoted
+ * yet) fails at once too (retryDelayOnClusterDown 0) rather than hold the request through the failover:
+ * the limiter's fallback answers meanwhile.
+ */
+function clusterOptions(nodes: string[], commandTimeoutMs: number): ClusterOptions {
+  return {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    enableAutoPipelining: true,
+    autoPipeliningIgnoredCommands: [ADMIT_COMMAND],
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 0,
+    clusterRetryStrategy: reconnectDelay,
+    redisOptions: {
+      ...nodeCredentials(nodes[0]!),
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: commandTimeoutMs,
+    },
+  };
+}
+
+/**
+ * ioredis opens a node's connection on the first command for it, and with the offline queue off a second
+ * command while it is still connecting is refused: the first requests after start-up or after a failover
+ * would fail for nothing. So every node is connected as soon as the cluster map names it (untilReady in
+ * src/redis/ready.ts waits for the primaries' connections at start-up).
+ */
+function connectingEveryNode(cluster: Cluster): Cluster {
+  cluster.on('+node', (node: Redis) => {
+    if (node.status === 'wait') node.connect().catch(() => {}); // its errors reach the cluster's 'node error'
+  });
+  return cluster;
+}
+
+/**
+ * The nodes ioredis discovers (CLUSTER SLOTS) get only redisOptions, not the startup URLs: the user,
+ * password and TLS of the first URL go there so every node is reached the same way.
+ */
+export function nodeCredentials(url: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const { username, password, protocol } = new URL(url);
+  return {
+    ...(username ? { username: decodeURIComponent(username) } : {}),
+    ...(password ? { password: decodeURIComponent(password) } : {}),
+    ...(protocol === 'rediss:' ? { tls: {} } : {}),
+  };
 }

@@ -7,7 +7,9 @@
  * Keys: `<prefix>rl:{<subject>}:<dimension>`, holding the TAT in ms as a string. The `{subject}` hash
  * tag puts all buckets of a subject in one cluster slot, which a multi-key script needs on Redis Cluster.
  */
-import type { Redis, Result } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import type { Result } from 'ioredis';
+import type { RedisClient } from '../redis/client.js';
 import { EPSILON_MS, EXPIRY_MARGIN_MS, PERIOD_MS, assertRules, toAdmission } from './gcra.js';
 import type { Admission, Dimension, LimitRule, Limiter } from './limiter.js';
 
@@ -110,14 +112,6 @@ interface QueuedCall {
   reject(err: unknown): void;
 }
 
-/**
- * Which calls of a turn may share one script call. On a single Redis, all of them. A script's keys must
- * all live in one slot on Redis Cluster: there this becomes the slot of the subject's hash tag.
- */
-function batchGroup(_subject: string): string {
-  return '';
-}
-
 /** The script's reply: per call of the batch, in order, separated by ';'. */
 function resolveBatch(batch: QueuedCall[], reply: string): void {
   const replies = reply.split(';');
@@ -131,21 +125,23 @@ function resolveBatch(batch: QueuedCall[], reply: string): void {
 }
 
 export class RedisLimiter implements Limiter {
-  readonly #redis: Redis;
+  readonly #redis: RedisClient;
   readonly #prefix: string;
-  /** Calls of this turn by batchGroup, each in arrival order. */
-  #queued = new Map<string, QueuedCall[]>();
+  readonly #cluster: boolean;
+  /** Calls of this turn by #batchGroup, each in arrival order. */
+  #queued = new Map<number, QueuedCall[]>();
   #flushScheduled = false;
 
   /**
    * Borrows `redis`: close() does not disconnect it, whoever created it does. See redis-client.ts for the
    * client options the limiter expects. Do not also set ioredis' own `keyPrefix` on this client.
    */
-  constructor(redis: Redis, keyPrefix = 'tollgate:') {
+  constructor(redis: RedisClient, keyPrefix = 'tollgate:') {
     // A brace in the prefix would become the hash tag and put every subject in one slot.
     if (/[{}]/.test(keyPrefix)) throw new RangeError(`keyPrefix must not contain braces: ${keyPrefix}`);
     this.#redis = redis;
     this.#prefix = keyPrefix;
+    this.#cluster = redis.isCluster;
     // defineCommand makes ioredis send EVALSHA and fall back to EVAL on NOSCRIPT (e.g. after a restart).
     if (typeof redis.tollgateAdmit !== 'function') redis.defineCommand(ADMIT_COMMAND, { lua: ADMIT_LUA });
   }
@@ -173,12 +169,22 @@ export class RedisLimiter implements Limiter {
     await this.#enqueue(subject, rules);
   }
 
+  /**
+   * Which calls of a turn may share one script call. On a single Redis, all of them (group 0). A script's
+   * keys must all live in one slot on Redis Cluster: there the group is the slot of the subject's hash
+   * tag, which every bucket key of the subject shares (key() puts the subject in braces), so a turn
+   * costs one script call per slot it touches, each call on the primary that owns that slot.
+   */
+  #batchGroup(subject: string): number {
+    return this.#cluster ? calculateSlot(this.key(subject, 'rpm')) : 0;
+  }
+
   /** Nothing to release: the connection belongs to the caller. */
   async close(): Promise<void> {}
 
   #enqueue(subject: string, rules: LimitRule[]): Promise<Admission> {
     return new Promise((resolve, reject) => {
-      const group = batchGroup(subject);
+      const group = this.#batchGroup(subject);
       const queue = this.#queued.get(group);
       if (queue) queue.push({ subject, rules, resolve, reject });
       else this.#queued.set(group, [{ subject, rules, resolve, reject }]);

@@ -131,6 +131,37 @@ t.test('an optional string left empty by the environment still counts as not set
   t.equal(config.keys[0]?.team, undefined, 'team not set');
 });
 
+t.test('redis.cluster: a list of node URLs, exclusive with redis.url', async (t) => {
+  const nodes = ['redis://10.0.0.1:7000', 'rediss://user:pw@10.0.0.2:7000'];
+  const config = parseConfig({ ...minimal, redis: { cluster: { nodes } } }, {});
+  t.same(config.redis.cluster, { nodes }, 'the nodes are kept as given');
+  t.equal(config.redis.url, '', 'no single-server URL');
+  t.equal(parseConfig(minimal, {}).redis.cluster, undefined, 'no cluster unless configured');
+  t.same(
+    problemsOf({ ...minimal, redis: { url: 'redis://one:6379', cluster: { nodes } } }),
+    ['redis.cluster: set either redis.url (one Redis server) or redis.cluster.nodes (a Redis Cluster), not both'],
+    'both set is one clear error',
+  );
+  t.same(
+    parseConfig({ ...minimal, redis: { url: '${REDIS_URL:-}', cluster: { nodes } } }, {}).redis.cluster,
+    { nodes },
+    'a url left empty by the environment does not count as set',
+  );
+  t.match(problemsOf({ ...minimal, redis: { cluster: { nodes: [] } } }), [/^redis\.cluster\.nodes: /], 'at least one node');
+  const fromEnv = { ...minimal, redis: { cluster: { nodes: '${REDIS_CLUSTER_NODES:-}' } } };
+  t.same(
+    parseConfig(fromEnv, { REDIS_CLUSTER_NODES: 'redis://a:7000, redis://b:7000' }).redis.cluster,
+    { nodes: ['redis://a:7000', 'redis://b:7000'] },
+    'a comma-separated string from the environment is a list',
+  );
+  t.equal(parseConfig(fromEnv, {}).redis.cluster, undefined, 'nodes left empty by the environment: no cluster');
+  t.match(
+    problemsOf({ ...minimal, redis: { cluster: { nodes: ['http://10.0.0.1:7000'] } } }),
+    [/^redis\.cluster\.nodes\.0: /],
+    'nodes are redis:// or rediss:// URLs',
+  );
+});
+
 t.test('YAML and JSON files load; unreadable and malformed files fail clearly', async (t) => {
   const yaml = writeConfig('providers:\n  p: { baseUrl: "http://127.0.0.1:1/v1" }\nmodels:\n  m: { routes: [{ provider: p, model: m }] }\ntiers: { t: { rpm: 1 } }\n');
   t.equal(loadConfig(yaml, {}).models.m?.routes[0]?.provider, 'p', 'a YAML file');

@@ -1,5 +1,5 @@
-import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
+import calculateSlot from 'cluster-key-slot';
 import { Redis } from 'ioredis';
 import t from 'tap';
 import { EXPIRY_MARGIN_MS } from '../../../src/limits/gcra.js';
@@ -7,21 +7,27 @@ import { createLimiterRedis } from '../../../src/limits/redis-client.js';
 import type { Admission, Limiter, LimitRule } from '../../../src/limits/limiter.js';
 import { MemoryLimiter } from '../../../src/limits/memory-limiter.js';
 import { RedisLimiter } from '../../../src/limits/redis-limiter.js';
+import type { RedisClient } from '../../../src/redis/client.js';
+import { untilReady } from '../../../src/redis/ready.js';
 import { startRedis } from '../../helpers/redis.js';
+import { startRedisCluster } from '../../helpers/redis-cluster.js';
 import { monitored } from '../../helpers/redis-monitor.js';
 import { limiterSuite } from './limiter-suite.js';
 
-const server = await startRedis();
-t.teardown(() => server.stop());
+const [server, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
+t.teardown(() => Promise.all([server.stop(), cluster.stop()]));
 const run = `t${process.pid}-${Date.now()}`;
 let prefixes = 0;
 
-async function connectRedis(): Promise<Redis> {
-  const redis = createLimiterRedis(server.url, 1_000);
+/** A limiter connection that is ready, on one server or on the cluster. */
+async function connect(target: string | string[]): Promise<RedisClient> {
+  const redis = createLimiterRedis(target, 1_000);
   redis.on('error', () => {}); // connection errors surface as rejected commands
-  await once(redis, 'ready');
+  await untilReady(redis);
   return redis;
 }
+
+const connectRedis = () => connect(server.url) as Promise<Redis>;
 
 /** A fresh key prefix per test: no flush needed, and safe on a shared REDIS_URL server. */
 async function redisLimiter() {
@@ -30,20 +36,63 @@ async function redisLimiter() {
   return { redis, prefix, limiter: new RedisLimiter(redis, prefix) };
 }
 
-t.test('RedisLimiter behaviour', async (t) =>
-  limiterSuite(t, async () => {
-    const { redis, limiter } = await redisLimiter();
-    return {
-      limiter,
-      // Node timers may fire up to a ms early against Redis' own clock.
-      elapse: (ms) => sleep(ms + 2),
-      close: async () => {
-        await limiter.close();
-        await redis.quit();
-      },
-    };
-  }),
-);
+/** Script calls (EVALSHA, or EVAL after a NOSCRIPT) servers have run so far, read on a connection of its own. */
+async function scriptCalls(servers: Redis[]): Promise<number> {
+  let calls = 0;
+  for (const redis of servers) {
+    const stats = await redis.info('commandstats');
+    for (const [, , count] of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(count);
+  }
+  return calls;
+}
+
+/**
+ * Where the shared-behaviour tests run: one redis-server, and a three-primary Redis Cluster, where a
+ * turn's calls go out as one script call per slot (the subject's hash tag decides it).
+ */
+const backends = [
+  {
+    name: 'Redis',
+    connect: () => connect(server.url),
+    observe: async () => [await connectRedis()],
+    scriptCallsFor: (_subjects: string[]) => 1,
+    primaries: 1,
+    primariesOf: async (_subjects: string[]) => 1,
+  },
+  {
+    name: 'Redis Cluster',
+    connect: () => connect(cluster.nodes),
+    // Every node, replicas included: a script runs on its slot's primary only (replicas get its effects).
+    observe: () => Promise.all(cluster.ports.map((port) => connect(`redis://127.0.0.1:${port}`) as Promise<Redis>)),
+    scriptCallsFor: (subjects: string[]) => new Set(subjects.map((subject) => calculateSlot(`{${subject}}`))).size,
+    primaries: 3,
+    primariesOf: async (subjects: string[]) =>
+      new Set(await Promise.all(subjects.map((subject) => cluster.primaryFor(`{${subject}}`)))).size,
+  },
+];
+
+async function backendLimiter(backend: (typeof backends)[number]) {
+  const redis = await backend.connect();
+  const prefix = `${run}:${++prefixes}:`;
+  return { redis, prefix, limiter: new RedisLimiter(redis, prefix) };
+}
+
+for (const backend of backends) {
+  t.test(`RedisLimiter behaviour on ${backend.name}`, async (t) =>
+    limiterSuite(t, async () => {
+      const { redis, limiter } = await backendLimiter(backend);
+      return {
+        limiter,
+        // Node timers may fire up to a ms early against Redis' own clock.
+        elapse: (ms) => sleep(ms + 2),
+        close: async () => {
+          await limiter.close();
+          await redis.quit();
+        },
+      };
+    }),
+  );
+}
 
 t.test('two instances on two connections admit exactly the limit between them', async (t) => {
   const a = await redisLimiter();
@@ -59,23 +108,15 @@ t.test('two instances on two connections admit exactly the limit between them', 
   t.same(remaining, [0, 1, 2, 3, 4], 'each admitted request saw its own remaining count');
 });
 
-/** Script calls the server has run so far (EVALSHA, or EVAL after a NOSCRIPT), read on a connection of its own. */
-async function scriptCalls(redis: Redis): Promise<number> {
-  const stats = await redis.info('commandstats');
-  let calls = 0;
-  for (const [, , count] of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(count);
-  return calls;
-}
-
 t.test('admissions of one subject in one event-loop turn share one script call', async (t) => {
   const { redis, limiter } = await redisLimiter();
   const observer = await connectRedis();
   t.teardown(() => Promise.all([redis.quit(), observer.quit()]));
   const rules = [{ dimension: 'rpm' as const, limit: 5, cost: 1 }];
   await limiter.admit('key:warm:gpt', rules); // loads the script: the first call may be an EVAL
-  const before = await scriptCalls(observer);
+  const before = await scriptCalls([observer]);
   const results = await Promise.all(Array.from({ length: 40 }, () => limiter.admit('key:batched:gpt', rules)));
-  t.equal((await scriptCalls(observer)) - before, 1, 'one script call for 40 admissions');
+  t.equal((await scriptCalls([observer])) - before, 1, 'one script call for 40 admissions');
   t.same(
     results.map((r) => r.allowed),
     [...Array(5).fill(true), ...Array(35).fill(false)],
@@ -96,13 +137,13 @@ t.test('a turn with many subjects and a long queue: one call per 64 admissions, 
   t.teardown(() => Promise.all([redis.quit(), observer.quit()]));
   const rules = [{ dimension: 'rpd' as const, limit: 100, cost: 1 }];
   await limiter.admit('key:warm:gpt', rules);
-  const before = await scriptCalls(observer);
+  const before = await scriptCalls([observer]);
   const [hot, a, b] = await Promise.all([
     Promise.all(Array.from({ length: 150 }, () => limiter.admit('key:hot:gpt', rules))),
     limiter.admit('key:a:gpt', rules),
     limiter.admit('key:b:gpt', rules),
   ]);
-  t.equal((await scriptCalls(observer)) - before, 3, '152 admissions of 3 subjects in 3 calls');
+  t.equal((await scriptCalls([observer])) - before, 3, '152 admissions of 3 subjects in 3 calls');
   t.equal(hot.filter((r) => r.allowed).length, 100, 'exactly the limit is admitted across the calls');
   t.same(
     hot.slice(95, 101).map((r) => r.buckets[0]!.remaining),
@@ -153,61 +194,69 @@ t.test('a batch decides exactly as the same admissions one by one (costs, carrie
   );
 });
 
-t.test('one turn of many subjects, admissions and adjustments mixed, decides as each call one by one', async (t) => {
-  const { redis, limiter } = await redisLimiter();
-  const observer = await connectRedis();
-  t.teardown(() => Promise.all([redis.quit(), observer.quit()]));
-  const reference = new MemoryLimiter({ now: () => Date.now() });
-  const random = lcg(11);
-  const subjects = Array.from({ length: 6 }, (_, i) => `key:s${i}:gpt`);
-  type Deltas = { dimension: 'tpd'; limit: number; delta: number }[];
-  type Call = { subject: string } & ({ rules: LimitRule[]; deltas?: never } | { rules?: never; deltas: Deltas });
-  const calls: Call[] = Array.from({ length: 60 }, () => {
-    const subject = subjects[random(subjects.length)]!;
-    if (random(4) === 0) return { subject, deltas: [{ dimension: 'tpd', limit: 2_000, delta: random(800) - 500 }] };
-    const rules: LimitRule[] = [
-      { dimension: 'rpd', limit: 6, cost: 1 },
-      { dimension: 'tpd', limit: 2_000, cost: random(6) === 0 ? 2_500 : 1 + random(500) },
-    ];
-    return { subject, rules };
+for (const backend of backends) {
+  t.test(`on ${backend.name}, a turn of many subjects, admits and adjusts mixed, decides as one by one`, async (t) => {
+    const { redis, limiter } = await backendLimiter(backend);
+    const observers = await backend.observe();
+    t.teardown(() => Promise.all([redis, ...observers].map((client) => client.quit())));
+    const reference = new MemoryLimiter({ now: () => Date.now() });
+    const random = lcg(11);
+    const subjects = Array.from({ length: 6 }, (_, i) => `key:s${i}:gpt`);
+    type Deltas = { dimension: 'tpd'; limit: number; delta: number }[];
+    type Call = { subject: string } & ({ rules: LimitRule[]; deltas?: never } | { rules?: never; deltas: Deltas });
+    const calls: Call[] = Array.from({ length: 60 }, () => {
+      const subject = subjects[random(subjects.length)]!;
+      if (random(4) === 0) return { subject, deltas: [{ dimension: 'tpd', limit: 2_000, delta: random(800) - 500 }] };
+      const rules: LimitRule[] = [
+        { dimension: 'rpd', limit: 6, cost: 1 },
+        { dimension: 'tpd', limit: 2_000, cost: random(6) === 0 ? 2_500 : 1 + random(500) },
+      ];
+      return { subject, rules };
+    });
+    const run = (l: Limiter, { subject, rules, deltas }: Call) =>
+      rules ? l.admit(subject, rules) : l.adjust(subject, deltas).then(() => undefined);
+    t.equal(await backend.primariesOf(subjects), backend.primaries, 'the subjects live on every primary');
+    // Loads the script on every primary (a first call there may be an EVAL), leaving the buckets full.
+    await Promise.all(subjects.map((subject) => limiter.admit(subject, [{ dimension: 'rpd', limit: 1, cost: 0 }])));
+    const before = await scriptCalls(observers);
+    const batched = await Promise.all(calls.map((call) => run(limiter, call)));
+    t.equal(
+      (await scriptCalls(observers)) - before,
+      backend.scriptCallsFor(subjects),
+      `one script call per slot for ${calls.length} calls of 6 subjects`,
+    );
+    const oneByOne = [];
+    for (const call of calls) oneByOne.push(await run(reference, call));
+    const shown = (a: Admission | undefined) => a && outcome(a);
+    t.same(batched.map(shown), oneByOne.map(shown), 'same admissions, remaining counts and denials');
+    const state = (l: Limiter, subject: string) =>
+      l.admit(subject, [{ dimension: 'rpd', limit: 6, cost: 0 }, { dimension: 'tpd', limit: 2_000, cost: 0 }]);
+    t.same(
+      (await Promise.all(subjects.map((s) => state(limiter, s)))).map(outcome),
+      await Promise.all(subjects.map(async (s) => outcome(await state(reference, s)))),
+      'every bucket ends where one call at a time leaves it',
+    );
+    t.ok(
+      batched.some((a) => a?.denial?.tooLarge) && batched.some((a) => a?.denial && !a.denial.tooLarge) &&
+        batched.some((a) => a?.allowed) && batched.some((a) => a === undefined),
+      'the turn has every outcome, and adjustments',
+    );
   });
-  const run = (l: Limiter, { subject, rules, deltas }: Call) =>
-    rules ? l.admit(subject, rules) : l.adjust(subject, deltas).then(() => undefined);
-  await limiter.admit('key:warm:gpt', [{ dimension: 'rpd', limit: 1, cost: 0 }]);
-  const before = await scriptCalls(observer);
-  const batched = await Promise.all(calls.map((call) => run(limiter, call)));
-  t.equal((await scriptCalls(observer)) - before, 1, `one script call for ${calls.length} calls of 6 subjects`);
-  const oneByOne = [];
-  for (const call of calls) oneByOne.push(await run(reference, call));
-  const shown = (a: Admission | undefined) => a && outcome(a);
-  t.same(batched.map(shown), oneByOne.map(shown), 'same admissions, remaining counts and denials');
-  const state = (l: Limiter, subject: string) =>
-    l.admit(subject, [{ dimension: 'rpd', limit: 6, cost: 0 }, { dimension: 'tpd', limit: 2_000, cost: 0 }]);
-  t.same(
-    (await Promise.all(subjects.map((s) => state(limiter, s)))).map(outcome),
-    await Promise.all(subjects.map(async (s) => outcome(await state(reference, s)))),
-    'every bucket ends where one call at a time leaves it',
-  );
-  t.ok(
-    batched.some((a) => a?.denial?.tooLarge) && batched.some((a) => a?.denial && !a.denial.tooLarge) &&
-      batched.some((a) => a?.allowed) && batched.some((a) => a === undefined),
-    'the turn has every outcome, and adjustments',
-  );
-});
 
-t.test('two instances admit exactly the limit of every subject across many subjects', async (t) => {
-  const a = await redisLimiter();
-  const b = await redisLimiter();
-  t.teardown(() => Promise.all([a.redis.quit(), b.redis.quit()]));
-  const limiters = [new RedisLimiter(a.redis, a.prefix), new RedisLimiter(b.redis, a.prefix)];
-  const rules = [{ dimension: 'rpm' as const, limit: 3, cost: 1 }];
-  const subjects = Array.from({ length: 50 }, (_, i) => `key:many${i}:gpt`);
-  const results = await Promise.all(
-    Array.from({ length: 500 }, (_, i) => limiters[i % 2]!.admit(subjects[i % subjects.length]!, rules)),
-  );
-  const admitted = subjects.map((_, s) => results.filter((r, i) => r.allowed && i % subjects.length === s).length);
-  t.same(admitted, subjects.map(() => 3), 'exactly 3 of 10 for each of 50 subjects');
-});
+  t.test(`on ${backend.name}, two instances admit exactly the limit of every one of many subjects`, async (t) => {
+    const a = await backendLimiter(backend);
+    const b = await backendLimiter(backend);
+    t.teardown(() => Promise.all([a.redis.quit(), b.redis.quit()]));
+    const limiters = [new RedisLimiter(a.redis, a.prefix), new RedisLimiter(b.redis, a.prefix)];
+    const rules = [{ dimension: 'rpm' as const, limit: 3, cost: 1 }];
+    const subjects = Array.from({ length: 50 }, (_, i) => `key:many${i}:gpt`);
+    const results = await Promise.all(
+      Array.from({ length: 500 }, (_, i) => limiters[i % 2]!.admit(subjects[i % subjects.length]!, rules)),
+    );
+    const admitted = subjects.map((_, s) => results.filter((r, i) => r.allowed && i % subjects.length === s).length);
+    t.same(admitted, subjects.map(() => 3), 'exactly 3 of 10 for each of 50 subjects');
+  });
+}
 
 t.test('a failed call rejects every admission and adjustment of its batch, whatever their subjects', async (t) => {
   const { redis, limiter } = await redisLimiter();
@@ -309,4 +358,46 @@ t.test('admit latency on loopback', async (t) => {
     sent.length === 100 && sent.every(({ args: [name] }) => /^evalsha$/i.test(name ?? '')),
     `one round trip, not several: ${sent.length} commands sent for 100 admissions, each an EVALSHA`,
   );
+});
+
+// Last in the file: it changes the cluster's topology. A manual failover is coordinated: the primary stops
+// taking writes, its replica catches up and takes over, then the old primary answers MOVED. So no admission
+// is lost (each one Redis acknowledged is on the new primary) and none is charged twice (a call refused
+// during the switch never ran: MOVED, or a timeout while the old primary held it, which it then answers with
+// MOVED). The bound asserted: per subject, the buckets charged exactly what was admitted — zero
+// over-admission, zero double charge; calls that failed (FailoverLimiter's fallback answers them in the
+// gateway) are counted and shown.
+t.test('on Redis Cluster, a failover mid-load neither loses nor doubles an admission', async (t) => {
+  const { redis, limiter } = await backendLimiter(backends[1]!);
+  t.teardown(() => redis.quit());
+  const limit = 1_000; // a day's requests: a few seconds refill nothing
+  const rules = [{ dimension: 'rpd' as const, limit, cost: 1 }];
+  const subjects = Array.from({ length: 12 }, (_, i) => `key:failover${i}:gpt`);
+  const victim = await cluster.primaryFor(`{${subjects[0]}}`);
+  const counts = new Map(subjects.map((subject) => [subject, { admitted: 0, denied: 0, failed: 0 }]));
+  const wave = () =>
+    Promise.all(
+      subjects.map(async (subject) => {
+        const count = counts.get(subject)!;
+        try {
+          count[(await limiter.admit(subject, rules)).allowed ? 'admitted' : 'denied']++;
+        } catch {
+          count.failed++;
+        }
+      }),
+    );
+  for (let i = 0; i < 10; i++) await wave();
+  const state = { failedOver: false };
+  const failover = cluster.failover(victim).then(() => (state.failedOver = true));
+  while (!state.failedOver) await Promise.all([wave(), sleep(5)]);
+  await failover;
+  for (let i = 0; i < 10; i++) await wave();
+  const remaining = await Promise.all(
+    subjects.map(async (subject) => (await limiter.admit(subject, [{ ...rules[0]!, cost: 0 }])).buckets[0]!.remaining),
+  );
+  const tally = [...counts.values()];
+  t.same(remaining, tally.map(({ admitted }) => limit - admitted), 'every bucket charged exactly what it admitted');
+  t.same(tally.map(({ denied }) => denied), subjects.map(() => 0), 'nothing was refused for want of capacity');
+  const sum = (field: 'admitted' | 'failed') => tally.reduce((total, count) => total + count[field], 0);
+  t.comment(`failover of port ${victim} mid-load: ${sum('admitted')} admitted, ${sum('failed')} calls failed`);
 });
