@@ -154,7 +154,7 @@ t.test('the key layout and its expiry', async (t) => {
     ].sort(),
     'five data keys: the day and the hour, each a hash and an index, and the spend',
   );
-  t.same(await redis.zrange(applied!, 0, -1), ['1'], "and the batch numbers the store applied: the first");
+  t.same(await redis.zrange(applied!, 0, -1), ['1'], 'and the batch numbers the store applied: the first');
   t.ok((await redis.pttl(applied!)) > 86_000_000, 'kept for a day after the last write');
   t.same(
     await redis.hgetall(hash),
