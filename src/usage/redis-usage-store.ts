@@ -87,8 +87,10 @@ const APPLIED_TTL_MS = 86_400_000;
 const RECORD_LUA = `
 local SADD_CHUNK = 1000
 if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+-- ZADD before pruning, so the set never empties: a key deleted mid-script in a slot being migrated
+-- could not be written again ("non local key")
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local failed = {}
 local function write(...)
