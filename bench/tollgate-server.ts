@@ -9,6 +9,8 @@
  *  - BENCH_LOG_LEVEL (default `silent`): any other level logs through pino to /dev/null, which
  *    measures the cost of the request log line without the cost of a terminal.
  *  - BENCH_REDIS_URL: passed as `redis: { url }`: limits and usage on Redis.
+ *  - BENCH_REDIS_CLUSTER_NODES: comma-separated node URLs, passed as `redis: { cluster: { nodes } }`
+ *    instead: limits and usage on a Redis Cluster (cluster.ts).
  *  - BENCH_KEYS (default 0): that many more keys (common.ts spreadKey(0…n-1)) on the same tier, for
  *    the load spread over many keys.
  * The upstream section is left at its defaults (connectionsPerOrigin included): the slow-streams run
@@ -26,6 +28,7 @@ import { startProbe } from './probe.js';
 
 const logLevel = (process.env.BENCH_LOG_LEVEL || 'silent') as 'silent' | 'info';
 const redisUrl = process.env.BENCH_REDIS_URL;
+const clusterNodes = process.env.BENCH_REDIS_CLUSTER_NODES;
 const limits = process.env.BENCH_LIMITS || 'on';
 if (limits !== 'on' && limits !== 'off') throw new Error(`BENCH_LIMITS must be on or off, not "${limits}"`);
 const spread = Number(process.env.BENCH_KEYS || 0);
@@ -38,6 +41,7 @@ const config = parseConfig(
   {
     server: { host: '127.0.0.1', port: 0, logLevel },
     ...(redisUrl ? { redis: { url: redisUrl } } : {}),
+    ...(clusterNodes ? { redis: { cluster: { nodes: clusterNodes } } } : {}),
     providers: {
       mock: { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream' },
       'mock-chat': { baseUrl: `${process.argv[2]}/v1`, apiKey: 'sk-mock-upstream', endpoints: ['chat'] },

@@ -33,6 +33,15 @@ const nonNegative = numeric(z.coerce.number().nonnegative());
 /** Environment placeholders that resolve to '' mean "not set": treat them as absent (strings; numbers, above). */
 const optional = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
 
+/**
+ * Redis Cluster node URLs: a list, or one comma-separated string, which is what `${REDIS_CLUSTER_NODES}`
+ * gives; `nodes` left empty by the environment means no cluster (redis.cluster above).
+ */
+const clusterNodes = z.preprocess(
+  (nodes) => (typeof nodes === 'string' ? nodes.split(',').map((node) => node.trim()) : nodes),
+  z.array(z.url({ protocol: /^rediss?$/ })).min(1),
+);
+
 /** How a provider is spoken to (src/dialects/): OpenAI's own bodies, or a reseller's form body. */
 export const PROVIDER_FORMATS = ['openai', 'form-schema'] as const;
 
@@ -115,7 +124,10 @@ export const configSchema = z
         /** One Redis server; empty (the default) with no cluster: memory stores, one instance. */
         url: z.string().default(''),
         /** A Redis Cluster instead: some of its nodes (ioredis discovers the rest). */
-        cluster: z.strictObject({ nodes: z.array(z.url({ protocol: /^rediss?$/ })).min(1) }).optional(),
+        cluster: z.preprocess(
+          (cluster) => ((cluster as { nodes?: unknown } | undefined)?.nodes === '' ? undefined : cluster),
+          z.strictObject({ nodes: clusterNodes }).optional(),
+        ),
         failMode: z.enum(['open', 'closed']).default('open'),
         commandTimeoutMs: positiveInt.default(500),
         keyPrefix: z.string().default('tg:'),

@@ -51,20 +51,24 @@ export interface Answer {
 
 let prefixes = 0;
 
-export function redisSection(url: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { url, keyPrefix: `tgtest:${process.pid}:${Date.now()}:${++prefixes}:`, ...extra };
+/** One Redis server's URL, or a Redis Cluster's node URLs. */
+export type RedisTarget = string | string[];
+
+export function redisSection(target: RedisTarget, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const where = typeof target === 'string' ? { url: target } : { cluster: { nodes: target } };
+  return { ...where, keyPrefix: `tgtest:${process.pid}:${Date.now()}:${++prefixes}:`, ...extra };
 }
 
 /**
- * Two gateways in front of `mock` on one Redis and one key prefix, so they share every bucket; `configure`
- * sets the tiers and keys of both. The caller closes them.
+ * Two gateways in front of `mock` on one Redis (or one Redis Cluster) and one key prefix, so they share
+ * every bucket; `configure` sets the tiers and keys of both. The caller closes them.
  */
 export async function twoGatewaysOnRedis(
-  redisUrl: string,
+  redis: RedisTarget,
   mock: MockUpstream,
   configure: (raw: RawConfig) => void,
 ): Promise<{ prefix: string; instances: Gateway[] }> {
-  const section = redisSection(redisUrl);
+  const section = redisSection(redis);
   const instances = await Promise.all(
     [0, 1].map(() =>
       startGateway({

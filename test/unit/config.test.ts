@@ -148,6 +148,13 @@ t.test('redis.cluster: a list of node URLs, exclusive with redis.url', async (t)
     'a url left empty by the environment does not count as set',
   );
   t.match(problemsOf({ ...minimal, redis: { cluster: { nodes: [] } } }), [/^redis\.cluster\.nodes: /], 'at least one node');
+  const fromEnv = { ...minimal, redis: { cluster: { nodes: '${REDIS_CLUSTER_NODES:-}' } } };
+  t.same(
+    parseConfig(fromEnv, { REDIS_CLUSTER_NODES: 'redis://a:7000, redis://b:7000' }).redis.cluster,
+    { nodes: ['redis://a:7000', 'redis://b:7000'] },
+    'a comma-separated string from the environment is a list',
+  );
+  t.equal(parseConfig(fromEnv, {}).redis.cluster, undefined, 'nodes left empty by the environment: no cluster');
   t.match(
     problemsOf({ ...minimal, redis: { cluster: { nodes: ['http://10.0.0.1:7000'] } } }),
     [/^redis\.cluster\.nodes\.0: /],

@@ -265,6 +265,39 @@ async function checks(): Promise<void> {
     t.equal(demo.init, true, 'init: true (signals forwarded, zombies reaped)');
   });
 
+  t.test('cluster (profile cluster): six nodes joined by cluster-init, tollgate-cluster on them', async (t) => {
+    const { status, parsed, stderr } = composeConfig(dir, ['--profile', 'cluster']);
+    t.equal(status, 0, 'docker-compose config accepts the cluster profile', { stderr });
+    const all = parsed?.services ?? {};
+    const nodes = Object.keys(all).filter((name) => /^redis-node-\d$/.test(name)).sort();
+    t.same(nodes, [1, 2, 3, 4, 5, 6].map((i) => `redis-node-${i}`), 'six cluster nodes');
+    for (const name of nodes) {
+      const node = all[name]!;
+      t.same(node.profiles, ['cluster'], `${name} only in the cluster profile`);
+      t.match(node.image, /^redis:7/, `${name} runs the Redis 7 image`);
+      t.match(node.command, ['redis-server', '--cluster-enabled', 'yes'], `${name} is a cluster node`);
+      t.match(node.healthcheck?.test, ['CMD', 'redis-cli', 'ping'], `${name} has a healthcheck`);
+    }
+    const init = all['cluster-init'];
+    if (!present(t, init, 'a cluster-init service')) return;
+    t.same(dependsOn(init.depends_on), Object.fromEntries(nodes.map((name) => [name, 'service_healthy'])),
+      'cluster-init waits for every node to answer');
+    const script = ([] as unknown[]).concat(init.command).join('\n');
+    t.match(script, /redis-cli --cluster create .*--cluster-replicas 1 --cluster-yes/, 'three primaries, a replica each');
+    t.match(script, /cluster_state:ok/, 'a no-op on a cluster already up, and done only once the cluster is ok');
+    const tg = all['tollgate-cluster'];
+    if (!present(t, tg, 'a tollgate-cluster service')) return;
+    t.same(tg.profiles, ['cluster'], 'only in the cluster profile');
+    t.equal(dependsOn(tg.depends_on)['cluster-init'], 'service_completed_successfully', 'after the cluster is up');
+    const shipped = loadConfig(join(repo, 'config/tollgate.yaml'), tg.environment ?? {});
+    t.equal(shipped.redis.url, '', 'no single-server URL');
+    t.same(
+      shipped.redis.cluster?.nodes,
+      ['redis://redis-node-1:6379', 'redis://redis-node-2:6379', 'redis://redis-node-3:6379'],
+      'config/tollgate.yaml takes REDIS_CLUSTER_NODES: the nodes it starts from',
+    );
+  });
+
   t.test('.env.example documents every variable', async (t) => {
     const declared = envExampleNames();
     const used = new Set<string>();
@@ -273,7 +306,7 @@ async function checks(): Promise<void> {
       const code = readFileSync(join(repo, f), 'utf8').replace(/(^|\s)#.*$/gm, '');
       for (const m of code.matchAll(/\$\{([A-Z][A-Z0-9_]*)/g)) used.add(m[1]!);
     }
-    for (const name of new Set([...used, 'TOLLGATE_CONFIG', 'REDIS_URL'])) {
+    for (const name of new Set([...used, 'TOLLGATE_CONFIG', 'REDIS_URL', 'REDIS_CLUSTER_NODES'])) {
       t.ok(declared.has(name), `.env.example mentions ${name}`);
     }
     const text = readFileSync(join(repo, '.env.example'), 'utf8');
