@@ -19,19 +19,28 @@
  * Redis runs a script whole, nothing else in between): under load, hundreds of requests cost one call
  * of a dozen commands. The client must be created with `enableOfflineQueue: true` and
  * `maxRetriesPerRequest: null`, so a batch written while Redis is away waits in ioredis' offline queue
- * until it reconnects instead of being dropped.
+ * until it reconnects instead of being dropped (a Cluster client: WRITES_CLUSTER_OPTIONS, which also
+ * follows redirections long enough to outlast a failover or a slot migration).
  *
- * Exactly once: an event's daily cell, hourly cell and spend are written by the same script call, so
- * they are applied together or not at all. ioredis resends a batch that was in flight when the
- * connection dropped, and Redis may already have run it. So every batch carries its number in this
- * store's sequence, and the script
- * applies it only if it is newer than the last one applied, kept in
- *   P usage:applied:<storeId>         the last batch number this store applied (a day's TTL, renewed)
- * One connection runs a store's batches in order, resends included, so a resend is always a number
- * already seen. A batch Redis refuses (an error reply) is reported to onError, not retried; so is a
- * write the script could not apply, which costs no other write of the batch.
- * The script touches keys of many hash tags, so it needs a single Redis, not Cluster. (docs/contract.md
- * §7.3, §16)
+ * Exactly once: an event's daily cell, hourly cell and spend share the key's hash tag, so they are
+ * written by the same script call: applied together or not at all. ioredis resends a call that was in
+ * flight when a connection dropped (and on a cluster, one redirected by MOVED, ASK or TRYAGAIN, or cut by
+ * a failover), and Redis may already have run it. So every batch carries its number in this store's
+ * sequence, and each script call records the number it applied in a sorted set, kept in
+ *   P usage:applied:<storeId>            on a single Redis
+ *   P usage:applied:{<slotTag>}:<storeId>  on a cluster, one per slot written to (slot-tags.ts)
+ * (a day's TTL, renewed), and skips a number already there: a resend is applied once, whatever order
+ * the calls arrive in. Each call also drops the numbers below this store's oldest call still awaiting a
+ * reply in that slot: those replied, and ioredis never resends a call that had its reply, so the set
+ * holds little more than the calls in flight. A batch Redis refuses (an error reply) is reported to
+ * onError, not retried; so is a write the script could not apply, which costs no other write of the batch.
+ *
+ * Redis Cluster: a script may only touch keys of one slot. So a batch is written as one script call per
+ * slot its keys fall in (#groupOf), each with its own guard in that slot; on a single Redis every key is
+ * in group 0: one call per batch, as before. The index sets are not tagged (one per day, one per hour, so
+ * query() reads one set per period): on a cluster each is a group of its own, spread over the nodes by
+ * period; its SADDs are idempotent anyway. docs/cluster-usage.md has the reasoning and what a failover
+ * or a resharding costs.
  *
  * Reads (query, monthlySpendUsd) answer requests (budget checks, /v1/me, /admin/usage), so they must
  * never wait in that offline queue for a Redis that may not come back: they go through `reads`, a
@@ -39,9 +48,12 @@
  * StoreUnavailableError.
  */
 import { randomBytes } from 'node:crypto';
-import type { Redis, Result } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import type { ChainableCommander, ClusterOptions, Result } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
+import type { RedisClient } from '../redis/client.js';
 import { execReplies } from '../redis/pipeline.js';
+import { slotTag } from './slot-tags.js';
 import { nanosToUsd } from './cost.js';
 import {
   COUNTERS, DAY_MS, DEFAULT_HOURLY_RETENTION_DAYS, addCounters, assertMonth, eventCounters, hoursOf, isHourly, matches,
@@ -60,8 +72,10 @@ const SPEND_GRACE_DAYS = 40;
 const APPLIED_TTL_MS = 86_400_000;
 
 /**
- * KEYS[1]: the store's last applied batch number; KEYS[2..]: the batch's keys. ARGV[1]: this batch's
- * number, ARGV[2]: TTL of KEYS[1] in ms, then operations, each naming its key by KEYS index:
+ * KEYS[1]: the sorted set of the batch numbers this store applied in the slot; KEYS[2..]: the batch's
+ * keys. ARGV[1]: this batch's number, ARGV[2]: TTL of KEYS[1] in ms, ARGV[3]: the oldest number of this
+ * store still awaiting a reply in the slot (the lower ones are dropped), then operations, each naming its
+ * key by KEYS index:
  *   h <key> <n> <field> <increment> (n pairs) <expireAt>   HINCRBY per field, then EXPIREAT
  *   s <key> <n> <member> (n of them) <expireAt>             SADD of the members, then EXPIREAT
  *   i <key> <increment> <expireAt>                          INCRBY, then EXPIREAT
@@ -72,15 +86,18 @@ const APPLIED_TTL_MS = 86_400_000;
  */
 const RECORD_LUA = `
 local SADD_CHUNK = 1000
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if tonumber(ARGV[1]) <= last then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+-- ZADD before pruning, so the set never empties: a key deleted mid-script in a slot being migrated
+-- could not be written again ("non local key")
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 local failed = {}
 local function write(...)
   local reply = redis.pcall(...)
   if type(reply) == 'table' and reply.err then failed[#failed + 1] = reply.err end
 end
-local i = 3
+local i = 4
 while i <= #ARGV do
   local op, key = ARGV[i], KEYS[tonumber(ARGV[i + 1])]
   if op == 'h' then
@@ -124,10 +141,30 @@ export interface RedisUsageStoreOptions {
   /** How long events gather before they are written; usage and spend show this much later. */
   batchWindowMs?: number;
   /** The fail-fast connection for reads; the write connection when absent (tests with one client). */
-  reads?: Redis;
+  reads?: RedisClient;
 }
 
 const DEFAULT_BATCH_WINDOW_MS = 50;
+
+/**
+ * What a Cluster client for the store's writes needs besides the offline queue: a call is resent, never
+ * dropped, while its slot is being migrated (TRYAGAIN, every 100 ms) or its primary fails over (the
+ * connection closed, CLUSTERDOWN: every 100 ms, after refreshing the slot map), and for a good while:
+ * each redirection or retry costs one of maxRedirections, and a call that runs out is lost (reported to
+ * onError). 600 at 100 ms outlasts a minute of failover. The per-node connections keep
+ * `maxRetriesPerRequest: null` (in redisOptions). Auto-pipelining stays off: ioredis only re-routes a
+ * cluster pipeline whose commands all failed alike, so one redirected call in a pipeline of several
+ * would be lost.
+ */
+export const WRITES_CLUSTER_OPTIONS = {
+  enableOfflineQueue: true,
+  enableAutoPipelining: false,
+  maxRedirections: 600,
+  retryDelayOnMoved: 0,
+  retryDelayOnTryAgain: 100,
+  retryDelayOnClusterDown: 100,
+  retryDelayOnFailover: 100,
+} as const satisfies ClusterOptions;
 
 /**
  * One batch window of events, summed: hash key → cell (daily and hourly), index key → members,
@@ -137,6 +174,33 @@ interface Batch {
   hashes: Map<string, Cell>;
   indexes: Map<string, { members: Set<string>; expireAt: number }>;
   spend: Map<string, { nanos: number; expireAt: number }>;
+}
+
+/** One write of a batch: its key, and its operation as RECORD_LUA takes it less the key's index. */
+interface Write {
+  key: string;
+  op: 'h' | 's' | 'i';
+  args: (string | number)[];
+}
+
+/**
+ * Which keys may share one script call, or one read pipeline: on Redis Cluster those of one slot (the
+ * slot's number), on a single Redis all of them (0).
+ */
+function groupOf(client: RedisClient, key: string): number {
+  return client.isCluster ? calculateSlot(key) : 0;
+}
+
+/** Items by groupOf their key, each group in the items' order. */
+function grouped<T>(client: RedisClient, items: T[], keyOf: (item: T) => string): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const group = groupOf(client, keyOf(item));
+    const members = groups.get(group);
+    if (members) members.push(item);
+    else groups.set(group, [item]);
+  }
+  return groups;
 }
 
 export class RedisUsageStore implements UsageStore {
@@ -149,17 +213,21 @@ export class RedisUsageStore implements UsageStore {
 
   readonly #indexKey = (period: string) => `${this.options.keyPrefix}usage:index:${period}`;
   readonly #spendKey = (keyId: string, month: string) => `${this.options.keyPrefix}spend:{${keyId}}:${month}`;
-  readonly #appliedKey: string;
+  readonly #storeId: string;
   #batchNumber = 0;
-  readonly #reads: Redis;
+  /** Per group, the numbers of this store's calls awaiting a reply, oldest first (Sets keep insertion order). */
+  readonly #pending = new Map<number, Set<number>>();
+  readonly #reads: RedisClient;
   readonly #retention: Retention;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: RedisUsageStoreOptions,
   ) {
+    // A brace in the prefix would become the hash tag of every key: the guard's tag would not be its slot's.
+    if (/[{}]/.test(options.keyPrefix)) throw new RangeError(`keyPrefix must not contain braces: ${options.keyPrefix}`);
     // Random per store: two stores (processes) never share a sequence.
-    this.#appliedKey = `${options.keyPrefix}usage:applied:${randomBytes(8).toString('hex')}`;
+    this.#storeId = randomBytes(8).toString('hex');
     this.#reads = options.reads ?? redis;
     this.#retention = {
       days: options.retentionDays,
@@ -168,6 +236,12 @@ export class RedisUsageStore implements UsageStore {
     if (typeof redis.tollgateRecordUsage !== 'function') {
       redis.defineCommand('tollgateRecordUsage', { lua: RECORD_LUA });
     }
+  }
+
+  /** The batch guard of a group: in the group's slot on a cluster (see the header comment). */
+  #appliedKey(group: number): string {
+    const tag = this.redis.isCluster ? `{${slotTag(group)}}:` : '';
+    return `${this.options.keyPrefix}usage:applied:${tag}${this.#storeId}`;
   }
 
   record(event: UsageEvent): void {
@@ -211,32 +285,53 @@ export class RedisUsageStore implements UsageStore {
     return windowMs > 0 ? setTimeout(() => this.#write(), windowMs).unref() : setImmediate(() => this.#write());
   }
 
-  /** Sends the pending batch as one numbered script call; the write is tracked until Redis answers. */
+  /** Sends the pending batch as one numbered script call per group; each is tracked until Redis answers. */
   #write(): void {
     clearTimeout(this.#timer as NodeJS.Timeout);
     clearImmediate(this.#timer as NodeJS.Immediate);
     const batch = this.#batch;
     this.#timer = this.#batch = undefined;
     if (!batch) return;
-    const keys = [this.#appliedKey];
-    const args: (string | number)[] = [++this.#batchNumber, APPLIED_TTL_MS];
-    const keyIndex = (key: string) => keys.push(key); // 1-based, as KEYS in Lua
+    const number = ++this.#batchNumber;
+    for (const [group, writes] of grouped(this.redis, this.#writes(batch), (write) => write.key)) {
+      this.#call(group, number, writes);
+    }
+  }
+
+  /** The batch's writes in the order the script applies them: cells, then indexes, then spend. */
+  #writes(batch: Batch): Write[] {
+    const writes: Write[] = [];
     for (const [key, cell] of batch.hashes) {
       const fields = COUNTERS.filter((name) => cell.counters[name] !== 0);
       const increments = fields.flatMap((name) => [FIELDS[name], cell.counters[name]]);
-      args.push('h', keyIndex(key), fields.length, ...increments, this.#expiry(cell));
+      writes.push({ key, op: 'h', args: [fields.length, ...increments, this.#expiry(cell)] });
     }
     for (const [key, { members, expireAt }] of batch.indexes) {
-      args.push('s', keyIndex(key), members.size, ...members, expireAt);
+      writes.push({ key, op: 's', args: [members.size, ...members, expireAt] });
     }
-    for (const [key, { nanos, expireAt }] of batch.spend) args.push('i', keyIndex(key), nanos, expireAt);
-    const write: Promise<void> = this.redis
-      .tollgateRecordUsage(keys.length, ...keys, ...args)
+    for (const [key, { nanos, expireAt }] of batch.spend) writes.push({ key, op: 'i', args: [nanos, expireAt] });
+    return writes;
+  }
+
+  /** One script call: a group's writes under its guard, as batch `number`. */
+  #call(group: number, number: number, writes: Write[]): void {
+    let pending = this.#pending.get(group);
+    if (!pending) this.#pending.set(group, (pending = new Set()));
+    pending.add(number);
+    const oldestPending = pending.values().next().value as number;
+    const keys = [this.#appliedKey(group), ...writes.map((write) => write.key)];
+    const args = writes.flatMap((write, i) => [write.op, i + 2, ...write.args]); // KEYS index, 1-based
+    const call: Promise<void> = this.redis
+      .tollgateRecordUsage(keys.length, ...keys, number, APPLIED_TTL_MS, oldestPending, ...args)
       .then((refused) => {
         if (refused !== 0 && refused.length > 0) this.options.onError(new RefusedWritesError(refused));
       }, this.options.onError)
-      .finally(() => this.#inflight.delete(write));
-    this.#inflight.add(write);
+      .finally(() => {
+        this.#inflight.delete(call);
+        pending.delete(number);
+        if (pending.size === 0) this.#pending.delete(group);
+      });
+    this.#inflight.add(call);
   }
 
   /** Unix seconds: the end of the cell's day plus the retention of its kind (daily or hourly). */
@@ -245,15 +340,17 @@ export class RedisUsageStore implements UsageStore {
     return (Date.parse(`${day}T00:00:00Z`) + (days + 1) * DAY_MS) / 1000;
   }
 
-  /** Two round trips whatever the range: every period's index (days, or hours), then every matching hash. */
+  /**
+   * Two round trips whatever the range: every period's index (days, or hours), then every matching hash
+   * (on a cluster, one pipeline per slot within each, sent together).
+   */
   async query(q: UsageQuery): Promise<UsageRow[]> {
     const days = queryDays(q, this.#retention);
     const periods = isHourly(q)
       ? days.flatMap((day) => hoursOf(day).map((hour) => ({ day, hour })))
       : days.map((day) => ({ day, hour: undefined }));
-    const indexReads = this.#reads.pipeline();
-    for (const { day, hour } of periods) indexReads.smembers(this.#indexKey(hour ?? day));
-    const indexes = await execReplies(indexReads).catch(unavailable);
+    const indexKeys = periods.map(({ day, hour }) => this.#indexKey(hour ?? day));
+    const indexes = await this.#readEach(indexKeys, (pipeline, key) => pipeline.smembers(key));
     const cells = periods.flatMap(({ day, hour }, i) =>
       (indexes[i] as string[]).flatMap((member) => {
         const cut = member.indexOf('|');
@@ -261,10 +358,27 @@ export class RedisUsageStore implements UsageStore {
         return matches(q, keyId, model) ? [{ day, ...(hour && { hour }), keyId, model }] : [];
       }),
     );
-    const pipeline = this.#reads.pipeline();
-    for (const c of cells) pipeline.hgetall(this.#hashKey(c.keyId, c.hour ?? c.day, c.model));
-    const hashes = cells.length > 0 ? await execReplies(pipeline).catch(unavailable) : [];
+    const hashKeys = cells.map((c) => this.#hashKey(c.keyId, c.hour ?? c.day, c.model));
+    const hashes = await this.#readEach(hashKeys, (pipeline, key) => pipeline.hgetall(key));
     return toRows(cells.map((c, i) => ({ ...c, counters: fromHash(hashes[i] as Record<string, string>) })), q);
+  }
+
+  /**
+   * One read per key, replies in key order: a pipeline per group (a cluster pipeline must stay within one
+   * slot's node), all sent at once. Rejects with StoreUnavailableError.
+   */
+  async #readEach(keys: string[], read: (pipeline: ChainableCommander, key: string) => void): Promise<unknown[]> {
+    const replies = new Array<unknown>(keys.length);
+    const positions = keys.map((key, position) => ({ key, position }));
+    const groups = [...grouped(this.#reads, positions, ({ key }) => key).values()];
+    const readGroup = async (members: typeof positions) => {
+      const pipeline = this.#reads.pipeline();
+      for (const { key } of members) read(pipeline, key);
+      const groupReplies = await execReplies(pipeline);
+      members.forEach(({ position }, i) => (replies[position] = groupReplies[i]));
+    };
+    await Promise.all(groups.map(readGroup)).catch(unavailable);
+    return replies;
   }
 
   async monthlySpendUsd(keyId: string, month: string): Promise<number> {

@@ -1,11 +1,14 @@
 import t from 'tap';
 import { once } from 'node:events';
 import { type AddressInfo, connect, createServer } from 'node:net';
-import { Redis } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, Redis } from 'ioredis';
 import { StoreUnavailableError } from '../../../src/errors.js';
-import { RedisUsageStore } from '../../../src/usage/redis-usage-store.js';
+import type { RedisClient } from '../../../src/redis/client.js';
+import { RedisUsageStore, WRITES_CLUSTER_OPTIONS } from '../../../src/usage/redis-usage-store.js';
 import type { UsageEvent } from '../../../src/usage/usage-store.js';
 import { startRedis } from '../../helpers/redis.js';
+import { startRedisCluster } from '../../helpers/redis-cluster.js';
 import { monitored, scriptCalls } from '../../helpers/redis-monitor.js';
 import { usageStoreSuite } from './usage-store-suite.js';
 
@@ -13,12 +16,22 @@ const DAY_S = 86_400;
 /** What the usage store requires of its client (see redis-usage-store.ts). */
 const CLIENT_OPTIONS = { enableOfflineQueue: true, maxRetriesPerRequest: null };
 
-const server = await startRedis();
+const [server, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
 const redis = new Redis(server.url, CLIENT_OPTIONS);
-t.teardown(async () => {
-  await redis.quit();
-  await server.stop();
+/** The same on a cluster, with its redirection options (redis-usage-store.ts). */
+const clusterRedis = new Cluster(cluster.nodes, {
+  ...WRITES_CLUSTER_OPTIONS,
+  redisOptions: { maxRetriesPerRequest: null },
 });
+t.teardown(async () => {
+  await Promise.all([redis.quit(), clusterRedis.quit()]);
+  await Promise.all([server.stop(), cluster.stop()]);
+});
+/** Where the shared behaviour runs: one redis-server, and a three-primary Redis Cluster. */
+const backends: Array<{ name: string; redis: RedisClient }> = [
+  { name: 'Redis', redis },
+  { name: 'Redis Cluster', redis: clusterRedis },
+];
 
 let prefixes = 0;
 const freshPrefix = () => `test:${process.pid}:${++prefixes}:`;
@@ -38,15 +51,19 @@ const event = (keyId: string, model: string, at = new Date()): UsageEvent => ({
   costUsd: 0.000285,
 });
 
-usageStoreSuite(
-  t,
-  (retention) =>
-    new RedisUsageStore(redis, {
-      keyPrefix: freshPrefix(),
-      ...retention,
-      onError: (err) => t.fail(`unexpected write error: ${err}`),
-    }),
-);
+for (const backend of backends) {
+  t.test(`RedisUsageStore behaviour on ${backend.name}`, async (t) =>
+    usageStoreSuite(
+      t,
+      (retention) =>
+        new RedisUsageStore(backend.redis, {
+          keyPrefix: freshPrefix(),
+          ...retention,
+          onError: (err) => t.fail(`unexpected write error: ${err}`),
+        }),
+    ),
+  );
+}
 
 t.test('500 events in one event-loop turn are written in one script call', async (t) => {
   const store = new RedisUsageStore(redis, {
@@ -80,6 +97,54 @@ t.test('2,500 keys in one batch: every one indexed, by one SADD per index and 1,
   const rows = await store.query({ from: today(), to: today(), groupBy: ['key'] });
   t.equal(rows.length, 2_500, 'each key has its row');
   t.ok(rows.every((row) => row.requests === 1), 'each counted once');
+});
+
+/** Script calls (EVALSHA, or EVAL after a NOSCRIPT) the cluster's primaries have run so far. */
+async function clusterScriptCalls(): Promise<number> {
+  let calls = 0;
+  for (const node of clusterRedis.nodes('master')) {
+    const stats = await node.info('commandstats');
+    for (const [, , count] of stats.matchAll(/cmdstat_(evalsha|eval):calls=(\d+)/g)) calls += Number(count);
+  }
+  return calls;
+}
+
+t.test('a cluster batch of 2,500 keys on all primaries: one guarded call per slot, counted once', async (t) => {
+  const keyPrefix = freshPrefix();
+  const store = new RedisUsageStore(clusterRedis, {
+    keyPrefix,
+    retentionDays: 400,
+    onError: (err) => t.fail(String(err)),
+  });
+  const at = new Date();
+  const keyIds = Array.from({ length: 2_500 }, (_, i) => `key_${i}`);
+  const recordAll = () => {
+    for (const keyId of keyIds) store.record(event(keyId, 'gpt-nano', at));
+  };
+  recordAll(); // the first batch also loads the script on every primary (an EVALSHA refused, then an EVAL)
+  await store.flush();
+  const ports = new Set(await Promise.all(keyIds.map((keyId) => cluster.primaryFor(`{${keyId}}`))));
+  t.equal(ports.size, 3, 'the keys live on all three primaries');
+
+  const periods = [utcDayOf(at), at.toISOString().slice(0, 13)];
+  const indexKeys = periods.map((period) => `${keyPrefix}usage:index:${period}`);
+  const cellSlots = keyIds.map((keyId) => calculateSlot(`{${keyId}}`)); // a key's cells and spend share its tag
+  const slots = new Set([...cellSlots, ...indexKeys.map((key) => calculateSlot(key))]);
+  const before = await clusterScriptCalls();
+  recordAll();
+  await store.flush();
+  t.equal((await clusterScriptCalls()) - before, slots.size, `one script call per slot: ${slots.size}`);
+
+  const rows = await store.query({ from: utcDayOf(at), to: utcDayOf(at), groupBy: ['key'] });
+  t.equal(rows.length, 2_500, 'each key has its row');
+  t.ok(rows.every((row) => row.requests === 2 && row.costUsd === 0.00057), 'each event counted once');
+  const hourly = await store.query({ from: utcDayOf(at), to: utcDayOf(at), groupBy: ['hour', 'key'] });
+  t.ok(hourly.length === 2_500 && hourly.every((row) => row.requests === 2), 'in the hourly cells too');
+  const spend = await Promise.all(keyIds.map((keyId) => store.monthlySpendUsd(keyId, utcDayOf(at).slice(0, 7))));
+  t.ok(spend.every((usd) => usd === 0.00057), 'and in the spend');
+  let guards = 0;
+  for (const node of clusterRedis.nodes('master')) guards += (await node.keys(`${keyPrefix}usage:applied:*`)).length;
+  t.equal(guards, slots.size, 'a guard in every slot written to');
 });
 
 /** 100 events in each of five event-loop turns, then flush. */
@@ -154,7 +219,7 @@ t.test('the key layout and its expiry', async (t) => {
     ].sort(),
     'five data keys: the day and the hour, each a hash and an index, and the spend',
   );
-  t.equal(await redis.get(applied!), '1', "and the store's last applied batch number");
+  t.same(await redis.zrange(applied!, '0', '-1'), ['1'], 'and the batch numbers the store applied: the first');
   t.ok((await redis.pttl(applied!)) > 86_000_000, 'kept for a day after the last write');
   t.same(
     await redis.hgetall(hash),
@@ -296,25 +361,32 @@ t.test('an event reporting 1e21 tokens costs no other event of its batch its rec
   );
 });
 
-t.test('a write Redis refuses costs no other write of the batch', async (t) => {
-  const errors: unknown[] = [];
-  const keyPrefix = freshPrefix();
-  const store = new RedisUsageStore(redis, { keyPrefix, retentionDays: 400, onError: (err) => errors.push(err) });
-  await redis.set(`${keyPrefix}usage:{key_b}:${today()}:gpt-nano`, 'not a hash'); // HINCRBY on it: WRONGTYPE
-  for (const keyId of ['key_a', 'key_b', 'key_c']) store.record(event(keyId, 'gpt-nano'));
-  await store.flush();
-  const rows = await store.query({ from: today(), to: today(), keyIds: ['key_a', 'key_c'], groupBy: ['key'] });
-  t.same(
-    rows.map((row) => [row.keyId, row.requests]),
-    [
-      ['key_a', 1],
-      ['key_c', 1],
-    ],
-    'the cells before and after the refused one are written',
-  );
-  t.equal(await store.monthlySpendUsd('key_c', today().slice(0, 7)), 0.000285, 'and the spend after it');
-  t.equal(errors.length, 1, 'the refusal is reported once');
-  t.match(String(errors[0]), /refused \d+ usage write\(s\).*WRONGTYPE/, 'naming what Redis said');
+for (const { name, redis } of backends) {
+  t.test(`a write ${name} refuses costs no other write of the batch`, async (t) => {
+    const errors: unknown[] = [];
+    const keyPrefix = freshPrefix();
+    const store = new RedisUsageStore(redis, { keyPrefix, retentionDays: 400, onError: (err) => errors.push(err) });
+    await redis.set(`${keyPrefix}usage:{key_b}:${today()}:gpt-nano`, 'not a hash'); // HINCRBY on it: WRONGTYPE
+    for (const keyId of ['key_a', 'key_b', 'key_c']) store.record(event(keyId, 'gpt-nano'));
+    await store.flush();
+    const rows = await store.query({ from: today(), to: today(), keyIds: ['key_a', 'key_c'], groupBy: ['key'] });
+    t.same(
+      rows.map((row) => [row.keyId, row.requests]),
+      [
+        ['key_a', 1],
+        ['key_c', 1],
+      ],
+      'the cells before and after the refused one are written',
+    );
+    t.equal(await store.monthlySpendUsd('key_c', today().slice(0, 7)), 0.000285, 'and the spend after it');
+    t.equal(errors.length, 1, 'the refusal is reported once');
+    t.match(String(errors[0]), /refused \d+ usage write\(s\).*WRONGTYPE/, 'naming what Redis said');
+  });
+}
+
+t.test('a key prefix with braces is refused: it would be the hash tag of every key', async (t) => {
+  const options = { keyPrefix: 'tg:{app}:', retentionDays: 400, onError: () => {} };
+  t.throws(() => new RedisUsageStore(redis, options), RangeError);
 });
 
 t.test('failures go to onError, never to the caller', async (t) => {
@@ -334,7 +406,11 @@ t.test('failures go to onError, never to the caller', async (t) => {
 });
 
 function today(): string {
-  return new Date().toISOString().slice(0, 10);
+  return utcDayOf(new Date());
+}
+
+function utcDayOf(at: Date): string {
+  return at.toISOString().slice(0, 10);
 }
 
 /** The requests of today's hourly cells, summed. */
