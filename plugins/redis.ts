@@ -15,6 +15,7 @@ import { createLimiterRedis, nodeCredentials } from '../src/limits/redis-client.
 import type { RedisClient } from '../src/redis/client.js';
 import { untilReady } from '../src/redis/ready.js';
 import { ThrottledNotice } from '../src/observability/throttled-notice.js';
+import { WRITES_CLUSTER_OPTIONS } from '../src/usage/redis-usage-store.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -53,8 +54,9 @@ const redis: FastifyPluginAsync<{ config: Config['redis'] }> = async (app, { con
 /** Queues while disconnected and retries: a usage write waits for Redis rather than being lost. */
 function createWritesRedis(target: string | string[]): RedisClient {
   if (typeof target === 'string') return new Redis(target, { maxRetriesPerRequest: null, enableOfflineQueue: true });
+  // Follows redirections and retries long enough to outlast a failover or a slot migration (the store says why).
   return new Cluster(target, {
-    enableOfflineQueue: true,
+    ...WRITES_CLUSTER_OPTIONS,
     redisOptions: { ...nodeCredentials(target[0]!), maxRetriesPerRequest: null },
   });
 }

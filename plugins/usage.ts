@@ -6,7 +6,6 @@
  * tollgate_redis_errors_total{component="budget"}; a warning says so at most every 10 s.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Redis } from 'ioredis';
 import fp from 'fastify-plugin';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Config } from '../src/config.js';
@@ -57,9 +56,8 @@ const usage: FastifyPluginAsync<{ config: Config }> = async (app, { config }) =>
 function createStore(app: Parameters<FastifyPluginAsync>[0], config: Config): UsageStore {
   const { retentionDays, hourlyRetentionDays } = config.usage;
   if (!app.redis) return new MemoryUsageStore({ retentionDays, hourlyRetentionDays });
-  // `as Redis` until RedisUsageStore takes RedisClients (issue 17, fix/cluster-usage); then the casts go.
-  return new RedisUsageStore(app.redis.writes as Redis, {
-    reads: app.redis.commands as Redis,
+  return new RedisUsageStore(app.redis.writes, {
+    reads: app.redis.commands,
     keyPrefix: config.redis.keyPrefix,
     retentionDays,
     hourlyRetentionDays,
