@@ -4,12 +4,11 @@ import t, { type Test } from 'tap';
 import { hashKey, isKeyActive } from '../../../src/keys/api-key.js';
 import { StoreUnavailableError } from '../../../src/errors.js';
 import { RedisKeyStore } from '../../../src/keys/redis-key-store.js';
-import { createLimiterRedis } from '../../../src/limits/redis-client.js';
 import type { RedisClient } from '../../../src/redis/client.js';
-import { untilReady } from '../../../src/redis/ready.js';
 import { pastTtl } from '../../helpers/cache-ttl.js';
 import { startRedis } from '../../helpers/redis.js';
 import { startRedisCluster } from '../../helpers/redis-cluster.js';
+import { readyConnection } from '../../helpers/redis-connection.js';
 import { keysUnder } from '../../helpers/redis-keys.js';
 import { keyStoreSuite } from './key-store-suite.js';
 
@@ -17,21 +16,11 @@ const [server, cluster] = await Promise.all([startRedis(), startRedisCluster()])
 t.teardown(() => Promise.all([server.stop(), cluster.stop()]));
 const run = `t${process.pid}-${Date.now()}`;
 let prefixes = 0;
-/** Generous: a slow machine must not fail a command, only take longer. */
-const COMMAND_TIMEOUT_MS = 10_000;
 
 async function connect(t: Test): Promise<Redis> {
   const redis = new Redis(server.url);
   t.teardown(() => redis.quit());
   await once(redis, 'ready');
-  return redis;
-}
-
-/** The connection the gateway gives the store (plugins/redis.ts), ready, on one server or on the cluster. */
-async function connectTo(target: string | string[]): Promise<RedisClient> {
-  const redis = createLimiterRedis(target, COMMAND_TIMEOUT_MS);
-  redis.on('error', () => {}); // connection errors surface as rejected commands
-  await untilReady(redis);
   return redis;
 }
 
@@ -58,7 +47,7 @@ async function storedText(redis: RedisClient, prefix: string): Promise<string[]>
 for (const backend of backends) {
   t.test(`RedisKeyStore behaviour on ${backend.name}`, async (t) =>
     keyStoreSuite(t, async () => {
-      const redis = await connectTo(backend.target);
+      const redis = await readyConnection(backend.target);
       const prefix = `${run}:${++prefixes}:`;
       const store = new RedisKeyStore(redis, { keyPrefix: prefix });
       return {
@@ -73,7 +62,7 @@ for (const backend of backends) {
   );
 
   t.test(`the documented layout on ${backend.name}`, async (t) => {
-    const redis = await connectTo(backend.target);
+    const redis = await readyConnection(backend.target);
     t.teardown(() => redis.quit());
     const prefix = `${run}:${++prefixes}:`;
     const { record } = await new RedisKeyStore(redis, { keyPrefix: prefix }).create({ name: 'a', tier: 't' });
@@ -86,7 +75,7 @@ for (const backend of backends) {
   });
 
   t.test(`on ${backend.name}, a create cut short before the id set leaves no key anyone sees`, async (t) => {
-    const redis = await connectTo(backend.target);
+    const redis = await readyConnection(backend.target);
     t.teardown(() => redis.quit());
     const store = new RedisKeyStore(redis, { keyPrefix: `${run}:${++prefixes}:` });
     const kept = await store.create({ name: 'kept', tier: 't' });
@@ -117,7 +106,7 @@ async function keysOnEveryPrimary(store: RedisKeyStore, prefix: string) {
 }
 
 t.test('on Redis Cluster, keys on different primaries are created, found, revoked and listed', async (t) => {
-  const redis = await connectTo(cluster.nodes);
+  const redis = await readyConnection(cluster.nodes);
   t.teardown(() => redis.quit());
   const prefix = `${run}:${++prefixes}:`;
   const store = new RedisKeyStore(redis, { keyPrefix: prefix, cacheTtlMs: 0 });

@@ -2,37 +2,26 @@ import { once } from 'node:events';
 import t from 'tap';
 import { StoreUnavailableError } from '../../../src/errors.js';
 import { createLimiterRedis } from '../../../src/limits/redis-client.js';
-import type { RedisClient } from '../../../src/redis/client.js';
-import { untilReady } from '../../../src/redis/ready.js';
 import { ResponseHistory } from '../../../src/responses/history.js';
 import { RedisResponseStore } from '../../../src/responses/redis-response-store.js';
 import type { StoredResponse } from '../../../src/responses/stored-response.js';
 import { startRedis } from '../../helpers/redis.js';
 import { startRedisCluster } from '../../helpers/redis-cluster.js';
+import { readyConnection } from '../../helpers/redis-connection.js';
 import { keysUnder } from '../../helpers/redis-keys.js';
 import { record, responseStoreSuite } from './response-store-suite.js';
 
 const DAY_S = 86_400;
-/** Generous: a slow machine must not fail a command, only take longer. */
-const COMMAND_TIMEOUT_MS = 10_000;
 
 const [server, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
 t.teardown(() => Promise.all([server.stop(), cluster.stop()]));
 let prefixes = 0;
 const freshPrefix = () => `t${process.pid}:${++prefixes}:`;
 
-/** The connection the gateway gives the store (plugins/redis.ts), ready, on one server or on the cluster. */
-async function connectTo(target: string | string[]): Promise<RedisClient> {
-  const redis = createLimiterRedis(target, COMMAND_TIMEOUT_MS);
-  redis.on('error', () => {}); // connection errors surface as rejected commands
-  await untilReady(redis);
-  return redis;
-}
-
 /** Where the shared-behaviour tests run: one redis-server, and a three-primary Redis Cluster. */
 const backends = [
-  { name: 'Redis', redis: await connectTo(server.url) },
-  { name: 'Redis Cluster', redis: await connectTo(cluster.nodes) },
+  { name: 'Redis', redis: await readyConnection(server.url) },
+  { name: 'Redis Cluster', redis: await readyConnection(cluster.nodes) },
 ];
 t.teardown(() => Promise.all(backends.map(({ redis }) => redis.quit())));
 
