@@ -7,7 +7,6 @@
  */
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
-import type { Redis } from 'ioredis';
 import type { Config } from '../src/config.js';
 import type { ApiKeyRecord } from '../src/keys/api-key.js';
 import { CombinedKeyStore } from '../src/keys/combined-key-store.js';
@@ -15,6 +14,7 @@ import { MemoryKeyStore } from '../src/keys/memory-key-store.js';
 import { RedisKeyStore } from '../src/keys/redis-key-store.js';
 import { loadStaticKeys } from '../src/keys/static-keys.js';
 import { ThrottledNotice } from '../src/observability/throttled-notice.js';
+import type { RedisClient } from '../src/redis/client.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -24,8 +24,7 @@ declare module 'fastify' {
 
 const keys: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => {
   const staticKeys: ApiKeyRecord[] = loadStaticKeys(config.keys).records;
-  // `as Redis` until RedisKeyStore takes a RedisClient (issue 17, fix/cluster-keys); then the cast goes.
-  const managed = app.redis ? redisKeyStore(app, app.redis.commands as Redis, config) : new MemoryKeyStore();
+  const managed = app.redis ? redisKeyStore(app, app.redis.commands, config) : new MemoryKeyStore();
   const store = new CombinedKeyStore(staticKeys, managed);
   app.decorate('keys', store);
   app.addHook('onClose', () => store.close());
@@ -33,7 +32,7 @@ const keys: FastifyPluginAsync<{ config: Config }> = async (app, { config }) => 
 
 const NOTICE_INTERVAL_MS = 10_000;
 
-function redisKeyStore(app: Parameters<FastifyPluginAsync>[0], redis: Redis, config: Config): RedisKeyStore {
+function redisKeyStore(app: Parameters<FastifyPluginAsync>[0], redis: RedisClient, config: Config): RedisKeyStore {
   const notice = new ThrottledNotice<unknown>(NOTICE_INTERVAL_MS, (err, failures) =>
     app.log.warn(
       { err: (err as Error).message, failures },

@@ -1,11 +1,11 @@
 /**
- * The stored-response records as `app.responses` (src/responses/): on Redis when `redis.url` is set,
- * shared by every instance, else in this process (bounded, see memory-response-store.ts). A call Redis
- * could not answer rejects (a 503 response_store_unavailable to the client), counts in
- * tollgate_redis_errors_total{component="responses"}, and a warning says so at most every 10 s.
+ * The stored-response records as `app.responses` (src/responses/): on Redis when `redis.url` or
+ * `redis.cluster` is set, shared by every instance, else in this process (bounded, see
+ * memory-response-store.ts). A call Redis could not answer rejects (a 503 response_store_unavailable to
+ * the client), counts in tollgate_redis_errors_total{component="responses"}, and a warning says so at
+ * most every 10 s.
  */
 import type { FastifyPluginAsync } from 'fastify';
-import type { Redis } from 'ioredis';
 import fp from 'fastify-plugin';
 import type { Config } from '../src/config.js';
 import { ThrottledNotice } from '../src/observability/throttled-notice.js';
@@ -33,8 +33,7 @@ function createStore(app: Parameters<FastifyPluginAsync>[0], config: Config): Re
   const notice = new ThrottledNotice<unknown>(NOTICE_INTERVAL_MS, (err, failures) =>
     app.log.warn({ err: (err as Error).message, failures }, 'redis unavailable: stored responses answer 503'),
   );
-  // `as Redis` until RedisResponseStore takes a RedisClient (issue 17, fix/cluster-keys); then the cast goes.
-  return new RedisResponseStore(app.redis.commands as Redis, {
+  return new RedisResponseStore(app.redis.commands, {
     keyPrefix: config.redis.keyPrefix,
     retentionDays,
     onError: (err) => {

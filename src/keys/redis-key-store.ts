@@ -5,6 +5,12 @@
  *   <prefix>key:<id>              hash of the record's fields (models and budgetUsd as JSON text)
  *   <prefix>keyhash:sha256:<hex>  string → id: the lookup for a presented key's hash
  *   <prefix>keys                  set of every id, for listing
+ * The same names on one server and on a Redis Cluster. No call spans two of these keys in one command,
+ * transaction or pipeline, so none needs a hash tag and each key's own name picks its slot (records and
+ * lookups spread over every primary; the id set is one slot, written once per created key and read by the
+ * admin list only). A create is three ordered writes, not one MULTI (docs/cluster-keys.md): record, then
+ * lookup, then id set. The id set is the commit point: a create cut short leaves a record nobody can
+ * present (its plaintext was never returned) and nobody lists, and a lookup never names a missing record.
  * The plaintext is never written. Records are never deleted: revocation sets `revokedAt`, so usage
  * history keeps its names. A hash rather than one JSON string because a patch (HSET/HDEL of the
  * touched fields) and a revocation (HSETNX revokedAt) are then single writes: a patch racing a
@@ -20,8 +26,9 @@
  * (LastKnownKeys) and onFallback is told. The answer is cached like a fresh one, so once Redis answers
  * again a revocation made meanwhile is seen within the same TTL.
  */
-import type { ChainableCommander, Redis } from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
+import type { RedisClient } from '../redis/client.js';
 import { execReplies } from '../redis/pipeline.js';
 import type { ApiKeyRecord } from './api-key.js';
 import {
@@ -67,7 +74,7 @@ export class RedisKeyStore implements ManagedKeyStore {
   private readonly lastKnown: LastKnownKeys;
   private readonly onFallback: RedisKeyStoreOptions['onFallback'];
 
-  constructor(private readonly redis: Redis, options: RedisKeyStoreOptions) {
+  constructor(private readonly redis: RedisClient, options: RedisKeyStoreOptions) {
     const prefix = options.keyPrefix;
     this.names = {
       record: (id) => `${prefix}key:${id}`,
@@ -88,12 +95,10 @@ export class RedisKeyStore implements ManagedKeyStore {
   async create(input: NewKey): Promise<{ record: ApiKeyRecord; plaintext: string }> {
     const created = newKeyRecord(input);
     const { id, keyHash } = created.record;
-    const tx = this.redis
-      .multi()
-      .hset(this.names.record(id), encode(created.record))
-      .set(this.names.hash(keyHash), id)
-      .sadd(this.names.ids, id);
-    await execReplies(tx).catch(unavailable);
+    // Three slots on a cluster, so three writes, in the order that keeps every state in between harmless.
+    await this.redis.hset(this.names.record(id), encode(created.record)).catch(unavailable);
+    await this.redis.set(this.names.hash(keyHash), id).catch(unavailable);
+    await this.redis.sadd(this.names.ids, id).catch(unavailable);
     this.forget(keyHash);
     return created;
   }
@@ -106,10 +111,10 @@ export class RedisKeyStore implements ManagedKeyStore {
 
   async list(): Promise<ApiKeyRecord[]> {
     const ids = await this.redis.smembers(this.names.ids).catch(unavailable);
-    const pipeline = this.redis.pipeline();
-    for (const id of ids) pipeline.hgetall(this.names.record(id));
-    const replies = await execReplies(pipeline).catch(unavailable);
-    const records = replies.map((fields) => decode(fields as Record<string, string>));
+    // One read per record, all sent at once: a cluster pipeline must stay within one slot, and the
+    // client's auto-pipelining batches these per node anyway.
+    const replies = await Promise.all(ids.map((id) => this.redis.hgetall(this.names.record(id)))).catch(unavailable);
+    const records = replies.map(decode);
     return records.filter((r) => r !== undefined).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 

@@ -1,22 +1,31 @@
 // Managed keys over HTTP against real gateways on one Redis: create (plaintext shown
 // once) → use with the SDK → list (no plaintext, no hash) → patch tier and models (in force at once) →
-// revoke (401); and a key revoked on one instance is refused by another within one second.
+// revoke (401); and a key revoked on one instance is refused by another within one second, on one Redis
+// and on a Redis Cluster.
 import t, { type Test } from 'tap';
 import { AuthenticationError, NotFoundError } from 'openai';
 import { ADMIN_TOKEN, adminApi, upstreamAndRedis } from '../../helpers/admin-http.js';
 import { pastTtl } from '../../helpers/cache-ttl.js';
 import { ALIAS, startGateway, type Gateway } from '../../helpers/gateway.js';
 import { DEFAULT_TEXT } from '../../helpers/mock-upstream.js';
+import { redisSection, type RedisTarget } from '../../helpers/rate-limit-harness.js';
+import { startRedisCluster } from '../../helpers/redis-cluster.js';
 
 const OTHER_ALIAS = 'gpt-4.1-mini';
 const { mock, redis, prefix: PREFIX } = await upstreamAndRedis(t, 'key-lifecycle');
+const cluster = await startRedisCluster();
+t.teardown(() => cluster.stop());
+const backends = [
+  { name: 'one Redis', target: redis.url },
+  { name: 'a Redis Cluster', target: cluster.nodes },
+];
 
-async function gateway(t: Test): Promise<Gateway> {
+async function gateway(t: Test, target: RedisTarget = redis.url): Promise<Gateway> {
   const gw = await startGateway({
     primary: mock,
     configure: (raw) => {
       raw.admin = { token: ADMIN_TOKEN };
-      raw.redis = { url: redis.url, keyPrefix: PREFIX };
+      raw.redis = redisSection(target, { keyPrefix: PREFIX });
       raw.models[OTHER_ALIAS] = { routes: [{ provider: 'primary', model: OTHER_ALIAS }] };
     },
   });
@@ -134,36 +143,39 @@ t.test('create → use → list → patch tier and models → revoke, over HTTP'
   t.type(await fail(client.models.list()), AuthenticationError, 'still refused after a patch');
 });
 
-t.test('two instances on one Redis: a key revoked via A is refused by B within one second', async (t) => {
-  const a = await gateway(t);
-  const b = await gateway(t);
-  const created = await adminApi(a.url).createKey({ name: 'bob', tier: 'tier-5' });
-  const onB = b.client(created.key);
-  t.equal(
-    (await onB.chat.completions.create({ model: ALIAS, messages })).choices[0]?.message.content,
-    DEFAULT_TEXT,
-    'a key created on A works on B',
-  );
-  t.match(
-    (await adminApi(b.url).call('GET', `/keys/${created.id}`)).body,
-    { id: created.id, status: 'active' },
-    'B lists it too',
-  );
-  await onB.models.list(); // B has just looked the key up: it is in B's cache
+for (const { name, target } of backends) {
+  t.test(`two instances on ${name}: a key revoked via A is refused by B within one second`, async (t) => {
+    const a = await gateway(t, target);
+    const b = await gateway(t, target);
+    const created = await adminApi(a.url).createKey({ name: 'bob', tier: 'tier-5' });
+    const onB = b.client(created.key);
+    t.equal(
+      (await onB.chat.completions.create({ model: ALIAS, messages })).choices[0]?.message.content,
+      DEFAULT_TEXT,
+      'a key created on A works on B',
+    );
+    t.match(
+      (await adminApi(b.url).call('GET', `/keys/${created.id}`)).body,
+      { id: created.id, status: 'active' },
+      'B lists it too',
+    );
+    await onB.models.list(); // B has just looked the key up: it is in B's cache
 
-  const revokedAt = Date.now();
-  const revoked = await adminApi(a.url).call('DELETE', `/keys/${created.id}`);
-  t.equal(revoked.status, 200, 'revoked via A');
-  // What B cached before the DELETE has expired a second after it: the next request must be refused.
-  await pastTtl(revokedAt, 1_000);
-  t.type(await fail(onB.models.list()), AuthenticationError, 'B refused the key a second after the DELETE');
-  t.type(
-    await fail(onB.chat.completions.create({ model: ALIAS, messages })),
-    AuthenticationError,
-    'B refuses chat with it too',
-  );
-  t.match((await adminApi(b.url).call('GET', `/keys/${created.id}`)).body, { status: 'revoked' }, 'B lists it revoked');
-});
+    const revokedAt = Date.now();
+    const revoked = await adminApi(a.url).call('DELETE', `/keys/${created.id}`);
+    t.equal(revoked.status, 200, 'revoked via A');
+    // What B cached before the DELETE has expired a second after it: the next request must be refused.
+    await pastTtl(revokedAt, 1_000);
+    t.type(await fail(onB.models.list()), AuthenticationError, 'B refused the key a second after the DELETE');
+    t.type(
+      await fail(onB.chat.completions.create({ model: ALIAS, messages })),
+      AuthenticationError,
+      'B refuses chat with it too',
+    );
+    const listed = (await adminApi(b.url).call('GET', `/keys/${created.id}`)).body;
+    t.match(listed, { status: 'revoked' }, 'B lists it revoked');
+  });
+}
 
 t.test('two instances on one Redis: a patch made via A is in force on B within one second', async (t) => {
   const a = await gateway(t);

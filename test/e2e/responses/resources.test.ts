@@ -10,8 +10,9 @@ import { hashKey } from '../../../src/keys/api-key.js';
 import { estimatePromptTokens } from '../../../src/openai/prompt-tokens.js';
 import type { ResponseItem, StoredResponse } from '../../../src/responses/stored-response.js';
 import { ALIAS, PRIMARY_API_KEY, randomKey, startGateway, type Gateway } from '../../helpers/gateway.js';
-import { redisSection } from '../../helpers/rate-limit-harness.js';
+import { redisSection, type RedisTarget } from '../../helpers/rate-limit-harness.js';
 import { startRedis } from '../../helpers/redis.js';
+import { startRedisCluster } from '../../helpers/redis-cluster.js';
 
 interface Seen {
   method: string;
@@ -105,12 +106,12 @@ interface Setup {
   put(holder: StoredResponse['holder'] | 'bridged', keyId?: string): Promise<StoredResponse>;
 }
 
-async function setup(t: Test, redisUrl?: string): Promise<Setup> {
+async function setup(t: Test, redis?: RedisTarget): Promise<Setup> {
   const provider = await startProvider(t);
   const gw = await startGateway({
     primary: provider.baseUrl,
     configure: (raw) => {
-      if (redisUrl) raw.redis = redisSection(redisUrl);
+      if (redis) raw.redis = redisSection(redis);
       raw.providers.dead = { baseUrl: 'http://127.0.0.1:1/v1', apiKey: 'sk-dead-provider-key' };
       raw.tiers['two-rpm'] = { rpm: 2, tpm: 1 }; // a token limit no call could pass if tokens were charged
       raw.keys.push({ name: 'two-rpm', key: TWO_RPM, tier: 'two-rpm' });
@@ -299,24 +300,36 @@ t.test('memory gateway', async (t) => {
   });
 });
 
-t.test('Redis gateway: records shared through Redis, with their retention', async (t) => {
-  const redis = await startRedis();
-  t.teardown(() => redis.stop());
-  const { gw, provider, put } = await setup(t, redis.url);
-  const client = gw.client();
-  const bridged = await put('bridged');
-  const native = await put(NATIVE);
-  const bridgedResponse = (bridged.holder as { response: object }).response;
-  t.match(await client.responses.retrieve(bridged.id), bridgedResponse, 'bridged: from Redis');
-  t.match(await client.responses.retrieve(native.id), response(native.id), 'native: forwarded');
-  t.equal(provider.seen.length, 1, 'one provider call, for the native record');
-  const items = [];
-  for await (const item of client.responses.inputItems.list(bridged.id, { limit: 3 })) items.push(item.id);
-  t.same(items, input.map((i) => i.id).reverse(), 'input items, every page');
-  await client.responses.delete(bridged.id);
-  t.equal(await gw.app.responses.get(bridged.id), undefined, 'deleted in Redis');
-  const ioredis = gw.app.redis!.commands;
-  const key = `${gw.config.redis.keyPrefix}response:${native.id}`;
-  const ttl = await ioredis.ttl(key);
-  t.ok(ttl > 30 * 86_400 - 5 && ttl <= 30 * 86_400, `kept for responses.retentionDays (30 by default): TTL ${ttl} s`);
-});
+/** The gateway's Redis for one test: one server, or a three-primary cluster; stopped after the test. */
+async function startBackend(t: Test, cluster: boolean): Promise<RedisTarget> {
+  if (!cluster) {
+    const server = await startRedis();
+    t.teardown(() => server.stop());
+    return server.url;
+  }
+  const started = await startRedisCluster();
+  t.teardown(() => started.stop());
+  return started.nodes;
+}
+
+for (const [name, cluster] of [['Redis', false], ['Redis Cluster', true]] as const) {
+  t.test(`${name} gateway: records shared through Redis, with their retention`, async (t) => {
+    const { gw, provider, put } = await setup(t, await startBackend(t, cluster));
+    const client = gw.client();
+    const bridged = await put('bridged');
+    const native = await put(NATIVE);
+    const bridgedResponse = (bridged.holder as { response: object }).response;
+    t.match(await client.responses.retrieve(bridged.id), bridgedResponse, 'bridged: from Redis');
+    t.match(await client.responses.retrieve(native.id), response(native.id), 'native: forwarded');
+    t.equal(provider.seen.length, 1, 'one provider call, for the native record');
+    const items = [];
+    for await (const item of client.responses.inputItems.list(bridged.id, { limit: 3 })) items.push(item.id);
+    t.same(items, input.map((i) => i.id).reverse(), 'input items, every page');
+    await client.responses.delete(bridged.id);
+    t.equal(await gw.app.responses.get(bridged.id), undefined, 'deleted in Redis');
+    const ioredis = gw.app.redis!.commands;
+    const key = `${gw.config.redis.keyPrefix}response:${native.id}`;
+    const ttl = await ioredis.ttl(key);
+    t.ok(ttl > 30 * 86_400 - 5 && ttl <= 30 * 86_400, `kept for responses.retentionDays (30 by default): TTL ${ttl} s`);
+  });
+}

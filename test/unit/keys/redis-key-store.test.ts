@@ -4,12 +4,16 @@ import t, { type Test } from 'tap';
 import { hashKey, isKeyActive } from '../../../src/keys/api-key.js';
 import { StoreUnavailableError } from '../../../src/errors.js';
 import { RedisKeyStore } from '../../../src/keys/redis-key-store.js';
+import type { RedisClient } from '../../../src/redis/client.js';
 import { pastTtl } from '../../helpers/cache-ttl.js';
 import { startRedis } from '../../helpers/redis.js';
+import { startRedisCluster } from '../../helpers/redis-cluster.js';
+import { readyConnection } from '../../helpers/redis-connection.js';
+import { keysUnder } from '../../helpers/redis-keys.js';
 import { keyStoreSuite } from './key-store-suite.js';
 
-const server = await startRedis();
-t.teardown(() => server.stop());
+const [server, cluster] = await Promise.all([startRedis(), startRedisCluster()]);
+t.teardown(() => Promise.all([server.stop(), cluster.stop()]));
 const run = `t${process.pid}-${Date.now()}`;
 let prefixes = 0;
 
@@ -20,10 +24,16 @@ async function connect(t: Test): Promise<Redis> {
   return redis;
 }
 
+/** Where the shared-behaviour tests run: one redis-server, and a three-primary Redis Cluster. */
+const backends = [
+  { name: 'Redis', target: server.url },
+  { name: 'Redis Cluster', target: cluster.nodes },
+];
+
 /** Every key name and value under a prefix, whatever its type. */
-async function storedText(redis: Redis, prefix: string): Promise<string[]> {
+async function storedText(redis: RedisClient, prefix: string): Promise<string[]> {
   const text: string[] = [];
-  for (const key of await redis.keys(`${prefix}*`)) {
+  for (const key of await keysUnder(redis, prefix)) {
     text.push(key);
     const type = await redis.type(key);
     if (type === 'string') text.push((await redis.get(key)) ?? '');
@@ -34,34 +44,88 @@ async function storedText(redis: Redis, prefix: string): Promise<string[]> {
   return text;
 }
 
-t.test('RedisKeyStore behaviour', async (t) =>
-  keyStoreSuite(t, async () => {
-    const redis = new Redis(server.url);
-    await once(redis, 'ready');
-    const prefix = `${run}:${++prefixes}:`;
-    const store = new RedisKeyStore(redis, { keyPrefix: prefix });
-    return {
-      store,
-      storedText: () => storedText(redis, prefix),
-      close: async () => {
-        await store.close();
-        await redis.quit();
-      },
-    };
-  }),
-);
-
-t.test('the documented layout', async (t) => {
-  const redis = await connect(t);
-  const prefix = `${run}:${++prefixes}:`;
-  const { record } = await new RedisKeyStore(redis, { keyPrefix: prefix }).create({ name: 'a', tier: 't' });
-  const keys = (await redis.keys(`${prefix}*`)).sort();
-  t.same(
-    keys,
-    [`${prefix}key:${record.id}`, `${prefix}keyhash:${record.keyHash}`, `${prefix}keys`].sort(),
-    'record, hash index and id set',
+for (const backend of backends) {
+  t.test(`RedisKeyStore behaviour on ${backend.name}`, async (t) =>
+    keyStoreSuite(t, async () => {
+      const redis = await readyConnection(backend.target);
+      const prefix = `${run}:${++prefixes}:`;
+      const store = new RedisKeyStore(redis, { keyPrefix: prefix });
+      return {
+        store,
+        storedText: () => storedText(redis, prefix),
+        close: async () => {
+          await store.close();
+          await redis.quit();
+        },
+      };
+    }),
   );
-  t.equal(await redis.get(`${prefix}keyhash:${record.keyHash}`), record.id, 'the hash index points at the id');
+
+  t.test(`the documented layout on ${backend.name}`, async (t) => {
+    const redis = await readyConnection(backend.target);
+    t.teardown(() => redis.quit());
+    const prefix = `${run}:${++prefixes}:`;
+    const { record } = await new RedisKeyStore(redis, { keyPrefix: prefix }).create({ name: 'a', tier: 't' });
+    t.same(
+      await keysUnder(redis, prefix),
+      [`${prefix}key:${record.id}`, `${prefix}keyhash:${record.keyHash}`, `${prefix}keys`].sort(),
+      'record, hash index and id set',
+    );
+    t.equal(await redis.get(`${prefix}keyhash:${record.keyHash}`), record.id, 'the hash index points at the id');
+  });
+
+  t.test(`on ${backend.name}, a create cut short before the id set leaves no key anyone sees`, async (t) => {
+    const redis = await readyConnection(backend.target);
+    t.teardown(() => redis.quit());
+    const store = new RedisKeyStore(redis, { keyPrefix: `${run}:${++prefixes}:` });
+    const kept = await store.create({ name: 'kept', tier: 't' });
+    const sadd = redis.sadd.bind(redis);
+    redis.sadd = (async () => {
+      throw new Error('connection lost');
+    }) as typeof redis.sadd;
+    await t.rejects(store.create({ name: 'cut', tier: 't' }), StoreUnavailableError, 'the create fails: no plaintext');
+    redis.sadd = sadd;
+    t.same(
+      (await store.list()).map((r) => r.name),
+      ['kept'],
+      'the record written before the failure is not listed',
+    );
+    t.equal((await store.findByHash(kept.record.keyHash))?.name, 'kept', 'the other key is unaffected');
+  });
+}
+
+/** Creates keys until their records live on every primary; answers them with each record's primary. */
+async function keysOnEveryPrimary(store: RedisKeyStore, prefix: string) {
+  const created: Array<Awaited<ReturnType<RedisKeyStore['create']>> & { port: number }> = [];
+  while (new Set(created.map((key) => key.port)).size < cluster.nodes.length) {
+    if (created.length === 100) throw new Error('100 random ids and still a primary without a record');
+    const key = await store.create({ name: `key-${created.length}`, tier: 'tier-1' });
+    created.push({ ...key, port: await cluster.primaryFor(`${prefix}key:${key.record.id}`) });
+  }
+  return created;
+}
+
+t.test('on Redis Cluster, keys on different primaries are created, found, revoked and listed', async (t) => {
+  const redis = await readyConnection(cluster.nodes);
+  t.teardown(() => redis.quit());
+  const prefix = `${run}:${++prefixes}:`;
+  const store = new RedisKeyStore(redis, { keyPrefix: prefix, cacheTtlMs: 0 });
+  const created = await keysOnEveryPrimary(store, prefix);
+  const lookups = await Promise.all(created.map((key) => cluster.primaryFor(`${prefix}keyhash:${key.record.keyHash}`)));
+  t.ok(new Set(lookups).size > 1, 'the lookups are spread over primaries too');
+  for (const { record, plaintext } of created) {
+    t.same(await store.findByHash(hashKey(plaintext)), record, `${record.name} is found by its client key`);
+  }
+  t.same(
+    (await store.list()).map((r) => r.id).sort(),
+    created.map((key) => key.record.id).sort(),
+    'list holds every key, from every primary',
+  );
+  for (const { record, plaintext } of created) {
+    t.ok((await store.revoke(record.id))?.revokedAt, `${record.name} is revoked`);
+    t.notOk(isKeyActive((await store.findByHash(hashKey(plaintext)))!), `${record.name} is refused from then on`);
+  }
+  t.ok((await store.list()).every((r) => r.revokedAt), 'list shows every key revoked');
 });
 
 for (const change of ['revoke', 'update'] as const) {
