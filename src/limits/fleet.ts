@@ -16,7 +16,7 @@ import type { RedisClient } from '../redis/client.js';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** KEYS[1]: the set; ARGV: instance id, live window ms. Returns the live count, this instance included. */
-    tollgateHeartbeat(numKeys: number, key: string, id: string, windowMs: number): Result<number, Context>;
+    tollgateHeartbeat(key: string, id: string, windowMs: number): Result<number, Context>;
   }
 }
 
@@ -59,7 +59,11 @@ export class FleetPresence {
     this.#redis = redis;
     this.#key = `${keyPrefix}rl:{fleet}:instances`;
     this.#onChange = options.onChange;
-    if (typeof redis.tollgateHeartbeat !== 'function') redis.defineCommand('tollgateHeartbeat', { lua: HEARTBEAT_LUA });
+    // A fixed key count: auto-pipelining on a cluster groups a command by the slot of its first key,
+    // and for a script whose count comes first that "key" would be the count itself.
+    if (typeof redis.tollgateHeartbeat !== 'function') {
+      redis.defineCommand('tollgateHeartbeat', { numberOfKeys: 1, lua: HEARTBEAT_LUA });
+    }
   }
 
   /**
@@ -81,7 +85,7 @@ export class FleetPresence {
     if (this.#beating) return; // a stalled Redis must not pile up beats
     this.#beating = true;
     try {
-      const instances = await this.#redis.tollgateHeartbeat(1, this.#key, this.id, LIVE_WINDOW_MS);
+      const instances = await this.#redis.tollgateHeartbeat(this.#key, this.id, LIVE_WINDOW_MS);
       const changed = !this.#answered || instances !== this.#instances;
       this.#answered = true;
       this.#instances = Math.max(1, instances);
