@@ -8,7 +8,7 @@
  * The same names on one server and on a Redis Cluster. No call spans two of these keys in one command,
  * transaction or pipeline, so none needs a hash tag and each key's own name picks its slot (records and
  * lookups spread over every primary; the id set is one slot, written once per created key and read by the
- * admin list only). A create is three ordered writes, not one MULTI (docs/cluster-keys.md): record, then
+ * admin list only). A create is three ordered writes, not one MULTI (docs/cluster.md §3): record, then
  * lookup, then id set. The id set is the commit point: a create cut short leaves a record nobody can
  * present (its plaintext was never returned) and nobody lists, and a lookup never names a missing record.
  * The plaintext is never written. Records are never deleted: revocation sets `revokedAt`, so usage

@@ -28,7 +28,7 @@
  * a failover), and Redis may already have run it. So every batch carries its number in this store's
  * sequence, and each script call records the number it applied in a sorted set, kept in
  *   P usage:applied:<storeId>            on a single Redis
- *   P usage:applied:{<slotTag>}:<storeId>  on a cluster, one per slot written to (slot-tags.ts)
+ *   P usage:applied:{<slotTag>}:<storeId>  on a cluster, one per slot written to (src/redis/slot-tags.ts)
  * (a day's TTL, renewed), and skips a number already there: a resend is applied once, whatever order
  * the calls arrive in. Each call also drops the numbers below this store's oldest call still awaiting a
  * reply in that slot: those replied, and ioredis never resends a call that had its reply, so the set
@@ -39,7 +39,7 @@
  * slot its keys fall in (#groupOf), each with its own guard in that slot; on a single Redis every key is
  * in group 0: one call per batch, as before. The index sets are not tagged (one per day, one per hour, so
  * query() reads one set per period): on a cluster each is a group of its own, spread over the nodes by
- * period; its SADDs are idempotent anyway. docs/cluster-usage.md has the reasoning and what a failover
+ * period; its SADDs are idempotent anyway. docs/cluster.md §2 has the reasoning and what a failover
  * or a resharding costs.
  *
  * Reads (query, monthlySpendUsd) answer requests (budget checks, /v1/me, /admin/usage), so they must
@@ -53,7 +53,7 @@ import type { ChainableCommander, ClusterOptions, Result } from 'ioredis';
 import { StoreUnavailableError } from '../errors.js';
 import type { RedisClient } from '../redis/client.js';
 import { execReplies } from '../redis/pipeline.js';
-import { slotTag } from './slot-tags.js';
+import { slotTag } from '../redis/slot-tags.js';
 import { nanosToUsd } from './cost.js';
 import {
   COUNTERS, DAY_MS, DEFAULT_HOURLY_RETENTION_DAYS, addCounters, assertMonth, eventCounters, hoursOf, isHourly, matches,

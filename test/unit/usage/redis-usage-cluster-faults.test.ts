@@ -1,6 +1,6 @@
 // Usage totals on a Redis Cluster stay exact through the two topology changes a cluster lives with: a
 // primary failing over to its replica (CLUSTER FAILOVER) and a slot resharded to another primary (MIGRATE,
-// then MOVED), each while batches are being written. docs/cluster-usage.md discusses what may be lost.
+// then MOVED), each while batches are being written. docs/cluster.md §2 discusses what may be lost.
 import t, { type Test } from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Cluster, Redis } from 'ioredis';
