@@ -28,6 +28,11 @@ export interface RedisCluster {
   moveSlot(slot: number, toPort: number): Promise<void>;
   /** FLUSHALL on every primary (replicas follow). */
   flushAll(): Promise<void>;
+  /**
+   * EVALSHA calls the nodes refused before running them (MOVED, ASK, TRYAGAIN, CLUSTERDOWN: a client sends
+   * them again), all nodes together since start: how much script traffic a fault caught.
+   */
+  rejectedScriptCalls(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -77,6 +82,7 @@ export async function startRedisCluster(): Promise<RedisCluster> {
       const primaries = (await view(ports)).filter((node) => node.primary);
       await Promise.all(primaries.map((node) => command(node.port, 'FLUSHALL')));
     },
+    rejectedScriptCalls: () => rejectedScriptCalls(ports),
     stop,
   };
 }
@@ -157,6 +163,15 @@ async function moveSlot(ports: number[], slot: number, toPort: number): Promise<
     if (!(await everyNodeSees(ports, (seen) => ownerOf(seen, slot).id === target.id))) return false;
     return settled(ports);
   }, `slot ${slot} to move to port ${toPort}`);
+}
+
+async function rejectedScriptCalls(ports: number[]): Promise<number> {
+  let rejected = 0;
+  for (const port of ports) {
+    const stats = String(await command(port, 'INFO', 'commandstats'));
+    for (const [, count] of stats.matchAll(/cmdstat_evalsha:.*rejected_calls=(\d+)/g)) rejected += Number(count);
+  }
+  return rejected;
 }
 
 /** Every node reports cluster_state:ok with all slots, sees three primaries, and every replica is in sync. */

@@ -67,12 +67,14 @@ export async function twoGatewaysOnRedis(
   redis: RedisTarget,
   mock: MockUpstream,
   configure: (raw: RawConfig) => void,
+  { captureLogs = false } = {},
 ): Promise<{ prefix: string; instances: Gateway[] }> {
   const section = redisSection(redis);
   const instances = await Promise.all(
     [0, 1].map(() =>
       startGateway({
         primary: mock,
+        captureLogs,
         configure: (raw) => {
           raw.redis = section;
           configure(raw);
@@ -103,11 +105,18 @@ export async function limitedGateway(t: Test, backend: Backend, setup: LimitedSe
     await mock.close();
     await secondary?.close();
   });
-  // waitFor scans the lines already written, then new ones, in order: the predicate counts proxied lines.
-  const settled = async (count: number) => {
-    await gw.logs.waitFor((e) => e.msg === 'request completed' && e.provider !== undefined && --count <= 0, 5_000);
-  };
+  const settled = (count: number) => proxiedSettled(gw, count, 5_000);
   return { gw, mock, secondary, settled, chat: (body = {}, apiKey = gw.key) => post(gw.url, body, apiKey) };
+}
+
+/**
+ * Resolves once a gateway started with captureLogs has settled and logged `count` proxied requests (their
+ * 'request completed' line, written after their usage was recorded).
+ */
+export async function proxiedSettled(gw: Gateway, count: number, timeoutMs: number): Promise<void> {
+  if (count <= 0) return;
+  // waitFor scans the lines already written, then new ones, in order: the predicate counts proxied lines.
+  await gw.logs.waitFor((e) => e.msg === 'request completed' && e.provider !== undefined && --count <= 0, timeoutMs);
 }
 
 /** POST /v1/chat/completions (model and messages filled in unless given). */

@@ -3,7 +3,7 @@
 // then MOVED), each while batches are being written. docs/cluster.md §2 discusses what may be lost.
 import t, { type Test } from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster } from 'ioredis';
 import calculateSlot from 'cluster-key-slot';
 import { RedisUsageStore, WRITES_CLUSTER_OPTIONS } from '../../../src/usage/redis-usage-store.js';
 import type { UsageEvent } from '../../../src/usage/usage-store.js';
@@ -73,20 +73,6 @@ async function recordAround(store: RedisUsageStore, fault: () => Promise<void>):
   return recorded;
 }
 
-/**
- * Script calls the nodes refused before running them (MOVED, ASK, TRYAGAIN, CLUSTERDOWN: ioredis sends
- * them again), all nodes together: how much of the load the fault caught.
- */
-async function redirectedCalls(): Promise<number> {
-  let rejected = 0;
-  for (const port of cluster.ports) {
-    const node = new Redis(port, '127.0.0.1');
-    const stats = await node.info('commandstats').finally(() => node.disconnect());
-    for (const [, count] of stats.matchAll(/cmdstat_evalsha:.*rejected_calls=(\d+)/g)) rejected += Number(count);
-  }
-  return rejected;
-}
-
 /** Every key's requests, hourly requests and spend equal what was recorded: nothing lost, nothing doubled. */
 async function assertExact(t: Test, store: RedisUsageStore, recorded: Map<string, number>): Promise<void> {
   const total = [...recorded.values()].reduce((sum, n) => sum + n, 0);
@@ -106,9 +92,10 @@ async function assertExact(t: Test, store: RedisUsageStore, recorded: Map<string
 t.test('usage totals stay exact through CLUSTER FAILOVER of a primary mid-load', async (t) => {
   const { store, errors } = clusterStore(t);
   const port = await cluster.primaryFor('{key_0}');
-  const redirected = await redirectedCalls();
+  const redirected = await cluster.rejectedScriptCalls();
   const recorded = await recordAround(store, () => cluster.failover(port));
-  t.comment(`script calls redirected or retried by ioredis meanwhile: ${(await redirectedCalls()) - redirected}`);
+  const caught = (await cluster.rejectedScriptCalls()) - redirected;
+  t.comment(`script calls redirected or retried by ioredis meanwhile: ${caught}`);
   t.not(await cluster.primaryFor('{key_0}'), port, 'the replica took over the slot');
   t.same(errors, [], 'no write failed');
   await assertExact(t, store, recorded);
@@ -120,9 +107,10 @@ t.test('usage totals stay exact through resharding a slot (MIGRATE, MOVED) mid-l
   let to = from;
   for (let i = 2; to === from; i++) to = await cluster.primaryFor(`{${KEY_IDS[i % KEY_IDS.length]}}`);
   const slot = calculateSlot('{key_1}');
-  const redirected = await redirectedCalls();
+  const redirected = await cluster.rejectedScriptCalls();
   const recorded = await recordAround(store, () => cluster.moveSlot(slot, to));
-  t.comment(`script calls redirected or retried by ioredis meanwhile: ${(await redirectedCalls()) - redirected}`);
+  const caught = (await cluster.rejectedScriptCalls()) - redirected;
+  t.comment(`script calls redirected or retried by ioredis meanwhile: ${caught}`);
   t.equal(await cluster.primaryFor('{key_1}'), to, 'the slot moved');
   t.same(errors, [], 'no write failed');
   await assertExact(t, store, recorded);
