@@ -81,12 +81,22 @@ function clusterOptions(nodes: string[], commandTimeoutMs: number): ClusterOptio
 /**
  * ioredis opens a node's connection on the first command for it, and with the offline queue off a second
  * command while it is still connecting is refused: the first requests after start-up or after a failover
- * would fail for nothing. So every node is connected as soon as the cluster map names it (untilReady in
- * src/redis/ready.ts waits for the primaries' connections at start-up).
+ * would fail for nothing. So every node is connected as soon as the cluster is ready, and any node the map
+ * names later as soon as it appears (untilReady in src/redis/ready.ts waits for the primaries' connections
+ * at start-up). Not before 'ready': ioredis' ready check (CLUSTER INFO to a random node) refuses a node
+ * that is connecting, and then drops and reconnects the whole client, whose nodes connect again at the
+ * same moment. After a failover the promoted replica is not among the startup nodes and is always just
+ * connecting at the check: a gateway started then stayed unready for seconds (limits and budgets from
+ * memory, usage and key reads 503). Left waiting, a node connects on the check's command, which waits in
+ * the node's own queue.
  */
 function connectingEveryNode(cluster: Cluster): Cluster {
-  cluster.on('+node', (node: Redis) => {
+  const connect = (node: Redis) => {
     if (node.status === 'wait') node.connect().catch(() => {}); // its errors reach the cluster's 'node error'
+  };
+  cluster.on('ready', () => cluster.nodes().forEach(connect));
+  cluster.on('+node', (node: Redis) => {
+    if (cluster.status === 'ready') connect(node);
   });
   return cluster;
 }
